@@ -1,0 +1,232 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# provision.sh - fetch what building and testing vfio_dirty needs.
+#
+# Host tools come from the machine's own apt sources (installed only when
+# missing).  Kernels come from Debian's archive through a private sources
+# list and lists directory, so the machine's apt configuration is never
+# touched, and are unpacked with dpkg-deb into a cache:
+#
+#   $VFIO_DIRTY_CACHE/<series>/
+#       version       the resolved kernel release, e.g. 6.1.0-56-amd64
+#       root/         image + headers + kbuild, unpacked; depmod has been run
+#       build         -> the headers tree to use as KDIR
+#       vmlinuz       -> the kernel image
+#       modules       -> root/lib/modules/<release>
+#       src/          the few files the build takes from linux-source:
+#                     checkpatch, coccinelle rules, kselftest harness and
+#                     lib.mk, and drivers/vfio/vfio.h
+#
+# Series are named by their upstream version: 6.1 (bookworm, with security
+# updates) and 6.12 (bookworm-backports).  Versions are resolved through the
+# metapackages every time, never hard-coded: when Debian publishes a new ABI
+# the cache is refreshed.
+#
+# Usage: provision.sh [--no-host-tools] [SERIES...]   (default: 6.1 6.12)
+#        provision.sh --path SERIES NAME               print a cached path
+
+set -euo pipefail
+
+CACHE=${VFIO_DIRTY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dirty}
+MIRROR=${VFIO_DIRTY_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${VFIO_DIRTY_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
+	busybox-static qemu-system-x86 sparse coccinelle dwarves perl python3 \
+	debian-archive-keyring"
+
+die() {
+	echo "provision: error: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "provision: $*" >&2
+}
+
+series_sources() {
+	case $1 in
+	6.1)
+		echo "deb [signed-by=$KEYRING] $MIRROR bookworm main"
+		echo "deb [signed-by=$KEYRING] $MIRROR bookworm-updates main"
+		echo "deb [signed-by=$KEYRING] $SECURITY_MIRROR bookworm-security main"
+		;;
+	6.12)
+		echo "deb [signed-by=$KEYRING] $MIRROR bookworm-backports main"
+		;;
+	*)
+		die "unknown kernel series '$1' (known: 6.1 6.12)"
+		;;
+	esac
+}
+
+install_host_tools() {
+	local missing=() pkg
+
+	for pkg in $HOST_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
+	log "installing host packages: ${missing[*]}"
+	apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+# Private apt state for one series: nothing under /etc/apt or /var/lib/apt.
+apt_opts() {
+	local dir=$CACHE/apt/$1
+
+	echo "-o Dir::Etc::sourcelist=$dir/sources.list" \
+	     "-o Dir::Etc::sourceparts=/dev/null" \
+	     "-o Dir::State::Lists=$dir/lists" \
+	     "-o Dir::Cache=$dir/cache" \
+	     "-o Debug::NoLocking=1 -o APT::Sandbox::User=root"
+}
+
+apt_update() {
+	local dir=$CACHE/apt/$1
+
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	series_sources "$1" >"$dir/sources.list"
+	# shellcheck disable=SC2046
+	apt-get $(apt_opts "$1") -qq update ||
+		die "cannot update the package lists for $1 from $MIRROR"
+}
+
+# depends_on SERIES PACKAGE REGEX: the dependency of PACKAGE matching REGEX.
+depends_on() {
+	local dep
+
+	# shellcheck disable=SC2046
+	dep=$(apt-cache $(apt_opts "$1") depends "$2" 2>/dev/null |
+		awk -v re="$3" '$1 == "Depends:" && $2 ~ re { print $2; exit }')
+	[ -n "$dep" ] || die "$1: cannot resolve '$3' from $2"
+	echo "$dep"
+}
+
+pkg_version() {
+	local v
+
+	# shellcheck disable=SC2046
+	v=$(apt-cache $(apt_opts "$1") show --no-all-versions "$2" 2>/dev/null |
+		awk '$1 == "Version:" { print $2; exit }')
+	[ -n "$v" ] || die "$1: package $2 not found"
+	echo "$v"
+}
+
+# Pull the files the build needs out of linux-source without unpacking the
+# whole 1.5 GB tree: the .deb holds one .tar.xz that is streamed through tar.
+extract_source() {
+	local deb=$1 dest=$2 tarball top
+
+	tarball=$(dpkg-deb -c "$deb" | awk '$6 ~ /linux-source-.*\.tar\.xz$/ { print $6; exit }')
+	[ -n "$tarball" ] || die "no source tarball in $deb"
+	top=$(basename "$tarball" .tar.xz)
+	rm -rf "$dest.tmp"
+	mkdir -p "$dest.tmp"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "$tarball" |
+		tar -xJ -C "$dest.tmp" --strip-components=1 --wildcards \
+			"$top/scripts/checkpatch.pl" \
+			"$top/scripts/spelling.txt" \
+			"$top/scripts/const_structs.checkpatch" \
+			"$top/scripts/coccinelle/*" \
+			"$top/drivers/vfio/vfio.h" \
+			"$top/tools/testing/selftests/lib.mk" \
+			"$top/tools/testing/selftests/kselftest.h" \
+			"$top/tools/testing/selftests/kselftest_harness.h" \
+			"$top/tools/testing/selftests/kselftest/*" ||
+		die "cannot extract the needed files from $deb"
+	rm -rf "$dest"
+	mv "$dest.tmp" "$dest"
+}
+
+provision_series() {
+	local s=$1 dir=$CACHE/$1 image headers common kbuild kver source srcver deb
+	local pkgs
+
+	apt_update "$s"
+	image=$(depends_on "$s" linux-image-amd64 '^linux-image-[0-9]')
+	kver=${image#linux-image-}
+	headers=linux-headers-$kver
+	common=$(depends_on "$s" "$headers" '^linux-headers-.*-common$')
+	kbuild=$(depends_on "$s" "$headers" '^linux-kbuild-')
+	srcver=$(pkg_version "$s" "$image")
+	source=linux-source-$s
+
+	if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$kver $srcver" ]; then
+		log "$s: $kver ($srcver) is up to date"
+		return 0
+	fi
+
+	log "$s: fetching $kver ($srcver)"
+	rm -rf "$dir"
+	mkdir -p "$dir/debs"
+	pkgs="$image $headers $common $kbuild $source=$srcver"
+	# shellcheck disable=SC2046,SC2086
+	(cd "$dir/debs" && apt-get $(apt_opts "$s") -qq download $pkgs) ||
+		die "$s: cannot download $pkgs"
+
+	mkdir -p "$dir/root"
+	for deb in "$dir"/debs/*.deb; do
+		case $deb in
+		*/linux-source-*) ;;
+		*) dpkg-deb -x "$deb" "$dir/root" || die "cannot unpack $deb" ;;
+		esac
+	done
+	extract_source "$(ls "$dir"/debs/linux-source-*.deb)" "$dir/src"
+
+	# The headers' top Makefile includes the common tree by absolute path.
+	sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" \
+		"$dir/root/usr/src/linux-headers-$kver/Makefile"
+	depmod -b "$dir/root" "$kver" || die "$s: depmod failed"
+
+	ln -sfn "root/usr/src/linux-headers-$kver" "$dir/build"
+	ln -sfn "root/boot/vmlinuz-$kver" "$dir/vmlinuz"
+	ln -sfn "root/lib/modules/$kver" "$dir/modules"
+	echo "$kver" >"$dir/version"
+	rm -rf "$dir/debs"
+	echo "$kver $srcver" >"$dir/stamp"
+	log "$s: ready in $dir"
+}
+
+main() {
+	local host_tools=1 series=()
+
+	if [ "${1:-}" = --path ]; then
+		[ $# -eq 3 ] || die "usage: $0 --path SERIES build|vmlinuz|modules|src|version"
+		[ -e "$CACHE/$2/$3" ] || die "$CACHE/$2/$3 does not exist; run $0 $2"
+		if [ "$3" = version ]; then
+			cat "$CACHE/$2/version"
+		else
+			readlink -f "$CACHE/$2/$3"
+		fi
+		return 0
+	fi
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--no-host-tools) host_tools=0 ;;
+		-h | --help)
+			sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'
+			return 0
+			;;
+		-*) die "unknown option $1" ;;
+		*) series+=("$1") ;;
+		esac
+		shift
+	done
+	[ ${#series[@]} -gt 0 ] || series=(6.1 6.12)
+
+	[ $host_tools -eq 0 ] || install_host_tools
+	mkdir -p "$CACHE"
+	for s in "${series[@]}"; do
+		series_sources "$s" >/dev/null
+		provision_series "$s"
+	done
+}
+
+main "$@"

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the vfio_dirty selftests.
+ *
+ * A test device is named the way the kernel names it: a PCI device by its
+ * BDF ("0000:00:03.0"), an mdev by its UUID.  It comes from the command line
+ * (the last argument that does not start with '-') or from the
+ * VFIO_SELFTESTS_BDF environment variable, as the kernel's VFIO selftests
+ * take it.
+ *
+ * Helpers come in pairs: __x() returns 0 or a negative errno and asserts
+ * nothing, x() asserts success from inside a test.
+ */
+#ifndef VFIO_UTIL_H
+#define VFIO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/vfio.h>
+
+#define SZ_4K	0x1000UL
+#define SZ_2M	0x200000UL
+
+#define VFIO_SELFTESTS_HOWTO \
+	"pass a PCI BDF or an mdev UUID as the last argument, or set VFIO_SELFTESTS_BDF"
+
+/**
+ * struct vfio_test_device - one VFIO device opened through a type1 container
+ * @name: BDF or mdev UUID
+ * @is_mdev: true for an mdev (emulated IOMMU), false for a PCI device
+ * @container_fd: /dev/vfio/vfio, with an IOMMU backend set
+ * @group_fd: /dev/vfio/<group>, attached to @container_fd
+ * @device_fd: from VFIO_GROUP_GET_DEVICE_FD
+ * @group: IOMMU group number
+ */
+struct vfio_test_device {
+	const char *name;
+	bool is_mdev;
+	int container_fd;
+	int group_fd;
+	int device_fd;
+	int group;
+};
+
+/**
+ * vfio_selftests_get_device() - the test device's name, or NULL
+ * @argc: main()'s argc; the name is removed from the arguments
+ * @argv: main()'s argv
+ */
+const char *vfio_selftests_get_device(int *argc, char *argv[]);
+
+/**
+ * __vfio_test_device_open() - open a device through a new type1 container
+ * @dev: filled in; closed with vfio_test_device_close()
+ * @name: BDF or mdev UUID
+ * @iommu_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU
+ *
+ * Return: 0, or a negative errno (-ENODEV when no such device exists).
+ */
+int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
+			    unsigned long iommu_type);
+
+/**
+ * vfio_test_device_close() - close what __vfio_test_device_open() opened
+ * @dev: the device; safe on a partly opened one
+ */
+void vfio_test_device_close(struct vfio_test_device *dev);
+
+/**
+ * __vfio_map() - VFIO_IOMMU_MAP_DMA of [@vaddr, @vaddr + @size) at @iova
+ * @container_fd: the container
+ * @vaddr: process address
+ * @iova: device address
+ * @size: bytes
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size);
+
+/**
+ * __vfio_unmap() - VFIO_IOMMU_UNMAP_DMA of [@iova, @iova + @size)
+ * @container_fd: the container
+ * @iova: device address
+ * @size: bytes
+ * @unmapped: if not NULL, the size the kernel reports as unmapped
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
+		 uint64_t *unmapped);
+
+/**
+ * __vfio_dirty() - VFIO_IOMMU_DIRTY_PAGES with @flags START or STOP
+ * @container_fd: the container
+ * @flags: VFIO_IOMMU_DIRTY_PAGES_FLAG_START or _STOP
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_dirty(int container_fd, uint32_t flags);
+
+/**
+ * __vfio_get_bitmap() - VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP
+ * @container_fd: the container
+ * @iova: start of the range
+ * @size: bytes
+ * @pgsize: the bitmap's page size
+ * @bitmap: user bitmap, zeroed by the caller, one bit per @pgsize
+ * @bitmap_bytes: its size as passed to the kernel
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
+		      uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes);
+
+/**
+ * vfio_iommu_info() - VFIO_IOMMU_GET_INFO with its whole capability chain
+ *
+ * @container_fd: the container
+ *
+ * Return: a malloc()ed buffer of info->argsz bytes, or NULL with errno set.
+ */
+struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd);
+
+/**
+ * vfio_iommu_info_cap() - find a capability in vfio_iommu_info()'s result
+ * @info: from vfio_iommu_info()
+ * @id: VFIO_IOMMU_TYPE1_INFO_CAP_*
+ *
+ * Return: the capability header, or NULL when absent.
+ */
+struct vfio_info_cap_header *
+vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id);
+
+/**
+ * proc_self_status_kb() - a "kB" field of /proc/self/status
+ * @field: e.g. "VmLck"
+ *
+ * Return: its value, or -1 when absent.
+ */
+long proc_self_status_kb(const char *field);
+
+/**
+ * bitmap_weight_bits() - number of set bits among the first @nbits
+ * @bitmap: the bitmap, in 64-bit words as VFIO lays it out
+ * @nbits: bits to look at
+ */
+uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits);
+
+#endif /* VFIO_UTIL_H */

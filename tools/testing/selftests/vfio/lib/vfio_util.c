@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the vfio_dirty selftests: opening a device through a
+ * type1 container, the DMA ioctls, and reading the IOMMU capability chain.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include "vfio_util.h"
+
+const char *vfio_selftests_get_device(int *argc, char *argv[])
+{
+	const char *name;
+
+	if (*argc > 1 && argv[*argc - 1][0] != '-') {
+		name = argv[*argc - 1];
+		argv[--(*argc)] = NULL;
+		return name;
+	}
+	name = getenv("VFIO_SELFTESTS_BDF");
+	return name && *name ? name : NULL;
+}
+
+/* The IOMMU group of a PCI device or an mdev, from sysfs. */
+static int device_group(const char *name, bool *is_mdev)
+{
+	static const char *const buses[] = { "pci", "mdev" };
+	char path[PATH_MAX], link[PATH_MAX];
+	unsigned int i;
+	ssize_t len;
+
+	for (i = 0; i < sizeof(buses) / sizeof(buses[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/bus/%s/devices/%s/iommu_group",
+			 buses[i], name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		*is_mdev = i == 1;
+		return atoi(basename(link));
+	}
+	return -ENODEV;
+}
+
+int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
+			    unsigned long iommu_type)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[64];
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->name = name;
+	dev->container_fd = -1;
+	dev->group_fd = -1;
+	dev->device_fd = -1;
+
+	dev->group = device_group(name, &dev->is_mdev);
+	if (dev->group < 0)
+		return dev->group;
+
+	dev->container_fd = open("/dev/vfio/vfio", O_RDWR);
+	if (dev->container_fd < 0)
+		goto err_errno;
+	if (ioctl(dev->container_fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+		ret = -EPROTO;
+		goto err_close;
+	}
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", dev->group);
+	dev->group_fd = open(path, O_RDWR);
+	if (dev->group_fd < 0)
+		goto err_errno;
+	if (ioctl(dev->group_fd, VFIO_GROUP_GET_STATUS, &status))
+		goto err_errno;
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		ret = -EBUSY;
+		goto err_close;
+	}
+	if (ioctl(dev->group_fd, VFIO_GROUP_SET_CONTAINER, &dev->container_fd))
+		goto err_errno;
+	if (ioctl(dev->container_fd, VFIO_SET_IOMMU, iommu_type))
+		goto err_errno;
+	dev->device_fd = ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, name);
+	if (dev->device_fd < 0)
+		goto err_errno;
+	return 0;
+
+err_errno:
+	ret = -errno;
+err_close:
+	vfio_test_device_close(dev);
+	return ret;
+}
+
+void vfio_test_device_close(struct vfio_test_device *dev)
+{
+	if (dev->device_fd >= 0)
+		close(dev->device_fd);
+	if (dev->group_fd >= 0)
+		close(dev->group_fd);
+	if (dev->container_fd >= 0)
+		close(dev->container_fd);
+	dev->device_fd = -1;
+	dev->group_fd = -1;
+	dev->container_fd = -1;
+}
+
+int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)vaddr,
+		.iova = iova,
+		.size = size,
+	};
+
+	return ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
+		 uint64_t *unmapped)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = iova,
+		.size = size,
+	};
+	int ret;
+
+	ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+	if (unmapped)
+		*unmapped = unmap.size;
+	return ret;
+}
+
+int __vfio_dirty(int container_fd, uint32_t flags)
+{
+	struct vfio_iommu_type1_dirty_bitmap dirty = {
+		.argsz = sizeof(dirty),
+		.flags = flags,
+	};
+
+	return ioctl(container_fd, VFIO_IOMMU_DIRTY_PAGES, &dirty) ? -errno : 0;
+}
+
+int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
+		      uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes)
+{
+	struct {
+		struct vfio_iommu_type1_dirty_bitmap dirty;
+		struct vfio_iommu_type1_dirty_bitmap_get get;
+	} req = {
+		.dirty = {
+			.argsz = sizeof(req),
+			.flags = VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+		},
+		.get = {
+			.iova = iova,
+			.size = size,
+			.bitmap = {
+				.pgsize = pgsize,
+				.size = bitmap_bytes,
+				.data = (__u64 *)bitmap,
+			},
+		},
+	};
+
+	return ioctl(container_fd, VFIO_IOMMU_DIRTY_PAGES, &req) ? -errno : 0;
+}
+
+struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd)
+{
+	struct vfio_iommu_type1_info *info, *bigger;
+
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return NULL;
+	info->argsz = sizeof(*info);
+	if (ioctl(container_fd, VFIO_IOMMU_GET_INFO, info))
+		goto err_free;
+	/* The kernel raises argsz to what the capability chain needs. */
+	if (info->argsz > sizeof(*info)) {
+		bigger = realloc(info, info->argsz);
+		if (!bigger)
+			goto err_free;
+		info = bigger;
+		if (ioctl(container_fd, VFIO_IOMMU_GET_INFO, info))
+			goto err_free;
+	}
+	return info;
+
+err_free:
+	free(info);
+	return NULL;
+}
+
+struct vfio_info_cap_header *
+vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id)
+{
+	struct vfio_info_cap_header *cap;
+	uint32_t off;
+
+	if (!(info->flags & VFIO_IOMMU_INFO_CAPS))
+		return NULL;
+	for (off = info->cap_offset; off; off = cap->next) {
+		if (off < sizeof(*info) || off + sizeof(*cap) > info->argsz)
+			return NULL;
+		cap = (struct vfio_info_cap_header *)((char *)info + off);
+		if (cap->id == id)
+			return cap;
+	}
+	return NULL;
+}
+
+long proc_self_status_kb(const char *field)
+{
+	size_t len = strlen(field);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			val = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits)
+{
+	uint64_t i, weight = 0;
+
+	for (i = 0; i < nbits / 64; i++)
+		weight += __builtin_popcountll(bitmap[i]);
+	if (nbits % 64)
+		weight += __builtin_popcountll(bitmap[i] &
+					       ((1ULL << (nbits % 64)) - 1));
+	return weight;
+}

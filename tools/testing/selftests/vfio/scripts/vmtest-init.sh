@@ -1,0 +1,105 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the initramfs that vmtest.sh boots.  It loads the kernel's VFIO
+# stack and the project's modules, then runs the selftests in legs:
+#
+#   pci   every test, against edu (1234:11e8) bound to vfio-pci behind the
+#         emulated intel-iommu
+#   mdev  the device tests, against an instance of vfio_dirty_sim's mdev type
+#   last  kernel_health.sh: did anything warn or oops?
+#
+# Output is kselftest TAP on the serial console, one block per leg, headed by
+# "# vmtest: leg NAME".  The last line is VMTEST-DONE; a run that ends
+# without it crashed or timed out.  "vmtest.mode=probe" on the kernel command
+# line only proves that the guest boots (the KVM trial).
+
+# Tests that need no device, and tests that take one as their argument.
+HOST_TESTS="vfio_dirty_module_test"
+DEVICE_TESTS="vfio_type1_test"
+
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+# devtmpfs has no /dev/std*, and the kselftest runner logs to /dev/stdout.
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+
+mode=run
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	vmtest.mode=*) mode=${arg#vmtest.mode=} ;;
+	esac
+done
+
+echo "VMTEST: kernel $(uname -r)"
+if [ "$mode" = probe ]; then
+	echo VMTEST-PROBE-OK
+	poweroff -f
+fi
+
+fail() {
+	echo "VMTEST-ERROR: $*"
+	poweroff -f
+}
+
+while read -r module; do
+	insmod "$module" || fail "insmod $module failed"
+done < /etc/vmtest/modules
+[ -e /dev/vfio/vfio ] || fail "no /dev/vfio/vfio after loading the VFIO modules"
+
+# One skipped "test" stands for a leg that could not run, with its reason.
+skip_leg() {
+	echo "TAP version 13"
+	echo "1..1"
+	echo "# selftests: vfio: $1"
+	echo "ok 1 selftests: vfio: $1 # SKIP $2"
+}
+
+BASE_DIR=/selftests
+. /selftests/kselftest/runner.sh
+cd /selftests/vfio || fail "no selftests"
+
+edu=
+for dev in /sys/bus/pci/devices/*; do
+	if [ "$(cat "$dev/vendor")" = 0x1234 ] && [ "$(cat "$dev/device")" = 0x11e8 ]; then
+		edu=${dev##*/}
+		break
+	fi
+done
+
+echo "# vmtest: leg pci"
+if [ -z "$edu" ]; then
+	skip_leg pci-leg "no edu device"
+elif ! ./scripts/setup.sh "$edu"; then
+	fail "cannot bind $edu to vfio-pci"
+else
+	export VFIO_SELFTESTS_BDF=$edu
+	# shellcheck disable=SC2086
+	run_many $HOST_TESTS $DEVICE_TESTS
+	./scripts/cleanup.sh "$edu" >/dev/null
+fi
+
+echo "# vmtest: leg mdev"
+types=/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types
+type=$(ls "$types" 2>/dev/null | head -n 1)
+if [ -z "$type" ]; then
+	skip_leg mdev-leg "vfio_dirty_sim registers no mdev type"
+else
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	echo "$uuid" > "$types/$type/create" || fail "cannot create an mdev of $type"
+	export VFIO_SELFTESTS_BDF=$uuid
+	# shellcheck disable=SC2086
+	run_many $DEVICE_TESTS
+	echo 1 > "/sys/bus/mdev/devices/$uuid/remove" || fail "cannot remove mdev $uuid"
+fi
+
+echo "# vmtest: leg last"
+run_many kernel_health.sh
+
+echo VMTEST-DONE
+poweroff -f

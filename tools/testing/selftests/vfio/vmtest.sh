@@ -1,0 +1,262 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmtest.sh - run the vfio_dirty selftests inside real kernels under QEMU.
+#
+# For each kernel series (provisioned by scripts/provision.sh) it builds a
+# busybox initramfs holding that kernel's VFIO stack, the project's modules
+# (built by "make kernels") and the selftests (built by "make selftests"),
+# boots it with an emulated intel-iommu and an edu PCI device, and brings the
+# TAP back from the serial console.  See scripts/vmtest-init.sh for what runs
+# in the guest.
+#
+# Results land in OUT/results/vmtest-SERIES.tap, one flat TAP line per test
+# case, and the serial log in OUT/vm-SERIES/console.log.  The exit status is
+# the number of failures (at most 255).
+#
+# KVM is used when a trial boot shows it works, TCG otherwise.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../../../.." && pwd)
+SELFTESTS=$REPO/tools/testing/selftests/vfio
+
+KERNELS=${VMTEST_KERNELS:-6.1 6.12}
+OUT=${VMTEST_OUT:-$REPO/out}
+MEM=${VMTEST_MEM:-4G}
+TIMEOUT=${VMTEST_TIMEOUT:-1200}
+ACCEL=${VMTEST_ACCEL:-auto}
+# A guest that works reaches /init in seconds even under TCG; a KVM that
+# does not work here may hang instead of failing.
+PROBE_TIMEOUT=45
+
+# The kernel's VFIO stack; modprobe resolves each one's dependencies.
+KERNEL_MODULES="vfio vfio_iommu_type1 mdev vfio-pci"
+PROJECT_MODULES="vfio_dirty vfio_dirty_sim"
+SELFTEST_FILES="vfio_dirty_module_test vfio_type1_test kernel_health.sh settings
+	scripts/setup.sh scripts/cleanup.sh"
+
+usage() {
+	cat <<EOF
+usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg]
+
+  -k  kernel series to boot (default "$KERNELS"; env VMTEST_KERNELS)
+  -o  build output of "make kernels" and "make selftests" (default $OUT)
+  -m  guest memory (default $MEM; env VMTEST_MEM); 8 TiB-scale dirty
+      tracking tests need 1G or more
+  -t  seconds before a guest is killed (default $TIMEOUT; env VMTEST_TIMEOUT)
+  -a  accelerator (default $ACCEL; env VMTEST_ACCEL)
+EOF
+}
+
+die() {
+	echo "vmtest: error: $*" >&2
+	exit 255
+}
+
+log() {
+	echo "vmtest: $*" >&2
+}
+
+while getopts "k:o:m:t:a:h" opt; do
+	case $opt in
+	k) KERNELS=$OPTARG ;;
+	o) OUT=$OPTARG ;;
+	m) MEM=$OPTARG ;;
+	t) TIMEOUT=$OPTARG ;;
+	a) ACCEL=$OPTARG ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 255 ;;
+	esac
+done
+case $ACCEL in
+auto | kvm | tcg) ;;
+*) die "unknown accelerator '$ACCEL'" ;;
+esac
+
+for tool in qemu-system-x86_64 busybox cpio gzip modprobe xz timeout; do
+	command -v "$tool" >/dev/null || die "$tool not found: run scripts/provision.sh"
+done
+busybox --list | grep -qx poweroff || die "busybox lacks poweroff"
+
+# copy_binary ROOTFS PATH: a host program and the shared libraries it needs
+copy_binary() {
+	local rootfs=$1 bin=$2 lib
+
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$rootfs$(dirname "$lib")"
+		cp -L "$lib" "$rootfs$lib"
+	done
+	rm -f "$rootfs$bin"
+	cp "$bin" "$rootfs$bin"
+}
+
+# build_initramfs SERIES DIR: the guest's root, packed as DIR/initramfs.cpio.gz
+build_initramfs() {
+	local series=$1 dir=$2 root kroot kver rootfs line path dest module file
+
+	kroot=$("$REPO/scripts/provision.sh" --path "$series" root)
+	kver=$("$REPO/scripts/provision.sh" --path "$series" version)
+	rootfs=$dir/rootfs
+	rm -rf "$rootfs"
+	mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc/vmtest} \
+		"$rootfs/lib/modules/$kver/extra" "$rootfs/lib/modules/$kver/kernel" \
+		"$rootfs/selftests/vfio/scripts" \
+		"$rootfs/selftests/kselftest"
+
+	cp "$(command -v busybox)" "$rootfs/bin/busybox"
+	for path in $(busybox --list-full); do
+		[ -e "$rootfs/$path" ] || ln -s /bin/busybox "$rootfs/$path"
+	done
+	# The kselftest runner needs timeout --foreground, which busybox lacks.
+	copy_binary "$rootfs" /usr/bin/timeout
+
+	: >"$rootfs/etc/vmtest/modules"
+	for module in $KERNEL_MODULES; do
+		modprobe -d "$kroot" -S "$kver" --show-depends "$module" ||
+			die "$series: modprobe cannot resolve $module"
+	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' |
+	while read -r path; do
+		file=$(basename "$path" .xz)
+		dest=/lib/modules/$kver/kernel/$file
+		case $path in
+		*.xz) xz -dc "$path" >"$rootfs$dest" ;;
+		*) cp "$path" "$rootfs$dest" ;;
+		esac
+		echo "$dest" >>"$rootfs/etc/vmtest/modules"
+	done
+	[ -s "$rootfs/etc/vmtest/modules" ] || die "$series: no kernel modules found"
+
+	for module in $PROJECT_MODULES; do
+		path=$(find "$OUT/$series" -name "$module.ko" | head -n 1)
+		[ -n "$path" ] || die "$series: $module.ko not built: run make kernels"
+		cp "$path" "$rootfs/lib/modules/$kver/extra/"
+		echo "/lib/modules/$kver/extra/$module.ko" >>"$rootfs/etc/vmtest/modules"
+	done
+
+	for file in $SELFTEST_FILES; do
+		if [ -e "$OUT/selftests/$file" ]; then
+			cp "$OUT/selftests/$file" "$rootfs/selftests/vfio/$file"
+		elif [ -e "$SELFTESTS/$file" ]; then
+			cp "$SELFTESTS/$file" "$rootfs/selftests/vfio/$file"
+		else
+			die "selftest file $file is missing: run make selftests"
+		fi
+	done
+	cp "$("$REPO/scripts/provision.sh" --path "$series" src)/tools/testing/selftests/kselftest/runner.sh" \
+		"$rootfs/selftests/kselftest/"
+	cp "$SELFTESTS/scripts/vmtest-init.sh" "$rootfs/init"
+	chmod +x "$rootfs/init"
+
+	(cd "$rootfs" && find . | cpio -o -H newc --quiet) | gzip -1 >"$dir/initramfs.cpio.gz"
+}
+
+# boot SERIES DIR ACCEL MODE LOG SECONDS
+boot() {
+	local series=$1 dir=$2 accel=$3 mode=$4 log=$5 seconds=$6 cpu=() vmlinuz
+
+	vmlinuz=$("$REPO/scripts/provision.sh" --path "$series" vmlinuz)
+	[ "$accel" = kvm ] && cpu=(-cpu host)
+	timeout --kill-after=10 "$seconds" qemu-system-x86_64 \
+		-machine q35,kernel-irqchip=split -accel "$accel" "${cpu[@]}" \
+		-smp 2 -m "$MEM" \
+		-device intel-iommu,intremap=on,caching-mode=on -device edu \
+		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
+		-append "console=ttyS0 panic=-1 oops=panic intel_iommu=on quiet vmtest.mode=$mode" \
+		-display none -serial stdio -monitor none -no-reboot \
+		</dev/null 2>&1 | tr -d '\r' >"$log" || true
+}
+
+# One pass over the console log, printing flat TAP: one line per test case
+# of every harness test, one per non-harness test, and a failure for a
+# test binary that failed without saying which case (crash, timeout), or a
+# guest that never finished.
+parse_console() {
+	local series=$1 log=$2
+
+	awk -v k="$series" '
+	function result(ok, name, skip) {
+		n++
+		printf "%s %d %s: %s%s\n", ok ? "ok" : "not ok", n, k, name, skip
+	}
+	/^# vmtest: leg / { leg = $4; next }
+	/^# selftests: vfio: / { bin = $4; cases = 0; failed = 0; next }
+	/^# (not )?ok [0-9]+ / {
+		line = substr($0, 3)
+		ok = line !~ /^not /
+		sub(/^(not )?ok [0-9]+ /, "", line)
+		skip = ""
+		if (match(line, / # SKIP.*/)) {
+			skip = substr(line, RSTART)
+			line = substr(line, 1, RSTART - 1)
+		}
+		result(ok, leg " " bin ": " line, skip)
+		cases++
+		if (!ok)
+			failed++
+		next
+	}
+	/^(not )?ok [0-9]+ selftests: vfio: / {
+		ok = $1 == "ok"
+		skip = ""
+		if (match($0, / # SKIP.*/))
+			skip = substr($0, RSTART)
+		if (!cases)
+			result(ok, leg " " bin, skip)
+		else if (!ok && !failed)
+			result(0, leg " " bin ": " substr($0, index($0, "#") + 2), "")
+		next
+	}
+	/^VMTEST-ERROR: / { result(0, "guest: " substr($0, 15), ""); error = 1 }
+	/^VMTEST-DONE/ { done = 1 }
+	END {
+		if (!done && !error)
+			result(0, "guest did not finish: crash or timeout, see the console log", "")
+		printf "1..%d\n", n
+	}' "$log"
+}
+
+kvm_works() {
+	local series=$1 dir=$2
+
+	[ -w /dev/kvm ] || return 1
+	boot "$series" "$dir" kvm probe "$dir/kvm-probe.log" "$PROBE_TIMEOUT"
+	grep -q '^VMTEST-PROBE-OK' "$dir/kvm-probe.log"
+}
+
+failures=0
+mkdir -p "$OUT/results"
+for series in $KERNELS; do
+	dir=$OUT/vm-$series
+	mkdir -p "$dir"
+	kver=$("$REPO/scripts/provision.sh" --path "$series" version) ||
+		die "kernel $series is not provisioned: run scripts/provision.sh $series"
+	log "$series: building the initramfs for $kver"
+	build_initramfs "$series" "$dir"
+
+	accel=$ACCEL
+	if [ "$accel" = auto ]; then
+		if kvm_works "$series" "$dir"; then
+			accel=kvm
+		else
+			log "KVM trial boot failed (see $dir/kvm-probe.log): using TCG"
+			accel=tcg
+		fi
+		ACCEL=$accel
+	fi
+
+	log "$series: booting $kver ($accel, $MEM, timeout ${TIMEOUT}s)"
+	start=$(date +%s)
+	boot "$series" "$dir" "$accel" run "$dir/console.log" "$TIMEOUT"
+	tap=$OUT/results/vmtest-$series.tap
+	parse_console "$series" "$dir/console.log" >"$tap"
+	grep -E '^(VMTEST|# |(not )?ok )' "$dir/console.log" | sed "s/^/[$series] /"
+
+	pass=$(grep -cE '^ok ' "$tap" | tr -d ' ' || true)
+	skip=$(grep -cE '^ok .* # SKIP' "$tap" || true)
+	fail=$(grep -cE '^not ok ' "$tap" || true)
+	log "$series: kernel $kver: $((pass - skip)) passed, $fail failed, $skip skipped in $(( $(date +%s) - start ))s (console: $dir/console.log)"
+	failures=$((failures + fail))
+done
+
+exit $((failures > 255 ? 255 : failures))
