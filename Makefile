@@ -2,9 +2,13 @@
 #
 # vfio_dirty: top-level build.
 #
-#   make [KDIR=...]        build the modules against one kernel (default: the
-#                          running one), in place, like any external module
-#   make install           install them (modules_install, then depmod)
+#   make [KVER=...]        build the modules against one installed kernel
+#                          (default: the running one; or KDIR=headers tree),
+#                          in place, like any external module
+#   make install           install them (modules_install, then depmod);
+#                          INSTALL_MOD_PATH stages them elsewhere
+#   make demo              everything below, then the demo: the 8 TiB dirty
+#                          tracking boundary, in a 6.1 guest
 #   make provision         fetch Debian's 6.1 and 6.12 kernels into the cache
 #   make kernels           W=1 builds against every provisioned kernel
 #   make sparse            sparse (C=2) against every provisioned kernel
@@ -18,7 +22,8 @@
 # moves the cache (default ~/.cache/vfio-dirty); O moves the build output
 # (default ./out).
 
-KDIR ?= /lib/modules/$(shell uname -r)/build
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
 KERNELS ?= 6.1 6.12
 O ?= $(CURDIR)/out
 VFIO_DIRTY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vfio-dirty
@@ -32,7 +37,7 @@ SELFTESTS := $(CURDIR)/tools/testing/selftests/vfio
 KSRC = $(shell $(PROVISION) --path $(lastword $(KERNELS)) src)
 
 .PHONY: all modules install clean provision kernels sparse checkpatch \
-	coccicheck selftests vmtest check
+	coccicheck selftests vmtest demo check
 
 all: modules
 
@@ -41,7 +46,7 @@ modules:
 
 install:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(MODULE_CONFIG) modules_install
-	depmod -a $(notdir $(patsubst %/build,%,$(realpath $(KDIR))))
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
@@ -75,6 +80,11 @@ selftests:
 
 vmtest: selftests kernels
 	$(SELFTESTS)/vmtest.sh -k "$(KERNELS)" -o $(O) $(VMTEST_FLAGS)
+
+demo: provision
+	$(MAKE) kernels KERNELS=6.1
+	$(MAKE) selftests
+	$(SELFTESTS)/vmtest.sh -d -k 6.1 -o $(O) $(VMTEST_FLAGS)
 
 check:
 	scripts/check.sh

@@ -34,7 +34,7 @@ SECURITY_MIRROR=${VFIO_DIRTY_SECURITY_MIRROR:-http://deb.debian.org/debian-secur
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
-	busybox-static qemu-system-x86 sparse coccinelle dwarves perl python3 \
+	busybox-static qemu-system-x86 sparse coccinelle ocaml-nox dwarves perl python3 rsync \
 	debian-archive-keyring"
 
 die() {

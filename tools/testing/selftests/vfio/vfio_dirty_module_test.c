@@ -19,11 +19,12 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <linux/const.h>
 
 #include "kselftest_harness.h"
 
-#define TAINT_DIE	(1UL << 7)
-#define TAINT_WARN	(1UL << 9)
+#define TAINT_DIE	_BITUL(7)
+#define TAINT_WARN	_BITUL(9)
 
 FIXTURE(module) {
 	char sysfs[PATH_MAX];
@@ -94,7 +95,7 @@ static const char *find_module(const char *name)
 		return nftw(env, match_module, 16, FTW_PHYS) == 1 ? found_path : NULL;
 	if (uname(&uts))
 		return NULL;
-	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(subdirs); i++) {
 		snprintf(dir, sizeof(dir), "/lib/modules/%s/%s", uts.release,
 			 subdirs[i]);
 		if (nftw(dir, match_module, 16, FTW_PHYS) == 1)

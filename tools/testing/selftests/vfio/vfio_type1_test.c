@@ -22,7 +22,7 @@
 /* Default of vfio_iommu_type1's dma_entry_limit module parameter. */
 #define TYPE1_DMA_ENTRY_LIMIT		65535
 /* An IOVA inside the 39-bit space of QEMU's intel-iommu and below its MSI hole. */
-#define TEST_IOVA			(1UL << 30)
+#define TEST_IOVA			SZ_1G
 
 static const char *device_name;
 

@@ -33,12 +33,12 @@ PROBE_TIMEOUT=45
 # The kernel's VFIO stack; modprobe resolves each one's dependencies.
 KERNEL_MODULES="vfio vfio_iommu_type1 mdev vfio-pci"
 PROJECT_MODULES="vfio_dirty vfio_dirty_sim"
-SELFTEST_FILES="vfio_dirty_module_test vfio_type1_test kernel_health.sh settings
+SELFTEST_FILES="vfio_dirty_module_test vfio_type1_test vfio_dirty_demo kernel_health.sh settings
 	scripts/setup.sh scripts/cleanup.sh"
 
 usage() {
 	cat <<EOF
-usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg]
+usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d]
 
   -k  kernel series to boot (default "$KERNELS"; env VMTEST_KERNELS)
   -o  build output of "make kernels" and "make selftests" (default $OUT)
@@ -46,6 +46,7 @@ usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg]
       tracking tests need 1G or more
   -t  seconds before a guest is killed (default $TIMEOUT; env VMTEST_TIMEOUT)
   -a  accelerator (default $ACCEL; env VMTEST_ACCEL)
+  -d  demo: run vfio_dirty_demo against a simulated mdev instead of the tests
 EOF
 }
 
@@ -58,13 +59,15 @@ log() {
 	echo "vmtest: $*" >&2
 }
 
-while getopts "k:o:m:t:a:h" opt; do
+MODE=run
+while getopts "k:o:m:t:a:dh" opt; do
 	case $opt in
 	k) KERNELS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
 	m) MEM=$OPTARG ;;
 	t) TIMEOUT=$OPTARG ;;
 	a) ACCEL=$OPTARG ;;
+	d) MODE=demo ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 255 ;;
 	esac
@@ -247,7 +250,15 @@ for series in $KERNELS; do
 
 	log "$series: booting $kver ($accel, $MEM, timeout ${TIMEOUT}s)"
 	start=$(date +%s)
-	boot "$series" "$dir" "$accel" run "$dir/console.log" "$TIMEOUT"
+	boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$TIMEOUT"
+	if [ "$MODE" = demo ]; then
+		echo "kernel $kver, stock vfio_iommu_type1 ($accel):"
+		sed -n '/^VMTEST-DEMO-BEGIN/,/^VMTEST-DEMO-END/p' "$dir/console.log" |
+			sed '1d;$d'
+		grep -q '^VMTEST-DONE' "$dir/console.log" ||
+			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the demo did not finish; see $dir/console.log"; }
+		continue
+	fi
 	tap=$OUT/results/vmtest-$series.tap
 	parse_console "$series" "$dir/console.log" >"$tap"
 	grep -E '^(VMTEST|# |(not )?ok )' "$dir/console.log" | sed "s/^/[$series] /"

@@ -36,7 +36,7 @@ static int device_group(const char *name, bool *is_mdev)
 	unsigned int i;
 	ssize_t len;
 
-	for (i = 0; i < sizeof(buses) / sizeof(buses[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(buses); i++) {
 		snprintf(path, sizeof(path), "/sys/bus/%s/devices/%s/iommu_group",
 			 buses[i], name);
 		len = readlink(path, link, sizeof(link) - 1);
@@ -139,6 +139,34 @@ int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 	ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
 	if (unmapped)
 		*unmapped = unmap.size;
+	return ret;
+}
+
+int __vfio_unmap_bitmap(int container_fd, uint64_t iova, uint64_t size,
+			uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes,
+			uint64_t *unmapped)
+{
+	struct {
+		struct vfio_iommu_type1_dma_unmap unmap;
+		struct vfio_bitmap bitmap;
+	} req = {
+		.unmap = {
+			.argsz = sizeof(req),
+			.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+			.iova = iova,
+			.size = size,
+		},
+		.bitmap = {
+			.pgsize = pgsize,
+			.size = bitmap_bytes,
+			.data = (__u64 *)bitmap,
+		},
+	};
+	int ret;
+
+	ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &req) ? -errno : 0;
+	if (unmapped)
+		*unmapped = req.unmap.size;
 	return ret;
 }
 

@@ -12,7 +12,8 @@
 # Output is kselftest TAP on the serial console, one block per leg, headed by
 # "# vmtest: leg NAME".  The last line is VMTEST-DONE; a run that ends
 # without it crashed or timed out.  "vmtest.mode=probe" on the kernel command
-# line only proves that the guest boots (the KVM trial).
+# line only proves that the guest boots (the KVM trial); "vmtest.mode=demo"
+# runs vfio_dirty_demo against an mdev instead of the tests.
 
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
@@ -60,9 +61,37 @@ skip_leg() {
 	echo "ok 1 selftests: vfio: $1 # SKIP $2"
 }
 
+MDEV_TYPES=/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types
+
+# mdev_create: print the UUID of a new vfio_dirty_sim instance, or nothing.
+mdev_create() {
+	local type uuid
+
+	type=$(ls "$MDEV_TYPES" 2>/dev/null | head -n 1)
+	[ -n "$type" ] || return 0
+	uuid=$(cat /proc/sys/kernel/random/uuid)
+	echo "$uuid" > "$MDEV_TYPES/$type/create" || fail "cannot create an mdev of $type"
+	echo "$uuid"
+}
+
+mdev_remove() {
+	echo 1 > "/sys/bus/mdev/devices/$1/remove" || fail "cannot remove mdev $1"
+}
+
 BASE_DIR=/selftests
 . /selftests/kselftest/runner.sh
 cd /selftests/vfio || fail "no selftests"
+
+if [ "$mode" = demo ]; then
+	uuid=$(mdev_create)
+	[ -n "$uuid" ] || fail "vfio_dirty_sim registers no mdev type"
+	echo "VMTEST-DEMO-BEGIN"
+	./vfio_dirty_demo "$uuid" || echo "vfio_dirty_demo failed"
+	echo "VMTEST-DEMO-END"
+	mdev_remove "$uuid"
+	echo VMTEST-DONE
+	poweroff -f
+fi
 
 edu=
 for dev in /sys/bus/pci/devices/*; do
@@ -85,17 +114,14 @@ else
 fi
 
 echo "# vmtest: leg mdev"
-types=/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types
-type=$(ls "$types" 2>/dev/null | head -n 1)
-if [ -z "$type" ]; then
+uuid=$(mdev_create)
+if [ -z "$uuid" ]; then
 	skip_leg mdev-leg "vfio_dirty_sim registers no mdev type"
 else
-	uuid=$(cat /proc/sys/kernel/random/uuid)
-	echo "$uuid" > "$types/$type/create" || fail "cannot create an mdev of $type"
 	export VFIO_SELFTESTS_BDF=$uuid
 	# shellcheck disable=SC2086
 	run_many $DEVICE_TESTS
-	echo 1 > "/sys/bus/mdev/devices/$uuid/remove" || fail "cannot remove mdev $uuid"
+	mdev_remove "$uuid"
 fi
 
 echo "# vmtest: leg last"

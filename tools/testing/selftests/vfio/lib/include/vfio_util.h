@@ -21,6 +21,13 @@
 
 #define SZ_4K	0x1000UL
 #define SZ_2M	0x200000UL
+#define SZ_1G	0x40000000UL
+#define SZ_4T	0x40000000000ULL
+#define SZ_8T	0x80000000000ULL
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
+#endif
 
 #define VFIO_SELFTESTS_HOWTO \
 	"pass a PCI BDF or an mdev UUID as the last argument, or set VFIO_SELFTESTS_BDF"
@@ -89,6 +96,22 @@ int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size);
  */
 int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 		 uint64_t *unmapped);
+
+/**
+ * __vfio_unmap_bitmap() - VFIO_IOMMU_UNMAP_DMA with GET_DIRTY_BITMAP
+ * @container_fd: the container
+ * @iova: device address
+ * @size: bytes
+ * @pgsize: the bitmap's page size
+ * @bitmap: user bitmap, zeroed by the caller, one bit per @pgsize
+ * @bitmap_bytes: its size as passed to the kernel
+ * @unmapped: if not NULL, the size the kernel reports as unmapped
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_unmap_bitmap(int container_fd, uint64_t iova, uint64_t size,
+			uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes,
+			uint64_t *unmapped);
 
 /**
  * __vfio_dirty() - VFIO_IOMMU_DIRTY_PAGES with @flags START or STOP

@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# check.sh: everything "make check" runs, in order:
+#
+#   provision   host tools and Debian's kernels (scripts/provision.sh)
+#   build       W=1 builds against each kernel, zero warnings
+#   sparse      C=2 against each kernel, zero warnings
+#   checkpatch  --strict on every source file
+#   coccinelle  the kernel's rules for drivers, one by one
+#   selftests   the kselftests build
+#   vmtest      each kernel booted in QEMU, the selftests run inside
+#
+# Each stage leaves flat TAP in $O/results/STAGE.tap and its log in
+# $O/logs/STAGE.log.  A stage that fails without saying which test counts as
+# one failure.  The last line is "N passed, N failed, N skipped", summed over
+# every TAP file; the exit status is 1 when anything failed.
+
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+O=${O:-$top/out}
+KERNELS=${KERNELS:-6.1 6.12}
+results=$O/results
+logs=$O/logs
+
+rm -rf "$results" "$logs"
+mkdir -p "$results" "$logs"
+
+# stage NAME COMMAND...: run COMMAND, log it, keep its TAP if it prints some,
+# else make one TAP line of its exit status.
+stage() {
+	local name=$1 log=$logs/$1.log rc start
+
+	shift
+	start=$(date +%s)
+	echo "=== $name: $*"
+	"$@" >"$log" 2>&1
+	rc=$?
+	if grep -qE '^(not )?ok [0-9]+ ' "$log"; then
+		grep -E '^((not )?ok [0-9]+ |1\.\.)' "$log" >"$results/$name.tap"
+		failures "$log"
+		# A TAP producer that died after its last line still failed.
+		if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+			echo "not ok 0 $name: exit status $rc" >>"$results/$name.tap"
+			tail -20 "$log"
+		fi
+	elif [ $rc -eq 0 ]; then
+		echo "ok 1 $name" >"$results/$name.tap"
+	else
+		echo "not ok 1 $name: exit status $rc" >"$results/$name.tap"
+		tail -40 "$log"
+	fi
+	summarize "$results/$name.tap" "$name ($(( $(date +%s) - start ))s)"
+	return $rc
+}
+
+# failures LOG: each "not ok" line of LOG with the "# " lines that follow it
+failures() {
+	awk '/^not ok / { show = 1; print; next }
+	     /^# / && show { print; next }
+	     { show = 0 }' "$1" | head -200
+}
+
+# summarize FILE... LABEL: print "LABEL: N passed, N failed, N skipped"
+summarize() {
+	local label=${*: -1}
+
+	cat "${@:1:$#-1}" | awk -v label="$label" '
+		/^ok .*# SKIP/ { skip++; next }
+		/^ok / { pass++; next }
+		/^not ok / { fail++ }
+		END { printf "%s: %d passed, %d failed, %d skipped\n", label, pass, fail, skip }'
+}
+
+cd "$top" || exit 1
+start=$(date +%s)
+if stage provision scripts/provision.sh $KERNELS; then
+	for k in $KERNELS; do
+		stage "build-$k" scripts/kbuild.sh "$k" "$O/$k" W=1
+		stage "sparse-$k" scripts/kbuild.sh "$k" "$O/sparse-$k" C=2
+	done
+	stage checkpatch scripts/checkpatch.sh
+	stage coccinelle scripts/coccicheck.sh
+	stage selftests make -C tools/testing/selftests/vfio \
+		KSFT_SRC="$(scripts/provision.sh --path "${KERNELS##* }" src)" \
+		OUTPUT="$O/selftests"
+	# vmtest.sh writes its own TAP, one file per kernel.
+	echo "=== vmtest: $KERNELS"
+	tools/testing/selftests/vfio/vmtest.sh -k "$KERNELS" -o "$O" \
+		>"$logs/vmtest.log" 2>&1
+	rc=$?
+	grep -E '^vmtest: ' "$logs/vmtest.log"
+	for k in $KERNELS; do
+		if [ ! -s "$results/vmtest-$k.tap" ]; then
+			echo "not ok 1 vmtest $k: exit status $rc, no results" >"$results/vmtest-$k.tap"
+			tail -40 "$logs/vmtest.log"
+		fi
+		failures "$results/vmtest-$k.tap"
+	done
+fi
+
+echo "=== total ($(( $(date +%s) - start ))s), results in $results"
+for f in "$results"/*.tap; do
+	summarize "$f" "$(basename "$f" .tap)"
+done
+summary=$(summarize "$results"/*.tap "")
+summary=${summary#: }
+echo "$summary"
+case $summary in
+*" 0 failed,"*) exit 0 ;;
+*) exit 1 ;;
+esac
