@@ -14,18 +14,21 @@
 #   make sparse            sparse (C=2) against every provisioned kernel
 #   make checkpatch        checkpatch.pl --strict on every source file
 #   make coccicheck        the kernel's coccinelle rules, one by one
+#   make unit              userspace unit tests of the pure logic
+#   make bench-ranges      benchmark of the range splitter (a table)
 #   make selftests         build the kselftests (static)
 #   make vmtest            boot each kernel in QEMU and run the selftests
 #   make check             all of the above; ends with "N passed, N failed, N skipped"
 #
 # KERNELS selects the provisioned kernels (default "6.1 6.12"); VFIO_DIRTY_CACHE
-# moves the cache (default ~/.cache/vfio-dirty); O moves the build output
-# (default ./out).
+# moves the cache (default ~/.cache/vfio-dirty); OUT moves the build output
+# (default ./out; not O, which kbuild would take for its own).
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 KERNELS ?= 6.1 6.12
-O ?= $(CURDIR)/out
+OUT ?= $(CURDIR)/out
+export OUT
 VFIO_DIRTY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vfio-dirty
 export VFIO_DIRTY_CACHE
 
@@ -37,7 +40,7 @@ SELFTESTS := $(CURDIR)/tools/testing/selftests/vfio
 KSRC = $(shell $(PROVISION) --path $(lastword $(KERNELS)) src)
 
 .PHONY: all modules install clean provision kernels sparse checkpatch \
-	coccicheck selftests vmtest demo check
+	coccicheck unit bench-ranges selftests vmtest demo check
 
 all: modules
 
@@ -51,21 +54,22 @@ install:
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	$(MAKE) -C $(SELFTESTS) clean 2>/dev/null || true
-	rm -rf $(O)
+	$(MAKE) -C tools/testing/vfio_dirty clean
+	rm -rf $(OUT)
 
 provision:
 	$(PROVISION) $(KERNELS)
 
 # Kbuild writes objects next to the sources, so each kernel builds in its own
-# copy of the tree under $(O)/<series>/.
+# copy of the tree under $(OUT)/<series>/.
 kernels:
 	@for k in $(KERNELS); do \
-		scripts/kbuild.sh $$k $(O)/$$k W=1 || exit 1; \
+		scripts/kbuild.sh $$k $(OUT)/$$k W=1 || exit 1; \
 	done
 
 sparse:
 	@for k in $(KERNELS); do \
-		scripts/kbuild.sh $$k $(O)/sparse-$$k C=2 || exit 1; \
+		scripts/kbuild.sh $$k $(OUT)/sparse-$$k C=2 || exit 1; \
 	done
 
 checkpatch:
@@ -74,17 +78,23 @@ checkpatch:
 coccicheck:
 	scripts/coccicheck.sh
 
+unit:
+	$(MAKE) -C tools/testing/vfio_dirty run_tests
+
+bench-ranges:
+	$(MAKE) -C tools/testing/vfio_dirty bench
+
 selftests:
-	mkdir -p $(O)/selftests
-	$(MAKE) -C $(SELFTESTS) KSFT_SRC=$(KSRC) OUTPUT=$(O)/selftests
+	mkdir -p $(OUT)/selftests
+	$(MAKE) -C $(SELFTESTS) KSFT_SRC=$(KSRC) OUTPUT=$(OUT)/selftests
 
 vmtest: selftests kernels
-	$(SELFTESTS)/vmtest.sh -k "$(KERNELS)" -o $(O) $(VMTEST_FLAGS)
+	$(SELFTESTS)/vmtest.sh -k "$(KERNELS)" -o $(OUT) $(VMTEST_FLAGS)
 
 demo: provision
 	$(MAKE) kernels KERNELS=6.1
 	$(MAKE) selftests
-	$(SELFTESTS)/vmtest.sh -d -k 6.1 -o $(O) $(VMTEST_FLAGS)
+	$(SELFTESTS)/vmtest.sh -d -k 6.1 -o $(OUT) $(VMTEST_FLAGS)
 
 check:
 	scripts/check.sh

@@ -8,21 +8,22 @@
 #   sparse      C=2 against each kernel, zero warnings
 #   checkpatch  --strict on every source file
 #   coccinelle  the kernel's rules for drivers, one by one
+#   unit        userspace unit tests of the pure logic (tools/testing/vfio_dirty)
 #   selftests   the kselftests build
 #   vmtest      each kernel booted in QEMU, the selftests run inside
 #
-# Each stage leaves flat TAP in $O/results/STAGE.tap and its log in
-# $O/logs/STAGE.log.  A stage that fails without saying which test counts as
+# Each stage leaves flat TAP in $OUT/results/STAGE.tap and its log in
+# $OUT/logs/STAGE.log.  A stage that fails without saying which test counts as
 # one failure.  The last line is "N passed, N failed, N skipped", summed over
 # every TAP file; the exit status is 1 when anything failed.
 
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-O=${O:-$top/out}
+OUT=${OUT:-$top/out}
 KERNELS=${KERNELS:-6.1 6.12}
-results=$O/results
-logs=$O/logs
+results=$OUT/results
+logs=$OUT/logs
 
 rm -rf "$results" "$logs"
 mkdir -p "$results" "$logs"
@@ -77,17 +78,19 @@ cd "$top" || exit 1
 start=$(date +%s)
 if stage provision scripts/provision.sh $KERNELS; then
 	for k in $KERNELS; do
-		stage "build-$k" scripts/kbuild.sh "$k" "$O/$k" W=1
-		stage "sparse-$k" scripts/kbuild.sh "$k" "$O/sparse-$k" C=2
+		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1
+		stage "sparse-$k" scripts/kbuild.sh "$k" "$OUT/sparse-$k" C=2
 	done
 	stage checkpatch scripts/checkpatch.sh
 	stage coccinelle scripts/coccicheck.sh
+	stage unit make -s -C tools/testing/vfio_dirty run_tests
+	mkdir -p "$OUT/selftests"
 	stage selftests make -C tools/testing/selftests/vfio \
 		KSFT_SRC="$(scripts/provision.sh --path "${KERNELS##* }" src)" \
-		OUTPUT="$O/selftests"
+		OUTPUT="$OUT/selftests"
 	# vmtest.sh writes its own TAP, one file per kernel.
 	echo "=== vmtest: $KERNELS"
-	tools/testing/selftests/vfio/vmtest.sh -k "$KERNELS" -o "$O" \
+	tools/testing/selftests/vfio/vmtest.sh -k "$KERNELS" -o "$OUT" \
 		>"$logs/vmtest.log" 2>&1
 	rc=$?
 	grep -E '^vmtest: ' "$logs/vmtest.log"
