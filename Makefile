@@ -32,7 +32,8 @@ export OUT
 VFIO_DIRTY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vfio-dirty
 export VFIO_DIRTY_CACHE
 
-MODULE_CONFIG := CONFIG_VFIO_DIRTY=m CONFIG_VFIO_DIRTY_SIM=m
+MODULE_CONFIG = CONFIG_VFIO_DIRTY=m CONFIG_VFIO_DIRTY_SIM=m \
+	KERNEL_VFIO_H=$(shell $(CURDIR)/scripts/kernel-vfio-h.sh $(KDIR))
 PROVISION := $(CURDIR)/scripts/provision.sh
 SELFTESTS := $(CURDIR)/tools/testing/selftests/vfio
 

@@ -16,6 +16,7 @@ out=$2
 shift 2
 top=$(cd "$(dirname "$0")/.." && pwd)
 kdir=$("$top/scripts/provision.sh" --path "$series" build)
+vfio_h=$("$top/scripts/kernel-vfio-h.sh" "$kdir")
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -23,7 +24,8 @@ cp -a "$top/Kbuild" "$top/drivers" "$top/include" "$out/"
 
 echo "kbuild: $series ($("$top/scripts/provision.sh" --path "$series" version)): $* modules"
 status=0
-make -C "$kdir" M="$out" CONFIG_VFIO_DIRTY=m CONFIG_VFIO_DIRTY_SIM=m "$@" \
+make -C "$kdir" M="$out" CONFIG_VFIO_DIRTY=m CONFIG_VFIO_DIRTY_SIM=m \
+	KERNEL_VFIO_H="$vfio_h" "$@" \
 	modules >"$out/build.log" 2>&1 || status=$?
 sed "s|$out/|$top/|g" "$out/build.log" | grep -v '^make\[' || true
 if [ $status -ne 0 ]; then
