@@ -12,7 +12,9 @@
  * a VFIO device with an emulated IOMMU: its group holds that one device, and
  * the IOMMU backend of the container the group joins sees only what the
  * device itself pins or reads and writes through the VFIO core.  The device
- * has no regions and no interrupts, and today it does no DMA.
+ * has no regions and no interrupts; its DMA engine (dma.c) and its DMA
+ * logging (log.c) are driven through device ioctls, defined in
+ * include/uapi/linux/vfio_dirty.h, and sysfs files on the instance.
  *
  * Lifetime.  Module init creates the class and the parent device, registers
  * the mdev driver and then the parent; exit undoes this in reverse.
@@ -23,11 +25,15 @@
  * driver's reference; the VFIO core frees the state when the last reference
  * goes.
  *
- * Locking.  The driver keeps no mutable state of its own.  The number of
- * instances is bounded by the max_devices module parameter through the mdev
- * core's available_instances counter, which that core updates under its own
- * lock when an instance is created or released.  The VFIO core serializes
- * open and close of a device; the ioctl handler touches only its arguments.
+ * Closing the device stops its DMA engine and its logging, so an instance
+ * is never removed, nor the module unloaded, while either runs.
+ *
+ * Locking.  This file keeps no mutable state of its own; an instance's
+ * locks are described with struct vfio_dirty_sim.  The number of instances
+ * is bounded by the max_devices module parameter through the mdev core's
+ * available_instances counter, which that core updates under its own lock
+ * when an instance is created or released.  The VFIO core serializes open
+ * and close of a device.
  */
 #include <linux/device.h>
 #include <linux/err.h>
@@ -37,6 +43,9 @@
 #include <linux/stringify.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#include <linux/vfio_dirty.h>
+
+#include "sim.h"
 
 #define VFIO_DIRTY_SIM_NAME		"vfio_dirty_sim"
 #define VFIO_DIRTY_SIM_MAX_DEVICES	16
@@ -45,14 +54,6 @@ static unsigned int vfio_dirty_sim_max_devices = VFIO_DIRTY_SIM_MAX_DEVICES;
 module_param_named(max_devices, vfio_dirty_sim_max_devices, uint, 0444);
 MODULE_PARM_DESC(max_devices, "Maximum number of device instances (default: "
 		 __stringify(VFIO_DIRTY_SIM_MAX_DEVICES) ")");
-
-/**
- * struct vfio_dirty_sim_state - one instance of the simulated device
- * @vdev: the VFIO device; the VFIO core allocates and frees the whole state
- */
-struct vfio_dirty_sim_state {
-	struct vfio_device vdev;
-};
 
 static struct class vfio_dirty_sim_class = {
 	.name = VFIO_DIRTY_SIM_NAME,
@@ -90,34 +91,75 @@ static long vfio_dirty_sim_get_info(struct vfio_device_info __user *uinfo)
 static long vfio_dirty_sim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 				 unsigned long arg)
 {
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+	void __user *uarg = (void __user *)arg;
+
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
-		return vfio_dirty_sim_get_info((void __user *)arg);
+		return vfio_dirty_sim_get_info(uarg);
+	case VFIO_DIRTY_SIM_DMA_WRITE:
+		return vfio_dirty_sim_ioctl_dma(sim, uarg, true);
+	case VFIO_DIRTY_SIM_DMA_READ:
+		return vfio_dirty_sim_ioctl_dma(sim, uarg, false);
+	case VFIO_DIRTY_SIM_WRITER_START:
+		return vfio_dirty_sim_ioctl_writer_start(sim, uarg);
+	case VFIO_DIRTY_SIM_WRITER_STOP:
+		return vfio_dirty_sim_ioctl_writer_stop(sim);
+	case VFIO_DIRTY_SIM_LOG_READ:
+		return vfio_dirty_sim_ioctl_log_read(sim, uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
-/*
- * No dma_unmap callback: the device never pins pages, and the IOMMU
- * backends only call it for devices that may.  No iommufd callbacks either:
- * neither supported kernel builds iommufd, and the VFIO core asks for them
- * only when it does.
- */
-static const struct vfio_device_ops vfio_dirty_sim_dev_ops = {
+static int vfio_dirty_sim_init_dev(struct vfio_device *vdev)
+{
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+
+	vfio_dirty_sim_dma_init(sim);
+	vfio_dirty_sim_log_init(sim);
+	vdev->log_ops = &vfio_dirty_sim_log_ops;
+	return 0;
+}
+
+static void vfio_dirty_sim_release(struct vfio_device *vdev)
+{
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+
+	vfio_dirty_sim_log_release(sim);
+	vfio_dirty_sim_dma_release(sim);
 #ifdef HAVE_VFIO_FREE_DEVICE
 	/* Before 6.2 the VFIO core leaves freeing the device to ->release. */
-	.release = vfio_free_device,
+	vfio_free_device(vdev);
 #endif
+}
+
+static void vfio_dirty_sim_close(struct vfio_device *vdev)
+{
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+
+	vfio_dirty_sim_dma_close(sim);
+	vfio_dirty_sim_log_close(sim);
+}
+
+/*
+ * No iommufd callbacks: neither supported kernel builds iommufd, and the
+ * VFIO core asks for them only when it does.
+ */
+static const struct vfio_device_ops vfio_dirty_sim_dev_ops = {
+	.init = vfio_dirty_sim_init_dev,
+	.release = vfio_dirty_sim_release,
+	.close_device = vfio_dirty_sim_close,
 	.ioctl = vfio_dirty_sim_ioctl,
+	.dma_unmap = vfio_dirty_sim_dma_unmap,
 };
 
 static int vfio_dirty_sim_probe(struct mdev_device *mdev)
 {
-	struct vfio_dirty_sim_state *sim;
+	struct vfio_dirty_sim *sim;
 	int ret;
 
-	sim = vfio_alloc_device(vfio_dirty_sim_state, vdev, &mdev->dev,
+	sim = vfio_alloc_device(vfio_dirty_sim, vdev, &mdev->dev,
 				&vfio_dirty_sim_dev_ops);
 	if (IS_ERR(sim))
 		return PTR_ERR(sim);
@@ -137,11 +179,16 @@ err_put_device:
 
 static void vfio_dirty_sim_remove(struct mdev_device *mdev)
 {
-	struct vfio_dirty_sim_state *sim = dev_get_drvdata(&mdev->dev);
+	struct vfio_dirty_sim *sim = dev_get_drvdata(&mdev->dev);
 
 	vfio_unregister_group_dev(&sim->vdev);
 	vfio_put_device(&sim->vdev);
 }
+
+static const struct attribute_group *vfio_dirty_sim_groups[] = {
+	&vfio_dirty_sim_log_group,
+	NULL,
+};
 
 static struct mdev_driver vfio_dirty_sim_driver = {
 	/* Not a PCI, platform, ... device: no bus API fits, so its own name. */
@@ -151,6 +198,7 @@ static struct mdev_driver vfio_dirty_sim_driver = {
 	.driver = {
 		.name = VFIO_DIRTY_SIM_NAME,
 		.owner = THIS_MODULE,
+		.dev_groups = vfio_dirty_sim_groups,
 	},
 };
 

@@ -33,8 +33,8 @@ PROBE_TIMEOUT=45
 # The kernel's VFIO stack; modprobe resolves each one's dependencies.
 KERNEL_MODULES="vfio vfio_iommu_type1 mdev vfio-pci"
 PROJECT_MODULES="vfio_dirty vfio_dirty_sim"
-SELFTEST_FILES="vfio_dirty_module_test vfio_type1_test vfio_dirty_demo kernel_health.sh settings
-	scripts/setup.sh scripts/cleanup.sh"
+# Besides every program "make selftests" built into OUT/selftests.
+SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
 
 usage() {
 	cat <<EOF
@@ -137,14 +137,12 @@ build_initramfs() {
 		echo "/lib/modules/$kver/extra/$module.ko" >>"$rootfs/etc/vmtest/modules"
 	done
 
+	[ -x "$OUT/selftests/vfio_type1_test" ] ||
+		die "no selftests in $OUT/selftests: run make selftests"
+	find "$OUT/selftests" -maxdepth 1 -type f -executable \
+		-exec cp {} "$rootfs/selftests/vfio/" \;
 	for file in $SELFTEST_FILES; do
-		if [ -e "$OUT/selftests/$file" ]; then
-			cp "$OUT/selftests/$file" "$rootfs/selftests/vfio/$file"
-		elif [ -e "$SELFTESTS/$file" ]; then
-			cp "$SELFTESTS/$file" "$rootfs/selftests/vfio/$file"
-		else
-			die "selftest file $file is missing: run make selftests"
-		fi
+		cp "$SELFTESTS/$file" "$rootfs/selftests/vfio/$file"
 	done
 	cp "$("$REPO/scripts/provision.sh" --path "$series" src)/tools/testing/selftests/kselftest/runner.sh" \
 		"$rootfs/selftests/kselftest/"

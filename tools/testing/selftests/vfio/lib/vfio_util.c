@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Helpers shared by the vfio_dirty selftests: opening a device through a
- * type1 container, the DMA ioctls, and reading the IOMMU capability chain.
+ * type1 container, the DMA ioctls, reading the IOMMU capability chain, and
+ * driving the simulated device (vfio_dirty_sim).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -205,6 +206,107 @@ int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
 	return ioctl(container_fd, VFIO_IOMMU_DIRTY_PAGES, &req) ? -errno : 0;
 }
 
+bool vfio_device_is_dirty_sim(const char *name)
+{
+	static const char prefix[] = "vfio_dirty_sim";
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type", name);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return false;
+	link[len] = '\0';
+	return !strncmp(basename(link), prefix, strlen(prefix));
+}
+
+int __sim_ioctl(int device_fd, unsigned long request, void *arg)
+{
+	return ioctl(device_fd, request, arg) ? -errno : 0;
+}
+
+/* A transfer; its counters are copied out even when it fails. */
+static int sim_dma(int device_fd, unsigned long request,
+		   struct vfio_dirty_sim_dma *dma, uint64_t *done,
+		   uint64_t *failed)
+{
+	int ret = __sim_ioctl(device_fd, request, dma);
+
+	if (done)
+		*done = dma->pages_done;
+	if (failed)
+		*failed = dma->pages_failed;
+	return ret;
+}
+
+int __sim_write(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
+		uint64_t pattern, uint64_t *done, uint64_t *failed)
+{
+	struct vfio_dirty_sim_dma dma = {
+		.argsz = sizeof(dma),
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.pattern = pattern,
+	};
+
+	return sim_dma(device_fd, VFIO_DIRTY_SIM_DMA_WRITE, &dma, done, failed);
+}
+
+int __sim_read(int device_fd, uint64_t iova, uint64_t length, void *data,
+	       uint64_t *done, uint64_t *failed)
+{
+	struct vfio_dirty_sim_dma dma = {
+		.argsz = sizeof(dma),
+		.iova = iova,
+		.length = length,
+		.data = (uintptr_t)data,
+	};
+
+	return sim_dma(device_fd, VFIO_DIRTY_SIM_DMA_READ, &dma, done, failed);
+}
+
+int __sim_log_read(int device_fd, uint32_t flags, uint64_t iova,
+		   uint64_t npages, uint64_t *seqs, uint64_t *seq,
+		   uint64_t *failed)
+{
+	struct vfio_dirty_sim_log log = {
+		.argsz = sizeof(log),
+		.flags = flags,
+		.iova = iova,
+		.npages = npages,
+		.seqs = (uintptr_t)seqs,
+	};
+	int ret;
+
+	ret = __sim_ioctl(device_fd, VFIO_DIRTY_SIM_LOG_READ, &log);
+	if (seq)
+		*seq = log.seq;
+	if (failed)
+		*failed = log.failed;
+	return ret;
+}
+
+int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
+		       const struct vfio_dirty_sim_range *ranges,
+		       uint32_t nr_ranges)
+{
+	struct vfio_dirty_sim_writer writer = {
+		.argsz = sizeof(writer),
+		.flags = flags,
+		.nr_ranges = nr_ranges,
+		.pattern = pattern,
+		.ranges = (uintptr_t)ranges,
+	};
+
+	return __sim_ioctl(device_fd, VFIO_DIRTY_SIM_WRITER_START, &writer);
+}
+
+int __sim_writer_stop(int device_fd)
+{
+	return ioctl(device_fd, VFIO_DIRTY_SIM_WRITER_STOP) ? -errno : 0;
+}
+
 struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd)
 {
 	struct vfio_iommu_type1_info *info, *bigger;
@@ -279,4 +381,9 @@ uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits)
 		weight += __builtin_popcountll(bitmap[i] &
 					       ((1ULL << (nbits % 64)) - 1));
 	return weight;
+}
+
+bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit)
+{
+	return bitmap[bit / 64] & (1ULL << (bit % 64));
 }

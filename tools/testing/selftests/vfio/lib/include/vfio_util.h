@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/vfio.h>
+#include <linux/vfio_dirty.h>
 
 #define SZ_4K	0x1000UL
 #define SZ_2M	0x200000UL
@@ -137,6 +138,95 @@ int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
 		      uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes);
 
 /**
+ * vfio_device_is_dirty_sim() - is @name an instance of vfio_dirty_sim?
+ * @name: BDF or mdev UUID
+ *
+ * An instance is an mdev whose type, the basename of the link
+ * /sys/bus/mdev/devices/@name/mdev_type, starts with "vfio_dirty_sim".
+ *
+ * Return: true for an instance; false for a PCI device, an mdev of another
+ * type or a name that does not exist.
+ */
+bool vfio_device_is_dirty_sim(const char *name);
+
+/**
+ * __sim_ioctl() - one ioctl of the simulated device, arguments as given
+ * @device_fd: the device
+ * @request: VFIO_DIRTY_SIM_*
+ * @arg: its argument, passed unchecked so that tests can pass bad ones
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_ioctl(int device_fd, unsigned long request, void *arg);
+
+/**
+ * __sim_write() - VFIO_DIRTY_SIM_DMA_WRITE of @pattern
+ * @device_fd: the device
+ * @flags: 0 (through vfio_dma_rw()) or VFIO_DIRTY_SIM_DMA_PIN
+ * @iova: first byte
+ * @length: bytes
+ * @pattern: the value each 8 bytes of each page get
+ * @done: if not NULL, the pages written
+ * @failed: if not NULL, the pages that could not be written
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_write(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
+		uint64_t pattern, uint64_t *done, uint64_t *failed);
+
+/**
+ * __sim_read() - VFIO_DIRTY_SIM_DMA_READ into @data
+ * @device_fd: the device
+ * @iova: first byte
+ * @length: bytes, and the size of @data
+ * @data: where the device copies what it reads
+ * @done: if not NULL, the pages read
+ * @failed: if not NULL, the pages that could not be read
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_read(int device_fd, uint64_t iova, uint64_t length, void *data,
+	       uint64_t *done, uint64_t *failed);
+
+/**
+ * __sim_log_read() - VFIO_DIRTY_SIM_LOG_READ
+ * @device_fd: the device
+ * @flags: 0 or VFIO_DIRTY_SIM_LOG_CLEAR
+ * @iova: first page
+ * @npages: pages, and the entries of @seqs
+ * @seqs: filled in: each page's sequence number of its last successful write
+ * @seq: if not NULL, the last sequence number the device took
+ * @failed: if not NULL, the failed-write count
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_log_read(int device_fd, uint32_t flags, uint64_t iova,
+		   uint64_t npages, uint64_t *seqs, uint64_t *seq,
+		   uint64_t *failed);
+
+/**
+ * __sim_writer_start() - VFIO_DIRTY_SIM_WRITER_START
+ * @device_fd: the device
+ * @flags: 0 or VFIO_DIRTY_SIM_DMA_PIN
+ * @pattern: the value written
+ * @ranges: the IOVA ranges the writer goes over, in turn
+ * @nr_ranges: entries of @ranges
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
+		       const struct vfio_dirty_sim_range *ranges,
+		       uint32_t nr_ranges);
+
+/**
+ * __sim_writer_stop() - VFIO_DIRTY_SIM_WRITER_STOP
+ * @device_fd: the device
+ *
+ * Return: 0 or a negative errno (-ENOENT when no writer runs).
+ */
+int __sim_writer_stop(int device_fd);
+
+/**
  * vfio_iommu_info() - VFIO_IOMMU_GET_INFO with its whole capability chain
  *
  * @container_fd: the container
@@ -169,5 +259,12 @@ long proc_self_status_kb(const char *field);
  * @nbits: bits to look at
  */
 uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits);
+
+/**
+ * bitmap_test_bit() - is bit @bit of @bitmap set?
+ * @bitmap: the bitmap, in 64-bit words as VFIO lays it out
+ * @bit: the bit
+ */
+bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit);
 
 #endif /* VFIO_UTIL_H */

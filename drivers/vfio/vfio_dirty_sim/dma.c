@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_dirty_sim DMA engine.
+ *
+ * Theory of operation
+ *
+ * The device reads and writes process memory through the VFIO container its
+ * group is attached to, the way a mediated device does: with vfio_dma_rw(),
+ * or through a page pinned with vfio_pin_pages().  The IOMMU backend sees
+ * both and marks the pages dirty in its own tracking.
+ *
+ * Terms.  A *page* is a host page of IOVA space; its *index* is IOVA >>
+ * PAGE_SHIFT (it fits an unsigned long on 64-bit hosts, the only ones VFIO
+ * type1 supports).  A *write* is one page written with a 64-bit pattern.
+ * Ranges from userspace are [iova, iova + length) with both page aligned;
+ * they are checked once, at the ioctl, and carried as (first, last) page
+ * indexes inside, so that a range ending at the top of the 64-bit space
+ * never overflows.
+ *
+ * The write log.  Each write takes a sequence number before it starts, and
+ * records it for its page when, and only when, it succeeded.  So "page P has
+ * sequence S" means the device put data in P, and every write numbered above
+ * the counter's value at some instant started after that instant.  Failed
+ * writes are counted.  The log slot of a page is reserved before the write,
+ * so that recording a success never needs memory: a write is never lost
+ * from the log.
+ *
+ * Pinned pages.  In pin mode a page is pinned at its first write and stays
+ * pinned (as a device holding a DMA mapping would) until the container
+ * unmaps it: the backend then calls dma_unmap and the device unpins
+ * everything it holds in the range.  @pin_lock is held across a write
+ * through a pinned page, so dma_unmap waits for that write and the engine
+ * never writes through a page it no longer holds.
+ *
+ * Fences.  The backend calls dma_unmap with its lock dropped, then checks
+ * that nothing is pinned in the range any more and retries if something is
+ * (the stock type1 driver gives up with BUG() after ten tries).  A device
+ * must therefore stop pinning there, as a real one stops DMA until its
+ * driver programs it again: dma_unmap fences the range, a pinned write to a
+ * fenced page fails, and only userspace lifts a fence, by programming a
+ * pinned write there (VFIO_DIRTY_SIM_DMA_WRITE or _WRITER_START with
+ * VFIO_DIRTY_SIM_DMA_PIN).  So the background writer never pins again in a
+ * range unmapped under it; a user who races a new pinned write against an
+ * unmap of the same range is the only way left to make the backend retry.
+ * Writes through vfio_dma_rw() pin nothing and need no fence.
+ *
+ * The background writer is a kernel thread that writes the pages of its
+ * ranges in turn until stopped; closing the device stops it, so a device is
+ * never removed while its engine runs.
+ */
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio_dirty.h>
+
+#include "sim.h"
+
+/* A range [iova, iova + length) as inclusive page indexes. */
+struct sim_pages {
+	unsigned long first;
+	unsigned long last;
+};
+
+static int sim_check_range(u64 iova, u64 length, u64 max, struct sim_pages *p)
+{
+	u64 end;
+
+	if (!length || !PAGE_ALIGNED(iova) || !PAGE_ALIGNED(length) ||
+	    (max && length > max))
+		return -EINVAL;
+	/* end may wrap to exactly 0: the range then ends at the top of IOVA. */
+	if (check_add_overflow(iova, length, &end) && end)
+		return -EINVAL;
+	p->first = iova >> PAGE_SHIFT;
+	p->last = (iova + (length - 1)) >> PAGE_SHIFT;
+	return 0;
+}
+
+static void sim_fill(void *buf, u64 pattern)
+{
+	u64 *word = buf;
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(*word); i++)
+		word[i] = pattern;
+}
+
+static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
+			    u64 pattern)
+{
+	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
+	struct page *page;
+	void *va;
+	int ret;
+
+	mutex_lock(&sim->pin_lock);
+	page = xa_load(&sim->pinned, index);
+	if (!page && mtree_load(&sim->fenced, index)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	if (!page) {
+		ret = vfio_pin_pages(&sim->vdev, iova, 1,
+				     IOMMU_READ | IOMMU_WRITE, &page);
+		if (ret != 1) {
+			ret = ret < 0 ? ret : -EFAULT;
+			goto out_unlock;
+		}
+		ret = xa_err(xa_store(&sim->pinned, index, page, GFP_KERNEL));
+		if (ret) {
+			vfio_unpin_pages(&sim->vdev, iova, 1);
+			goto out_unlock;
+		}
+	}
+	va = kmap_local_page(page);
+	sim_fill(va, pattern);
+	kunmap_local(va);
+	ret = 0;
+out_unlock:
+	mutex_unlock(&sim->pin_lock);
+	return ret;
+}
+
+/* Userspace programs pinned writes to pages @first to @last: lift fences. */
+static int sim_unfence(struct vfio_dirty_sim *sim, unsigned long first,
+		       unsigned long last)
+{
+	int ret;
+
+	mutex_lock(&sim->pin_lock);
+	ret = mtree_store_range(&sim->fenced, first, last, NULL, GFP_KERNEL);
+	mutex_unlock(&sim->pin_lock);
+	return ret;
+}
+
+/*
+ * One logged write of page @index: @buf holds the pattern already, for the
+ * vfio_dma_rw() path.
+ */
+static int sim_write_page(struct vfio_dirty_sim *sim, unsigned long index,
+			  u64 pattern, const void *buf, bool pin)
+{
+	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
+	void *old;
+	u64 seq;
+	int ret;
+
+	/* A new slot reads as NULL until stored; an old one keeps its value. */
+	ret = xa_insert(&sim->wlog, index, NULL, GFP_KERNEL);
+	if (ret && ret != -EBUSY)
+		return ret;
+
+	seq = atomic64_inc_return(&sim->seq);
+	if (pin)
+		ret = sim_write_pinned(sim, index, pattern);
+	else
+		ret = vfio_dma_rw(&sim->vdev, iova, (void *)buf, PAGE_SIZE, true);
+	if (ret) {
+		atomic64_inc(&sim->failed);
+		return ret;
+	}
+
+	/* Writes of one page may race: the log keeps the highest number. */
+	xa_lock(&sim->wlog);
+	old = xa_load(&sim->wlog, index);
+	if (!old || xa_to_value(old) < seq)
+		__xa_store(&sim->wlog, index, xa_mk_value(seq), GFP_ATOMIC);
+	xa_unlock(&sim->wlog);
+
+	vfio_dirty_sim_log_mark(sim, iova);
+	return 0;
+}
+
+static int sim_read_page(struct vfio_dirty_sim *sim, unsigned long index,
+			 void *buf)
+{
+	return vfio_dma_rw(&sim->vdev, (dma_addr_t)index << PAGE_SHIFT, buf,
+			   PAGE_SIZE, false);
+}
+
+/**
+ * vfio_dirty_sim_ioctl_dma() - VFIO_DIRTY_SIM_DMA_WRITE and _READ
+ * @sim: the device
+ * @arg: user pointer to struct vfio_dirty_sim_dma
+ * @write: a write, else a read
+ *
+ * Return: 0 once the transfer ran (each page's outcome is in the result),
+ * -EINVAL, -EFAULT or -ENOMEM.
+ */
+long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
+			      bool write)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_sim_dma, pages_failed);
+	struct vfio_dirty_sim_dma dma;
+	struct sim_pages p;
+	unsigned long index;
+	void __user *data;
+	void *buf;
+	int ret;
+
+	if (copy_from_user(&dma, arg, minsz))
+		return -EFAULT;
+	if (dma.argsz < minsz || dma.flags & ~VFIO_DIRTY_SIM_DMA_PIN)
+		return -EINVAL;
+	if (write ? dma.data != 0 : dma.pattern || dma.flags)
+		return -EINVAL;
+	ret = sim_check_range(dma.iova, dma.length, VFIO_DIRTY_SIM_DMA_MAX, &p);
+	if (ret)
+		return ret;
+	data = u64_to_user_ptr(dma.data);
+
+	if (dma.flags & VFIO_DIRTY_SIM_DMA_PIN) {
+		ret = sim_unfence(sim, p.first, p.last);
+		if (ret)
+			return ret;
+	}
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return -ENOMEM;
+	if (write)
+		sim_fill(buf, dma.pattern);
+
+	dma.pages_done = 0;
+	dma.pages_failed = 0;
+	for (index = p.first; ; index++) {
+		if (write) {
+			ret = sim_write_page(sim, index, dma.pattern, buf,
+					     dma.flags & VFIO_DIRTY_SIM_DMA_PIN);
+		} else {
+			ret = sim_read_page(sim, index, buf);
+			if (!ret && copy_to_user(data, buf, PAGE_SIZE)) {
+				ret = -EFAULT;
+				goto out_free;
+			}
+			data += PAGE_SIZE;
+		}
+		if (ret == -ENOMEM)
+			goto out_free;
+		if (ret)
+			dma.pages_failed++;
+		else
+			dma.pages_done++;
+		if (index == p.last)
+			break;
+		cond_resched();
+	}
+	ret = copy_to_user(arg, &dma, minsz) ? -EFAULT : 0;
+out_free:
+	kfree(buf);
+	return ret;
+}
+
+static int sim_writer_fn(void *data)
+{
+	struct vfio_dirty_sim *sim = data;
+	struct sim_pages p;
+	unsigned long index;
+	void *buf;
+	u32 i;
+
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		goto out_wait;
+	sim_fill(buf, sim->writer_pattern);
+
+	while (!kthread_should_stop()) {
+		for (i = 0; i < sim->writer_nr_ranges; i++) {
+			/* Checked when the writer started. */
+			sim_check_range(sim->writer_ranges[i].iova,
+					sim->writer_ranges[i].length, 0, &p);
+			for (index = p.first; ; index++) {
+				if (kthread_should_stop())
+					goto out_free;
+				sim_write_page(sim, index, sim->writer_pattern,
+					       buf, sim->writer_pin);
+				if (index == p.last)
+					break;
+				cond_resched();
+			}
+		}
+	}
+out_free:
+	kfree(buf);
+	return 0;
+
+out_wait:
+	/* kthread_stop() must find the thread alive. */
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ);
+	return -ENOMEM;
+}
+
+/**
+ * vfio_dirty_sim_ioctl_writer_start() - VFIO_DIRTY_SIM_WRITER_START
+ * @sim: the device
+ * @arg: user pointer to struct vfio_dirty_sim_writer
+ *
+ * Return: 0, -EBUSY if a writer runs, -EINVAL, -EFAULT or -ENOMEM.
+ */
+long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
+				       void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_sim_writer, ranges);
+	struct vfio_dirty_sim_writer w;
+	struct vfio_dirty_sim_range *ranges;
+	struct task_struct *task;
+	struct sim_pages p;
+	u32 i;
+	int ret;
+
+	if (copy_from_user(&w, arg, minsz))
+		return -EFAULT;
+	if (w.argsz < minsz || w.flags & ~VFIO_DIRTY_SIM_DMA_PIN ||
+	    w.__reserved || !w.nr_ranges ||
+	    w.nr_ranges > VFIO_DIRTY_SIM_WRITER_MAX_RANGES)
+		return -EINVAL;
+
+	ranges = memdup_user(u64_to_user_ptr(w.ranges),
+			     array_size(w.nr_ranges, sizeof(*ranges)));
+	if (IS_ERR(ranges))
+		return PTR_ERR(ranges);
+	for (i = 0; i < w.nr_ranges; i++) {
+		ret = sim_check_range(ranges[i].iova, ranges[i].length, 0, &p);
+		if (ret)
+			goto err_free;
+	}
+	for (i = 0; w.flags & VFIO_DIRTY_SIM_DMA_PIN && i < w.nr_ranges; i++) {
+		sim_check_range(ranges[i].iova, ranges[i].length, 0, &p);
+		ret = sim_unfence(sim, p.first, p.last);
+		if (ret)
+			goto err_free;
+	}
+
+	mutex_lock(&sim->writer_lock);
+	if (sim->writer) {
+		ret = -EBUSY;
+		goto err_unlock;
+	}
+	sim->writer_ranges = ranges;
+	sim->writer_nr_ranges = w.nr_ranges;
+	sim->writer_pattern = w.pattern;
+	sim->writer_pin = w.flags & VFIO_DIRTY_SIM_DMA_PIN;
+	task = kthread_run(sim_writer_fn, sim, "vfio_dirty_sim");
+	if (IS_ERR(task)) {
+		ret = PTR_ERR(task);
+		sim->writer_ranges = NULL;
+		goto err_unlock;
+	}
+	sim->writer = task;
+	mutex_unlock(&sim->writer_lock);
+	return 0;
+
+err_unlock:
+	mutex_unlock(&sim->writer_lock);
+err_free:
+	kfree(ranges);
+	return ret;
+}
+
+static int sim_writer_stop_locked(struct vfio_dirty_sim *sim)
+{
+	lockdep_assert_held(&sim->writer_lock);
+
+	if (!sim->writer)
+		return -ENOENT;
+	kthread_stop(sim->writer);
+	sim->writer = NULL;
+	kfree(sim->writer_ranges);
+	sim->writer_ranges = NULL;
+	return 0;
+}
+
+/**
+ * vfio_dirty_sim_ioctl_writer_stop() - VFIO_DIRTY_SIM_WRITER_STOP
+ * @sim: the device
+ *
+ * Return: 0 once the writer has stopped, -ENOENT if none ran.
+ */
+long vfio_dirty_sim_ioctl_writer_stop(struct vfio_dirty_sim *sim)
+{
+	int ret;
+
+	mutex_lock(&sim->writer_lock);
+	ret = sim_writer_stop_locked(sim);
+	mutex_unlock(&sim->writer_lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_sim_ioctl_log_read() - VFIO_DIRTY_SIM_LOG_READ
+ * @sim: the device
+ * @arg: user pointer to struct vfio_dirty_sim_log
+ *
+ * Return: 0, -EINVAL or -EFAULT.
+ */
+long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
+				   void __user *arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_sim_log, failed);
+	struct vfio_dirty_sim_log log;
+	u64 __user *useqs;
+	unsigned long index;
+	struct sim_pages p;
+	u64 i, seq;
+	void *entry;
+	int ret;
+
+	if (copy_from_user(&log, arg, minsz))
+		return -EFAULT;
+	if (log.argsz < minsz || log.flags & ~VFIO_DIRTY_SIM_LOG_CLEAR ||
+	    !log.npages || log.npages > VFIO_DIRTY_SIM_LOG_MAX_PAGES)
+		return -EINVAL;
+	ret = sim_check_range(log.iova, log.npages << PAGE_SHIFT, 0, &p);
+	if (ret)
+		return ret;
+	useqs = u64_to_user_ptr(log.seqs);
+
+	/* Sample the counters first: every seq read below is at most @seq. */
+	log.seq = atomic64_read(&sim->seq);
+	log.failed = log.flags & VFIO_DIRTY_SIM_LOG_CLEAR ?
+		     atomic64_xchg(&sim->failed, 0) : atomic64_read(&sim->failed);
+	for (i = 0, index = p.first; i < log.npages; i++, index++) {
+		entry = log.flags & VFIO_DIRTY_SIM_LOG_CLEAR ?
+			xa_erase(&sim->wlog, index) : xa_load(&sim->wlog, index);
+		seq = xa_is_value(entry) ? xa_to_value(entry) : 0;
+		if (put_user(seq, useqs + i))
+			return -EFAULT;
+		cond_resched();
+	}
+	return copy_to_user(arg, &log, minsz) ? -EFAULT : 0;
+}
+
+/* Unpin every page the engine holds between page indexes @first and @last. */
+static void sim_unpin_locked(struct vfio_dirty_sim *sim, unsigned long first,
+			     unsigned long last)
+{
+	unsigned long index;
+	struct page *page;
+
+	lockdep_assert_held(&sim->pin_lock);
+
+	xa_for_each_range(&sim->pinned, index, page, first, last) {
+		vfio_unpin_pages(&sim->vdev, (dma_addr_t)index << PAGE_SHIFT, 1);
+		xa_erase(&sim->pinned, index);
+	}
+}
+
+/**
+ * vfio_dirty_sim_dma_unmap() - the vfio_device_ops dma_unmap callback
+ * @vdev: the device
+ * @iova: first byte the container unmaps
+ * @length: bytes
+ *
+ * Unpins every page the engine holds in the range, after any write in
+ * progress through one of them, and fences the range against pinning.
+ */
+void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
+{
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+	struct sim_pages p;
+
+	if (sim_check_range(iova, length, 0, &p))
+		return;
+	mutex_lock(&sim->pin_lock);
+	/*
+	 * A fence costs one maple tree entry whatever the range's size; the
+	 * allocation may sleep but must not fail, or the engine could pin
+	 * again under the backend's retry loop.
+	 */
+	mtree_store_range(&sim->fenced, p.first, p.last, xa_mk_value(1),
+			  GFP_KERNEL | __GFP_NOFAIL);
+	sim_unpin_locked(sim, p.first, p.last);
+	mutex_unlock(&sim->pin_lock);
+}
+
+/**
+ * vfio_dirty_sim_dma_close() - stop the engine when the device is closed
+ * @sim: the device
+ *
+ * Stops the writer, unpins everything and lifts every fence: nothing of the
+ * engine outlives an open of the device.
+ */
+void vfio_dirty_sim_dma_close(struct vfio_dirty_sim *sim)
+{
+	mutex_lock(&sim->writer_lock);
+	sim_writer_stop_locked(sim);
+	mutex_unlock(&sim->writer_lock);
+	mutex_lock(&sim->pin_lock);
+	sim_unpin_locked(sim, 0, ULONG_MAX);
+	mtree_destroy(&sim->fenced);
+	mutex_unlock(&sim->pin_lock);
+	xa_destroy(&sim->wlog);
+	atomic64_set(&sim->failed, 0);
+}
+
+/**
+ * vfio_dirty_sim_dma_init() - set up the engine of a new device
+ * @sim: the device
+ */
+void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim)
+{
+	atomic64_set(&sim->seq, 0);
+	atomic64_set(&sim->failed, 0);
+	xa_init(&sim->wlog);
+	mutex_init(&sim->pin_lock);
+	xa_init(&sim->pinned);
+	mt_init(&sim->fenced);
+	mutex_init(&sim->writer_lock);
+}
+
+/**
+ * vfio_dirty_sim_dma_release() - tear down what vfio_dirty_sim_dma_init() set up
+ * @sim: the device, closed
+ */
+void vfio_dirty_sim_dma_release(struct vfio_dirty_sim *sim)
+{
+	xa_destroy(&sim->wlog);
+	mutex_destroy(&sim->writer_lock);
+	mutex_destroy(&sim->pin_lock);
+}

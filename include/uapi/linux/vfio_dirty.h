@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * vfio_dirty: the uAPI of the simulated device (vfio_dirty_sim).
+ *
+ * The simulated device is an mdev with an emulated IOMMU.  Its DMA engine
+ * reads and writes guest memory through the VFIO container the device's
+ * group is attached to, exactly as a mediated device does: through
+ * vfio_dma_rw(), or through pages pinned with vfio_pin_pages().  Userspace
+ * drives the engine with the ioctls below, issued on the device file
+ * descriptor (from VFIO_GROUP_GET_DEVICE_FD).
+ *
+ * Every write of a page is logged: the device keeps, per page, the sequence
+ * number of the last write to it that succeeded, and counts the writes that
+ * failed (an IOVA that is not mapped, or no longer).  A sequence number is
+ * taken from a per-device counter, starting at 1, *before* the write is
+ * attempted.  So once an ioctl that removes a mapping has returned, any
+ * write whose number is above VFIO_DIRTY_SIM_LOG_READ's @seq read after that
+ * return started after the mapping was gone, and cannot have succeeded.
+ *
+ * All IOVAs and lengths are in bytes and must be multiples of the host page
+ * size; a length must not be zero.  Invalid arguments fail with -EINVAL,
+ * bad user pointers with -EFAULT.
+ */
+#ifndef _UAPI_LINUX_VFIO_DIRTY_H
+#define _UAPI_LINUX_VFIO_DIRTY_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+/* Device ioctls of the simulated device, far above the VFIO core's. */
+#define VFIO_DIRTY_SIM_BASE	0xd0
+
+/**
+ * struct vfio_dirty_sim_dma - one DMA transfer
+ * @argsz: sizeof(struct vfio_dirty_sim_dma)
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN: write through pages pinned with
+ *         vfio_pin_pages() (kept pinned until the container unmaps them)
+ *         instead of vfio_dma_rw(); writes only
+ * @iova: first byte, page aligned
+ * @length: bytes, page aligned, at most VFIO_DIRTY_SIM_DMA_MAX
+ * @pattern: writes: every 8 bytes of every page get this value; reads: 0
+ * @data: reads: user buffer of @length bytes for the data; writes: 0
+ * @pages_done: out: pages transferred
+ * @pages_failed: out: pages that could not be transferred
+ *
+ * The transfer goes page by page and does not stop at a failed page: each
+ * page succeeds or fails on its own, and is logged.  The ioctl returns 0
+ * when it ran, whatever the outcome of each page.
+ */
+struct vfio_dirty_sim_dma {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_DIRTY_SIM_DMA_PIN		(1 << 0)
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 pattern;
+	__aligned_u64 data;
+	__aligned_u64 pages_done;
+	__aligned_u64 pages_failed;
+};
+
+/* The largest single transfer: 64 MiB. */
+#define VFIO_DIRTY_SIM_DMA_MAX		(64ULL << 20)
+
+/* Write @pattern to [@iova, @iova + @length). */
+#define VFIO_DIRTY_SIM_DMA_WRITE	_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 0)
+/* Read [@iova, @iova + @length) into @data. */
+#define VFIO_DIRTY_SIM_DMA_READ		_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 1)
+
+/**
+ * struct vfio_dirty_sim_range - an IOVA range
+ * @iova: first byte, page aligned
+ * @length: bytes, page aligned, not zero
+ */
+struct vfio_dirty_sim_range {
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
+/**
+ * struct vfio_dirty_sim_writer - start the background writer
+ * @argsz: sizeof(struct vfio_dirty_sim_writer)
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN, as for struct vfio_dirty_sim_dma
+ * @nr_ranges: entries in @ranges, 1 to VFIO_DIRTY_SIM_WRITER_MAX_RANGES
+ * @__reserved: must be 0
+ * @pattern: the value written, as for struct vfio_dirty_sim_dma
+ * @ranges: user pointer to @nr_ranges struct vfio_dirty_sim_range
+ *
+ * A kernel thread writes every page of every range in turn, over and over,
+ * until VFIO_DIRTY_SIM_WRITER_STOP or the device is closed.  Each write is
+ * logged as above.  -EBUSY if a writer runs already.
+ */
+struct vfio_dirty_sim_writer {
+	__u32 argsz;
+	__u32 flags;
+	__u32 nr_ranges;
+	__u32 __reserved;
+	__aligned_u64 pattern;
+	__aligned_u64 ranges;
+};
+
+#define VFIO_DIRTY_SIM_WRITER_MAX_RANGES	256
+
+#define VFIO_DIRTY_SIM_WRITER_START	_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 2)
+/* Stop the writer and wait for it; no argument.  -ENOENT if none runs. */
+#define VFIO_DIRTY_SIM_WRITER_STOP	_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 3)
+
+/**
+ * struct vfio_dirty_sim_log - read the device's write log
+ * @argsz: sizeof(struct vfio_dirty_sim_log)
+ * @flags: VFIO_DIRTY_SIM_LOG_CLEAR: forget the pages read (their entries
+ *         become 0) and the failed-write count
+ * @iova: first page, page aligned
+ * @npages: pages to read, 1 to VFIO_DIRTY_SIM_LOG_MAX_PAGES
+ * @seqs: user pointer to @npages __u64: for each page, the sequence number
+ *        of the last write to it that succeeded, 0 if none
+ * @seq: out: the last sequence number taken so far
+ * @failed: out: writes that failed since the device was opened (or since
+ *          the last VFIO_DIRTY_SIM_LOG_CLEAR)
+ */
+struct vfio_dirty_sim_log {
+	__u32 argsz;
+	__u32 flags;
+#define VFIO_DIRTY_SIM_LOG_CLEAR	(1 << 0)
+	__aligned_u64 iova;
+	__aligned_u64 npages;
+	__aligned_u64 seqs;
+	__aligned_u64 seq;
+	__aligned_u64 failed;
+};
+
+#define VFIO_DIRTY_SIM_LOG_MAX_PAGES	(1ULL << 20)
+
+#define VFIO_DIRTY_SIM_LOG_READ		_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 4)
+
+#endif /* _UAPI_LINUX_VFIO_DIRTY_H */
