@@ -101,6 +101,105 @@ err_close:
 	return ret;
 }
 
+#define VFIO_DIRTY_CLAIM	"/sys/module/vfio_dirty/parameters/claim"
+
+const char *vfio_test_backend_module(enum vfio_test_backend backend)
+{
+	return backend == VFIO_BACKEND_TYPE1 ? "vfio_iommu_type1" : "vfio_dirty";
+}
+
+/* A sysfs file's first line, or "" when it cannot be read. */
+static void read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = '\0';
+	if (f && !fgets(buf, size, f))
+		buf[0] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static int write_line(const char *path, const char *line)
+{
+	FILE *f = fopen(path, "w");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(line, f) < 0)
+		ret = -EIO;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+long module_refcnt(const char *module)
+{
+	char path[PATH_MAX], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", module);
+	read_line(path, buf, sizeof(buf));
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
+}
+
+int __module_param_read(const char *module, const char *param, char *buf,
+			size_t size)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, size, f))
+		ret = -EIO;
+	fclose(f);
+	return ret;
+}
+
+int __module_param_write(const char *module, const char *param,
+			 const char *value)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	return write_line(path, value);
+}
+
+int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
+			       unsigned long iommu_type,
+			       enum vfio_test_backend backend)
+{
+	const char *module = vfio_test_backend_module(backend);
+	char claim[8];
+	long refcnt;
+	int ret;
+
+	refcnt = module_refcnt(module);
+	if (refcnt < 0)
+		return -ENOENT;
+	read_line(VFIO_DIRTY_CLAIM, claim, sizeof(claim));
+	if (claim[0]) {
+		ret = write_line(VFIO_DIRTY_CLAIM,
+				 backend == VFIO_BACKEND_VFIO_DIRTY ? "1" : "0");
+		if (ret)
+			return ret;
+	}
+	ret = __vfio_test_device_open(dev, name, iommu_type);
+	if (claim[0])
+		write_line(VFIO_DIRTY_CLAIM, claim);
+	if (!ret && module_refcnt(module) != refcnt + 1) {
+		vfio_test_device_close(dev);
+		ret = -EPROTO;
+	}
+	return ret;
+}
+
 void vfio_test_device_close(struct vfio_test_device *dev)
 {
 	if (dev->device_fd >= 0)
@@ -112,6 +211,11 @@ void vfio_test_device_close(struct vfio_test_device *dev)
 	dev->device_fd = -1;
 	dev->group_fd = -1;
 	dev->container_fd = -1;
+}
+
+int __vfio_ioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg) ? -errno : 0;
 }
 
 int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size)
@@ -132,6 +236,23 @@ int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
+		.iova = iova,
+		.size = size,
+	};
+	int ret;
+
+	ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
+	if (unmapped)
+		*unmapped = unmap.size;
+	return ret;
+}
+
+int __vfio_unmap_all(int container_fd, uint64_t iova, uint64_t size,
+		     uint64_t *unmapped)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.flags = VFIO_DMA_UNMAP_FLAG_ALL,
 		.iova = iova,
 		.size = size,
 	};

@@ -70,10 +70,89 @@ int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
 			    unsigned long iommu_type);
 
 /**
+ * enum vfio_test_backend - the IOMMU backends a container can get
+ * @VFIO_BACKEND_TYPE1: the stock driver, vfio_iommu_type1
+ * @VFIO_BACKEND_VFIO_DIRTY: vfio_dirty
+ */
+enum vfio_test_backend {
+	VFIO_BACKEND_TYPE1,
+	VFIO_BACKEND_VFIO_DIRTY,
+};
+
+/**
+ * vfio_test_backend_module() - the module that implements @backend
+ * @backend: the backend
+ */
+const char *vfio_test_backend_module(enum vfio_test_backend backend);
+
+/**
+ * __vfio_test_device_open_on() - __vfio_test_device_open() on a chosen backend
+ * @dev: filled in; closed with vfio_test_device_close()
+ * @name: BDF or mdev UUID
+ * @iommu_type: VFIO_TYPE1_IOMMU or VFIO_TYPE1v2_IOMMU
+ * @backend: the backend the container must get
+ *
+ * The VFIO core gives a new container to the newest backend that claims its
+ * type; vfio_dirty claims type1 only while its "claim" parameter is set, so
+ * the parameter is set for the open and put back after.  Which backend took
+ * the container is checked: the core holds a reference on its module.
+ *
+ * Return: 0; -ENOENT when @backend's module is not loaded; -EPROTO when the
+ * container went to another backend; or an error of the open.
+ */
+int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
+			       unsigned long iommu_type,
+			       enum vfio_test_backend backend);
+
+/**
+ * module_refcnt() - /sys/module/@module/refcnt
+ * @module: module name
+ *
+ * The VFIO core holds a reference on the module of a container's backend
+ * while the container has one.
+ *
+ * Return: the count, or -1 when @module is not loaded.
+ */
+long module_refcnt(const char *module);
+
+/**
+ * __module_param_read() - the first line of a module parameter
+ * @module: module name
+ * @param: parameter name
+ * @buf: filled in, newline included
+ * @size: size of @buf
+ *
+ * Return: 0 or a negative errno.
+ */
+int __module_param_read(const char *module, const char *param, char *buf,
+			size_t size);
+
+/**
+ * __module_param_write() - set a module parameter
+ * @module: module name
+ * @param: parameter name
+ * @value: what to write
+ *
+ * Return: 0 or a negative errno.
+ */
+int __module_param_write(const char *module, const char *param,
+			 const char *value);
+
+/**
  * vfio_test_device_close() - close what __vfio_test_device_open() opened
  * @dev: the device; safe on a partly opened one
  */
 void vfio_test_device_close(struct vfio_test_device *dev);
+
+/**
+ * __vfio_ioctl() - an ioctl, its argument passed as given
+ * @fd: a container, group or device
+ * @request: the ioctl
+ * @arg: its argument, unchecked so that tests can pass bad ones
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_ioctl(int fd, unsigned long request, void *arg);
 
 /**
  * __vfio_map() - VFIO_IOMMU_MAP_DMA of [@vaddr, @vaddr + @size) at @iova
@@ -97,6 +176,18 @@ int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size);
  */
 int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 		 uint64_t *unmapped);
+
+/**
+ * __vfio_unmap_all() - VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL
+ * @container_fd: the container
+ * @iova: must be 0; tests pass others to see them refused
+ * @size: must be 0, likewise
+ * @unmapped: if not NULL, the size the kernel reports as unmapped
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_unmap_all(int container_fd, uint64_t iova, uint64_t size,
+		     uint64_t *unmapped);
 
 /**
  * __vfio_unmap_bitmap() - VFIO_IOMMU_UNMAP_DMA with GET_DIRTY_BITMAP

@@ -1,0 +1,629 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_dirty: the mappings of a container, and their pinning.
+ *
+ * Theory of operation
+ *
+ * The mappings live in an rb-tree ordered by IOVA; they never overlap, so
+ * "the first mapping that overlaps [start, last]" is well defined and is the
+ * one lookup everything uses.  Ranges are carried as (start, last) with
+ * last inclusive, or as offsets from a mapping's start, never as an end
+ * that could wrap past the top of the 64-bit space.
+ *
+ * With no domain, a mapping is only recorded: emulated devices pin what they
+ * use (emulated.c).  With domains, every page of every mapping is pinned
+ * (FOLL_LONGTERM) and mapped into every domain.  Pinning goes in batches of
+ * one page of page pointers; physically consecutive pages are collected into
+ * a run, even across batches, and each run is one iommu_map() per domain, so
+ * that the IOMMU driver can use large pages where the memory allows.  The
+ * physical address of a pinned page is not stored: unmapping reads it back
+ * from the first domain, after the other domains have dropped the range, and
+ * unpins it once that domain has too.  The zero page and reserved pages are
+ * never held: their pin is dropped at once, and they are not counted.
+ *
+ * Accounting.  A held page counts once in the owner's mm->locked_vm
+ * (against RLIMIT_MEMLOCK of the owner, unless it had CAP_IPC_LOCK when it
+ * mapped), whoever pins it: the domains' pin counts it when the page has no
+ * emulated pin, an emulated pin counts it when the container has no domain.
+ * So a page pinned both ways is counted by whichever came first, and handed
+ * over when that one goes: domains unpinning count off only pages without
+ * an emulated pin; emulated unpins count off only when there is no domain.
+ *
+ * A failed map or replay gives back everything it pinned, mapped and
+ * counted.  All of it runs under the container's lock.
+ */
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/rbtree.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+
+#include "private.h"
+
+/* Pages pinned per pin_user_pages_remote() call: a page of page pointers. */
+#define VFIO_DIRTY_PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
+
+/*
+ * An unmap waits for the devices to unpin what they hold in the range; a
+ * device that still holds pages after this many requests is broken.
+ */
+#define VFIO_DIRTY_UNMAP_RETRIES	10
+
+/**
+ * vfio_dirty_dma_first() - the lowest mapping overlapping [@start, @last]
+ * @iommu: the container, locked
+ * @start: first byte
+ * @last: last byte, inclusive
+ *
+ * Return: the mapping, or NULL.
+ */
+struct vfio_dirty_dma *vfio_dirty_dma_first(struct vfio_dirty_iommu *iommu,
+					    dma_addr_t start, dma_addr_t last)
+{
+	struct rb_node *node = iommu->dmas.rb_node;
+	struct vfio_dirty_dma *found = NULL;
+
+	lockdep_assert_held(&iommu->lock);
+	while (node) {
+		struct vfio_dirty_dma *dma = rb_entry(node, struct vfio_dirty_dma,
+						      node);
+
+		if (dma->iova + (dma->size - 1) < start) {
+			node = node->rb_right;
+		} else {
+			found = dma;
+			node = node->rb_left;
+		}
+	}
+	return found && found->iova <= last ? found : NULL;
+}
+
+static void dma_link(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *new)
+{
+	struct rb_node **link = &iommu->dmas.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct vfio_dirty_dma *dma = rb_entry(*link, struct vfio_dirty_dma,
+						      node);
+
+		parent = *link;
+		link = new->iova < dma->iova ? &parent->rb_left :
+					       &parent->rb_right;
+	}
+	rb_link_node(&new->node, parent, link);
+	rb_insert_color(&new->node, &iommu->dmas);
+}
+
+/**
+ * vfio_dirty_account() - count pages in or out of the owner's locked_vm
+ * @dma: the mapping whose owner pays
+ * @npages: pages to count in (> 0) or out (< 0)
+ *
+ * Counting in fails past RLIMIT_MEMLOCK unless the owner had CAP_IPC_LOCK.
+ * Counting out of an mm that has exited does nothing.
+ *
+ * Return: 0, -ENOMEM past the limit, -ESRCH if the owner exited, -EINTR if
+ * killed while waiting for its mmap_lock.
+ */
+int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
+{
+	struct mm_struct *mm = dma->mm;
+	int ret = 0;
+
+	if (!npages)
+		return 0;
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	if (npages > 0)
+		ret = mmap_write_lock_killable(mm);
+	else
+		mmap_write_lock(mm);
+	if (!ret) {
+		ret = __account_locked_vm(mm, abs(npages), npages > 0,
+					  dma->task, dma->lock_cap);
+		mmap_write_unlock(mm);
+	}
+	mmput(mm);
+	return ret;
+}
+
+/**
+ * vfio_dirty_pin_user() - pin pages of a mapping's owner
+ * @dma: the mapping
+ * @index: first page, in pages from the mapping's start
+ * @npages: pages wanted, at most VFIO_DIRTY_PIN_BATCH
+ * @pages: filled in
+ *
+ * The zero page and reserved pages are returned but not held.
+ *
+ * Return: the number of pages pinned (at least one), or a negative errno.
+ */
+long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
+			 unsigned long npages, struct page **pages)
+{
+	unsigned int flags = FOLL_LONGTERM;
+	long ret, i;
+
+	if (dma->prot & IOMMU_WRITE)
+		flags |= FOLL_WRITE;
+	if (!mmget_not_zero(dma->mm))
+		return -ENODEV;
+	mmap_read_lock(dma->mm);
+	ret = vfio_dirty_gup_remote(dma->mm, dma->vaddr + (index << PAGE_SHIFT),
+				    npages, flags, pages);
+	mmap_read_unlock(dma->mm);
+	mmput(dma->mm);
+	if (!ret)
+		return -EFAULT;
+	for (i = 0; i < ret; i++)
+		if (vfio_dirty_page_unheld(pages[i]))
+			unpin_user_page(pages[i]);
+	return ret;
+}
+
+/* Of @n pages pinned for the domains from page @index, those to count in. */
+static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
+			  struct page **pages, long n)
+{
+	long i, count = 0;
+
+	for (i = 0; i < n; i++)
+		if (!vfio_dirty_page_unheld(pages[i]) &&
+		    !xa_load(&dma->pins, index + i))
+			count++;
+	return count;
+}
+
+/*
+ * Unpin @n pages pinned for the domains, physically consecutive from @pfn,
+ * page @index of @dma onwards.  Return: how many to count out.
+ */
+static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
+			unsigned long pfn, unsigned long n)
+{
+	long count = 0;
+
+	for (; n; n--, index++, pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		if (vfio_dirty_page_unheld(page))
+			continue;
+		unpin_user_pages_dirty_lock(&page, 1, dma->prot & IOMMU_WRITE);
+		if (!xa_load(&dma->pins, index))
+			count++;
+	}
+	return count;
+}
+
+/* Bytes from @iova, at most @max, that @domain maps contiguously from @phys. */
+static size_t dma_phys_run(struct iommu_domain *domain, dma_addr_t iova,
+			   phys_addr_t phys, size_t max)
+{
+	size_t run;
+
+	for (run = PAGE_SIZE; run < max; run += PAGE_SIZE)
+		if (iommu_iova_to_phys(domain, iova + run) != phys + run)
+			break;
+	return run;
+}
+
+/* Map @npages pages from @pfn at @iova into every domain, or into none. */
+static int dma_map_run(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		       unsigned long pfn, unsigned long npages, int prot)
+{
+	size_t len = npages << PAGE_SHIFT;
+	struct vfio_dirty_domain *d;
+	int ret;
+
+	list_for_each_entry(d, &iommu->domains, next) {
+		ret = vfio_dirty_iommu_map(d->domain, iova, PFN_PHYS(pfn), len,
+					   prot | IOMMU_CACHE);
+		if (ret)
+			goto err_unmap;
+	}
+	return 0;
+
+err_unmap:
+	list_for_each_entry_continue_reverse(d, &iommu->domains, next)
+		iommu_unmap(d->domain, iova, len);
+	return ret;
+}
+
+/*
+ * Unmap the first @len bytes of @dma from every domain, unpin them and count
+ * them out.
+ */
+static void dma_unmap_unpin(struct vfio_dirty_iommu *iommu,
+			    struct vfio_dirty_dma *dma, size_t len)
+{
+	struct vfio_dirty_domain *first, *d;
+	size_t off = 0, run, unmapped;
+	phys_addr_t phys;
+	long count = 0;
+
+	if (!len)
+		return;
+	first = list_first_entry(&iommu->domains, struct vfio_dirty_domain, next);
+	d = first;
+	list_for_each_entry_continue(d, &iommu->domains, next)
+		iommu_unmap(d->domain, dma->iova, len);
+
+	while (off < len) {
+		phys = iommu_iova_to_phys(first->domain, dma->iova + off);
+		if (WARN_ON(!phys)) {
+			off += PAGE_SIZE;
+			continue;
+		}
+		run = dma_phys_run(first->domain, dma->iova + off, phys,
+				   len - off);
+		unmapped = iommu_unmap(first->domain, dma->iova + off, run);
+		if (WARN_ON(!unmapped))
+			break;
+		count += dma_release(dma, off >> PAGE_SHIFT, PHYS_PFN(phys),
+				     unmapped >> PAGE_SHIFT);
+		off += unmapped;
+		cond_resched();
+	}
+	vfio_dirty_account(dma, -count);
+}
+
+/*
+ * Pin all of @dma and map it into every domain.  On failure nothing of it
+ * stays pinned, mapped or counted.
+ */
+static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
+{
+	unsigned long npages = dma->size >> PAGE_SHIFT;
+	unsigned long done = 0, run = 0, run_pfn = 0, batch, pfn;
+	struct page **pages;
+	long ret, n, i, count;
+
+	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+
+	/*
+	 * Pages below @done are mapped; the @run pages from @done are pinned,
+	 * counted and physically consecutive from @run_pfn, not yet mapped.
+	 */
+	while (done + run < npages) {
+		batch = done + run;
+		n = vfio_dirty_pin_user(dma, batch,
+					min(npages - batch, VFIO_DIRTY_PIN_BATCH),
+					pages);
+		if (n < 0) {
+			ret = n;
+			goto err_release_run;
+		}
+		ret = vfio_dirty_account(dma, dma_count_new(dma, batch, pages, n));
+		if (ret)
+			goto err_release_batch;
+		for (i = 0; i < n; i++) {
+			pfn = page_to_pfn(pages[i]);
+			if (run && pfn == run_pfn + run) {
+				run++;
+				continue;
+			}
+			if (run) {
+				ret = dma_map_run(iommu,
+						  dma->iova + (done << PAGE_SHIFT),
+						  run_pfn, run, dma->prot);
+				if (ret)
+					goto err_unaccount_batch;
+				done += run;
+			}
+			run_pfn = pfn;
+			run = 1;
+		}
+	}
+	ret = dma_map_run(iommu, dma->iova + (done << PAGE_SHIFT), run_pfn, run,
+			  dma->prot);
+	if (ret)
+		goto err_release_run;
+	free_page((unsigned long)pages);
+	return 0;
+
+err_unaccount_batch:
+	for (count = 0; i < n; i++)
+		count += dma_release(dma, batch + i, page_to_pfn(pages[i]), 1);
+	vfio_dirty_account(dma, -count);
+	goto err_release_run;
+err_release_batch:
+	while (n--)
+		dma_release(dma, batch + n, page_to_pfn(pages[n]), 1);
+err_release_run:
+	vfio_dirty_account(dma, -dma_release(dma, done, run_pfn, run));
+	dma_unmap_unpin(iommu, dma, done << PAGE_SHIFT);
+	free_page((unsigned long)pages);
+	return ret;
+}
+
+/* Map what the first other domain maps of @dma into @domain as well. */
+static int dma_copy_map(struct vfio_dirty_domain *from,
+			struct vfio_dirty_domain *domain,
+			struct vfio_dirty_dma *dma)
+{
+	phys_addr_t phys;
+	size_t off = 0, run;
+	int ret;
+
+	while (off < dma->size) {
+		phys = iommu_iova_to_phys(from->domain, dma->iova + off);
+		if (WARN_ON(!phys)) {
+			off += PAGE_SIZE;
+			continue;
+		}
+		run = dma_phys_run(from->domain, dma->iova + off, phys,
+				   dma->size - off);
+		ret = vfio_dirty_iommu_map(domain->domain, dma->iova + off, phys,
+					   run, dma->prot | IOMMU_CACHE);
+		if (ret)
+			return ret;
+		off += run;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void dma_remove(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
+{
+	WARN_ON(!xa_empty(&dma->pins));
+	if (!list_empty(&iommu->domains))
+		dma_unmap_unpin(iommu, dma, dma->size);
+	rb_erase(&dma->node, &iommu->dmas);
+	vfio_dirty_dma_clear(dma);
+	put_task_struct(dma->task);
+	mmdrop(dma->mm);
+	kfree(dma);
+	iommu->dma_avail++;
+}
+
+/**
+ * vfio_dirty_dma_map() - VFIO_IOMMU_MAP_DMA
+ * @iommu: the container
+ * @iova: first byte of IOVA
+ * @vaddr: first byte of the caller's memory
+ * @size: bytes; neither [@iova, @iova + @size) nor the memory range wraps
+ * @prot: IOMMU_READ and/or IOMMU_WRITE
+ *
+ * Return: 0; -EINVAL for a range not aligned to the page size or outside
+ * the usable IOVA ranges, -EEXIST if it overlaps a mapping, -ENOSPC past
+ * dma_entry_limit, -ENOMEM past RLIMIT_MEMLOCK, or what pinning returned.
+ */
+int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		       unsigned long vaddr, u64 size, int prot)
+{
+	dma_addr_t last = iova + (size - 1);
+	struct vfio_dirty_dma *dma;
+	u64 pgmask;
+	int ret;
+
+	mutex_lock(&iommu->lock);
+	pgmask = (1ULL << vfio_dirty_pgshift(iommu)) - 1;
+	if ((iova | vaddr | size) & pgmask) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (vfio_dirty_dma_first(iommu, iova, last)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	if (!iommu->dma_avail) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	if (!vfio_dirty_iova_usable(iommu, iova, last)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+
+	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	if (!dma) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	dma->iova = iova;
+	dma->vaddr = vaddr;
+	dma->size = size;
+	dma->prot = prot;
+	xa_init(&dma->pins);
+	xa_init(&dma->dirty);
+	dma->task = get_task_struct(current->group_leader);
+	dma->lock_cap = capable(CAP_IPC_LOCK);
+	dma->mm = current->mm;
+	mmgrab(dma->mm);
+
+	if (!list_empty(&iommu->domains)) {
+		ret = dma_pin_map(iommu, dma);
+		if (ret)
+			goto err_put_owner;
+	}
+	dma_link(iommu, dma);
+	iommu->dma_avail--;
+	mutex_unlock(&iommu->lock);
+	return 0;
+
+err_put_owner:
+	mmdrop(dma->mm);
+	put_task_struct(dma->task);
+	kfree(dma);
+out_unlock:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_dma_unmap() - VFIO_IOMMU_UNMAP_DMA
+ * @iommu: the container
+ * @iova: first byte; 0 with @all
+ * @size: bytes, [@iova, @iova + @size) does not wrap; 0 with @all
+ * @all: unmap everything
+ * @bitmap: with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, where to report the
+ *	dirty pages of what is unmapped, from @iova on; else NULL
+ * @unmapped: set to the bytes unmapped
+ *
+ * A type1v2 container unmaps whole mappings only: a mapping that straddles
+ * either end of the range fails the request.  A type1 container unmaps
+ * every mapping that starts in the range, unless the range starts inside a
+ * mapping, which unmaps nothing.  Emulated devices are asked to unpin what
+ * they hold in a mapping before it goes.
+ *
+ * Return: 0, -EINVAL for a bad range or bitmap page size or when not
+ * tracking, -EFAULT if the bitmap cannot be written, -EBUSY if a device
+ * keeps its pins.
+ */
+int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+			 u64 size, bool all, struct vfio_bitmap *bitmap,
+			 u64 *unmapped)
+{
+	struct vfio_dirty_dma *dma, *waited = NULL, *next;
+	struct vfio_dirty_report *report = NULL;
+	unsigned int retries = 0;
+	dma_addr_t last;
+	u64 pgsize;
+	int ret = 0;
+
+	*unmapped = 0;
+	mutex_lock(&iommu->lock);
+	pgsize = 1ULL << vfio_dirty_pgshift(iommu);
+	if (all) {
+		last = U64_MAX;
+	} else {
+		last = iova + (size - 1);
+		if ((iova | size) & (pgsize - 1)) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+	}
+	if (bitmap && (!iommu->tracking || bitmap->pgsize != pgsize)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (iommu->v2 && !all) {
+		dma = vfio_dirty_dma_first(iommu, iova, iova);
+		if (dma && dma->iova != iova) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+		dma = vfio_dirty_dma_first(iommu, last, last);
+		if (dma && dma->iova + (dma->size - 1) != last) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+	}
+	if (bitmap) {
+		report = vfio_dirty_report_begin(iommu, iova, bitmap->data);
+		if (IS_ERR(report)) {
+			ret = PTR_ERR(report);
+			goto out_unlock;
+		}
+	}
+
+again:
+	for (dma = vfio_dirty_dma_first(iommu, iova, last);
+	     dma && dma->iova <= last; dma = next) {
+		if (!iommu->v2 && dma->iova < iova)
+			break;
+		if (!xa_empty(&dma->pins)) {
+			if (dma != waited) {
+				waited = dma;
+				retries = 0;
+			} else if (WARN_ON(++retries > VFIO_DIRTY_UNMAP_RETRIES)) {
+				ret = -EBUSY;
+				break;
+			}
+			vfio_dirty_notify_unmap(iommu, dma);
+			goto again;
+		}
+		if (report) {
+			ret = vfio_dirty_report_dma(report, dma);
+			if (ret)
+				break;
+		}
+		*unmapped += dma->size;
+		next = rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma,
+				     node);
+		dma_remove(iommu, dma);
+	}
+	if (report)
+		vfio_dirty_report_end(report);
+out_unlock:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_dma_remove_all() - unmap, unpin and forget every mapping
+ * @iommu: the container, locked; no emulated device holds a pin
+ */
+void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu)
+{
+	struct rb_node *node;
+
+	lockdep_assert_held(&iommu->lock);
+	while ((node = rb_first(&iommu->dmas)))
+		dma_remove(iommu, rb_entry(node, struct vfio_dirty_dma, node));
+}
+
+/**
+ * vfio_dirty_dma_unpin_all() - unmap and unpin every mapping, keep them
+ * @iommu: the container, locked, whose only domain is about to go while
+ *	emulated groups stay
+ *
+ * Pages that emulated devices pin stay pinned, and stay counted.
+ */
+void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu)
+{
+	struct rb_node *node;
+
+	lockdep_assert_held(&iommu->lock);
+	for (node = rb_first(&iommu->dmas); node; node = rb_next(node)) {
+		struct vfio_dirty_dma *dma = rb_entry(node, struct vfio_dirty_dma,
+						      node);
+
+		dma_unmap_unpin(iommu, dma, dma->size);
+	}
+}
+
+/**
+ * vfio_dirty_dma_replay() - map every mapping into a new domain
+ * @iommu: the container, locked
+ * @domain: the new domain, first in @iommu->domains
+ *
+ * With other domains, the new one maps the pages they map.  As the first
+ * domain, it gets every mapping pinned and counted.
+ *
+ * Return: 0, or an errno with nothing pinned or counted for @domain; what
+ * was mapped into @domain goes away with it.
+ */
+int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
+			  struct vfio_dirty_domain *domain)
+{
+	struct vfio_dirty_domain *from = NULL;
+	struct vfio_dirty_dma *dma;
+	struct rb_node *node;
+	int ret;
+
+	lockdep_assert_held(&iommu->lock);
+	if (!list_is_singular(&iommu->domains))
+		from = list_next_entry(domain, next);
+	for (node = rb_first(&iommu->dmas); node; node = rb_next(node)) {
+		dma = rb_entry(node, struct vfio_dirty_dma, node);
+		ret = from ? dma_copy_map(from, domain, dma) :
+			     dma_pin_map(iommu, dma);
+		if (ret)
+			goto err_unpin;
+	}
+	return 0;
+
+err_unpin:
+	if (!from) {
+		for (node = rb_prev(node); node; node = rb_prev(node)) {
+			dma = rb_entry(node, struct vfio_dirty_dma, node);
+			dma_unmap_unpin(iommu, dma, dma->size);
+		}
+	}
+	return ret;
+}

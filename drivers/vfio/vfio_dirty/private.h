@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio_dirty: internal API of the type1-compatible IOMMU backend.
+ *
+ * Terms.  A *container* (struct vfio_dirty_iommu) is what the VFIO core's
+ * open() returns: the IOVA space of one /dev/vfio/vfio file.  A *mapping*
+ * (struct vfio_dirty_dma) is one VFIO_IOMMU_MAP_DMA: [iova, iova + size) of
+ * IOVA backed by [vaddr, vaddr + size) of its owner's address space.  Its
+ * *last* byte is iova + size - 1: a mapping may end at the top of the 64-bit
+ * space, so "iova + size" is never computed where it could wrap.  A *domain*
+ * is an iommu_domain shared by the IOMMU-backed groups of one IOMMU; an
+ * *emulated* group (an mdev) has none and reaches memory only through
+ * pin_pages() and dma_rw().  The container's *page size* is the smallest
+ * size of its pgsize_bitmap: maps, unmaps and dirty bitmaps use it.
+ *
+ * Invariants.  Mappings never overlap.  Every mapping is pinned and mapped
+ * into every domain if and only if the container has a domain; with none,
+ * nothing is pinned but the pages emulated devices pin.  A page counts once
+ * in its owner's locked_vm however many pins it has (see dma.c).
+ */
+#ifndef __VFIO_DIRTY_PRIVATE_H
+#define __VFIO_DIRTY_PRIVATE_H
+
+#include <linux/device.h>
+#include <linux/iommu.h>
+#include <linux/irqdomain.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
+
+struct vfio_bitmap;
+struct vfio_dirty_report;
+
+/*
+ * The dirty bitmap ceiling of the stock type1 driver: 2^31 pages, whose
+ * bitmap is 256 MiB.  Requests for more are refused until the ceiling becomes
+ * a knob.
+ */
+#define VFIO_DIRTY_BITMAP_MAX_BYTES	(256ULL << 20)
+
+extern bool vfio_dirty_claim;
+extern unsigned int vfio_dirty_dma_entry_limit;
+
+/**
+ * struct vfio_dirty_iommu - one container
+ * @devices_lock: serializes the dma_unmap callbacks and changes to @devices
+ * @lock: protects everything below, and each mapping's contents
+ * @devices: the registered devices that have a dma_unmap callback; changed
+ *	with both locks held, so that either lock is enough to read it
+ * @dmas: the mappings, an rb-tree by IOVA
+ * @domains: struct vfio_dirty_domain, the IOMMU-backed groups by domain
+ * @emulated_groups: struct vfio_dirty_group, the groups without a domain
+ * @iovas: struct vfio_dirty_iova, the IOVA ranges a mapping may use, sorted;
+ *	empty (anything goes) until the first IOMMU-backed group attaches
+ * @pgsize_bitmap: the page sizes every domain supports, never below PAGE_SIZE
+ * @dma_avail: how many more mappings may be created
+ * @unscoped_groups: IOMMU-backed groups that never pinned a page: their
+ *	device may write anywhere, so while there is one every mapped page is
+ *	reported dirty
+ * @v2: opened as VFIO_TYPE1v2_IOMMU rather than VFIO_TYPE1_IOMMU
+ * @tracking: dirty tracking is started
+ *
+ * Lock order: @devices_lock, then @lock.  The unmap path holds @lock and must
+ * call dma_unmap callbacks that unpin (and so take @lock): it drops @lock
+ * before it takes @devices_lock.  The VFIO core calls in with its own locks
+ * held, so they come before both; mmap_lock of a mapping's owner nests
+ * inside @lock.
+ */
+struct vfio_dirty_iommu {
+	struct mutex devices_lock;	/* outer */
+	struct mutex lock;		/* inner */
+	struct list_head devices;
+	struct rb_root dmas;
+	struct list_head domains;
+	struct list_head emulated_groups;
+	struct list_head iovas;
+	u64 pgsize_bitmap;
+	unsigned int dma_avail;
+	unsigned int unscoped_groups;
+	bool v2;
+	bool tracking;
+};
+
+/**
+ * struct vfio_dirty_domain - an iommu_domain and the groups attached to it
+ * @domain: the IOMMU domain
+ * @next: in vfio_dirty_iommu.domains
+ * @groups: struct vfio_dirty_group
+ * @enforce_cc: the domain blocks DMA that does not snoop CPU caches
+ */
+struct vfio_dirty_domain {
+	struct iommu_domain *domain;
+	struct list_head next;
+	struct list_head groups;
+	bool enforce_cc;
+};
+
+/**
+ * struct vfio_dirty_group - an IOMMU group attached to a container
+ * @iommu_group: the group
+ * @next: in vfio_dirty_domain.groups or vfio_dirty_iommu.emulated_groups
+ * @dirty_scope: the group's devices reach memory only through pins and
+ *	dma_rw(), so the container knows what they dirty
+ */
+struct vfio_dirty_group {
+	struct iommu_group *iommu_group;
+	struct list_head next;
+	bool dirty_scope;
+};
+
+/**
+ * struct vfio_dirty_iova - a range of usable IOVA
+ * @next: in vfio_dirty_iommu.iovas
+ * @start: first byte
+ * @last: last byte, inclusive
+ */
+struct vfio_dirty_iova {
+	struct list_head next;
+	dma_addr_t start;
+	dma_addr_t last;
+};
+
+/**
+ * struct vfio_dirty_dma - one mapping
+ * @node: in vfio_dirty_iommu.dmas
+ * @iova: first byte of IOVA
+ * @vaddr: first byte in the owner's address space
+ * @size: bytes, a multiple of the container's page size
+ * @prot: IOMMU_READ and/or IOMMU_WRITE
+ * @lock_cap: the owner had CAP_IPC_LOCK when it mapped
+ * @all_dirty: report every page dirty at the next report (see dirty.c)
+ * @task: the owner's thread group leader, whose RLIMIT_MEMLOCK applies
+ * @mm: the owner's mm, whose locked_vm counts the pinned pages
+ * @pins: struct vfio_dirty_pin of emulated devices' pins, by page index
+ *	(offset >> PAGE_SHIFT)
+ * @dirty: dirty bits, by chunk (see dirty.c)
+ */
+struct vfio_dirty_dma {
+	struct rb_node node;
+	dma_addr_t iova;
+	unsigned long vaddr;
+	size_t size;
+	int prot;
+	bool lock_cap;
+	bool all_dirty;
+	struct task_struct *task;
+	struct mm_struct *mm;
+	struct xarray pins;
+	struct xarray dirty;
+};
+
+/* A page pinned by emulated devices: @refs pins of @page. */
+struct vfio_dirty_pin {
+	struct page *page;
+	unsigned int refs;
+};
+
+/* The container's page size, as a shift. */
+static inline unsigned int vfio_dirty_pgshift(struct vfio_dirty_iommu *iommu)
+{
+	return __ffs(iommu->pgsize_bitmap);
+}
+
+/*
+ * Pages the backend does not hold a pin on: the zero page and reserved
+ * pages never go away, and are not counted in locked_vm.
+ */
+static inline bool vfio_dirty_page_unheld(struct page *page)
+{
+	return is_zero_pfn(page_to_pfn(page)) || PageReserved(page);
+}
+
+/* container.c */
+void *vfio_dirty_open(unsigned long arg);
+void vfio_dirty_release(void *iommu_data);
+long vfio_dirty_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg);
+#ifdef VFIO_DIRTY_OPS_NOTIFY
+void vfio_dirty_notify(void *iommu_data, enum vfio_iommu_notify_type event);
+#endif
+
+/* dma.c */
+struct vfio_dirty_dma *vfio_dirty_dma_first(struct vfio_dirty_iommu *iommu,
+					    dma_addr_t start, dma_addr_t last);
+int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		       unsigned long vaddr, u64 size, int prot);
+int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+			 u64 size, bool all, struct vfio_bitmap *bitmap,
+			 u64 *unmapped);
+void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu);
+void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu);
+int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
+			  struct vfio_dirty_domain *domain);
+int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages);
+long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long offset,
+			 unsigned long npages, struct page **pages);
+
+/* domain.c */
+int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
+			    enum vfio_group_type type);
+void vfio_dirty_detach_group(void *iommu_data, struct iommu_group *iommu_group);
+struct iommu_domain *vfio_dirty_group_iommu_domain(void *iommu_data,
+						   struct iommu_group *iommu_group);
+struct vfio_dirty_group *vfio_dirty_find_group(struct vfio_dirty_iommu *iommu,
+					       struct iommu_group *iommu_group);
+bool vfio_dirty_iova_usable(struct vfio_dirty_iommu *iommu, dma_addr_t start,
+			    dma_addr_t last);
+int vfio_dirty_enforce_cc(struct vfio_dirty_iommu *iommu);
+void vfio_dirty_groups_release(struct vfio_dirty_iommu *iommu);
+
+/* emulated.c */
+int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
+			 dma_addr_t user_iova, int npage, int prot,
+			 struct page **pages);
+void vfio_dirty_unpin_pages(void *iommu_data, dma_addr_t user_iova, int npage);
+void vfio_dirty_register_device(void *iommu_data, struct vfio_device *vdev);
+void vfio_dirty_unregister_device(void *iommu_data, struct vfio_device *vdev);
+int vfio_dirty_dma_rw(void *iommu_data, dma_addr_t user_iova, void *data,
+		      size_t count, bool write);
+void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
+			     struct vfio_dirty_dma *dma);
+
+/* dirty.c */
+int vfio_dirty_track_start(struct vfio_dirty_iommu *iommu);
+void vfio_dirty_track_stop(struct vfio_dirty_iommu *iommu);
+int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
+		    u64 offset, u64 len);
+void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
+void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
+struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu,
+						  dma_addr_t iova,
+						  u64 __user *bitmap);
+int vfio_dirty_report_dma(struct vfio_dirty_report *report,
+			  struct vfio_dirty_dma *dma);
+void vfio_dirty_report_end(struct vfio_dirty_report *report);
+int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+			  u64 size, u64 pgsize, u64 __user *bitmap);
+int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size);
+
+/*
+ * The kernel interfaces that differ between the supported kernels.  The
+ * build tells which applies from the target's headers (see Kbuild); these
+ * wrappers are the only place that knows.
+ */
+#ifdef VFIO_DIRTY_GUP_NO_VMAS
+#define vfio_dirty_gup_remote(mm, start, n, flags, pages) \
+	pin_user_pages_remote(mm, start, n, flags, pages, NULL)
+#else
+#define vfio_dirty_gup_remote(mm, start, n, flags, pages) \
+	pin_user_pages_remote(mm, start, n, flags, pages, NULL, NULL)
+#endif
+
+#ifdef VFIO_DIRTY_IOMMU_MAP_GFP
+#define vfio_dirty_iommu_map(domain, iova, paddr, size, prot) \
+	iommu_map(domain, iova, paddr, size, prot, GFP_KERNEL_ACCOUNT)
+#else
+#define vfio_dirty_iommu_map(domain, iova, paddr, size, prot) \
+	iommu_map(domain, iova, paddr, size, prot)
+#endif
+
+#ifdef VFIO_DIRTY_PAGING_DOMAIN_ALLOC
+static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_paging_domain_alloc(dev);
+
+	return IS_ERR(domain) ? NULL : domain;
+}
+#else
+static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
+{
+	return iommu_domain_alloc(dev->bus);
+}
+#endif
+
+#ifdef VFIO_DIRTY_ISOLATED_MSI
+static inline bool vfio_dirty_msi_isolated(struct iommu_group *group)
+{
+	return iommu_group_has_isolated_msi(group);
+}
+#else
+static inline int vfio_dirty_dev_intr_remap(struct device *dev, void *data)
+{
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP);
+}
+
+static inline bool vfio_dirty_msi_isolated(struct iommu_group *group)
+{
+	return irq_domain_check_msi_remap() ||
+	       iommu_group_for_each_dev(group, NULL, vfio_dirty_dev_intr_remap);
+}
+#endif
+
+#endif /* __VFIO_DIRTY_PRIVATE_H */

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What is particular to the vfio_dirty backend: which backend a new type1
+ * container gets (the "claim" parameter), the "dma_entry_limit" parameter,
+ * and that closing a container gives back the memory it pinned.
+ *
+ * The VFIO core holds a reference on the module of a container's backend
+ * while the container uses it, so /sys/module/MODULE/refcnt tells which
+ * backend a container got.  The tests change the parameters and restore
+ * them in their teardown.  They need vfio_dirty and vfio_iommu_type1 loaded,
+ * root, and a device (a PCI BDF or an mdev UUID).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "vfio_util.h"
+
+#define PARAMS		"/sys/module/vfio_dirty/parameters/"
+#define DIRTY_REFCNT	"/sys/module/vfio_dirty/refcnt"
+#define TYPE1_REFCNT	"/sys/module/vfio_iommu_type1/refcnt"
+/* An IOVA inside the 39-bit space of QEMU's intel-iommu and below its MSI hole. */
+#define TEST_IOVA	SZ_1G
+
+static const char *device_name;
+
+/* A sysfs file holding a number: its value, or -1. */
+static long read_long(const char *path)
+{
+	char buf[32] = "";
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
+}
+
+static int write_str(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fputs(value, f) < 0 ? -EIO : 0;
+	if (fclose(f))
+		ret = -errno;
+	return ret;
+}
+
+FIXTURE(backend) {
+	struct vfio_test_device dev;
+	char claim[8];
+	char limit[16];
+	void *buf;
+};
+
+FIXTURE_SETUP(backend)
+{
+	FILE *f;
+
+	self->dev.container_fd = -1;
+	self->dev.group_fd = -1;
+	self->dev.device_fd = -1;
+	self->buf = MAP_FAILED;
+	self->claim[0] = '\0';
+	self->limit[0] = '\0';
+	if (!device_name)
+		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
+	if (access(DIRTY_REFCNT, F_OK) || access(TYPE1_REFCNT, F_OK))
+		SKIP(return, "vfio_dirty and vfio_iommu_type1 must be loaded");
+
+	f = fopen(PARAMS "claim", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(self->claim, sizeof(self->claim), f));
+	fclose(f);
+	f = fopen(PARAMS "dma_entry_limit", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(self->limit, sizeof(self->limit), f));
+	fclose(f);
+
+	self->buf = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	memset(self->buf, 0x5a, SZ_2M);
+}
+
+FIXTURE_TEARDOWN(backend)
+{
+	vfio_test_device_close(&self->dev);
+	if (self->buf != MAP_FAILED)
+		munmap(self->buf, SZ_2M);
+	if (self->claim[0])
+		write_str(PARAMS "claim", self->claim);
+	if (self->limit[0])
+		write_str(PARAMS "dma_entry_limit", self->limit);
+}
+
+/* Open the device in a new container; check which backend it got. */
+static int open_expect(struct __test_metadata *_metadata,
+		       struct vfio_test_device *dev, bool vfio_dirty)
+{
+	long dirty = read_long(DIRTY_REFCNT), type1 = read_long(TYPE1_REFCNT);
+	int ret = __vfio_test_device_open(dev, device_name, VFIO_TYPE1v2_IOMMU);
+
+	if (ret)
+		return ret;
+	EXPECT_EQ(dirty + vfio_dirty, read_long(DIRTY_REFCNT));
+	EXPECT_EQ(type1 + !vfio_dirty, read_long(TYPE1_REFCNT));
+	return 0;
+}
+
+TEST_F(backend, claim)
+{
+	long dirty = read_long(DIRTY_REFCNT);
+	uint64_t unmapped;
+
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+	/* The container keeps its backend when the knob changes. */
+	ASSERT_EQ(0, write_str(PARAMS "claim", "0"));
+	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
+				SZ_2M));
+	ASSERT_EQ(0, __vfio_unmap(self->dev.container_fd, TEST_IOVA, SZ_2M,
+				  &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+	EXPECT_EQ(dirty + 1, read_long(DIRTY_REFCNT));
+	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(dirty, read_long(DIRTY_REFCNT));
+
+	/* With the knob off, a new container gets vfio_iommu_type1. */
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, false));
+	vfio_test_device_close(&self->dev);
+
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+}
+
+TEST_F(backend, dma_entry_limit)
+{
+	struct vfio_iommu_type1_info_dma_avail *avail;
+	struct vfio_iommu_type1_info *info;
+	int fd, i;
+
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, write_str(PARAMS "dma_entry_limit", "3"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+	fd = self->dev.container_fd;
+
+	info = vfio_iommu_info(fd);
+	ASSERT_NE(NULL, info);
+	avail = (void *)vfio_iommu_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+	ASSERT_NE(NULL, avail);
+	EXPECT_EQ(3, avail->avail);
+	free(info);
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, __vfio_map(fd, (char *)self->buf + i * SZ_4K,
+					TEST_IOVA + i * SZ_4K, SZ_4K));
+	EXPECT_EQ(-ENOSPC, __vfio_map(fd, (char *)self->buf + 3 * SZ_4K,
+				      TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	/* An unmap gives the entry back. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, NULL));
+	EXPECT_EQ(0, __vfio_map(fd, (char *)self->buf + 3 * SZ_4K,
+				TEST_IOVA + 3 * SZ_4K, SZ_4K));
+}
+
+TEST_F(backend, close_unaccounts)
+{
+	long locked = proc_self_status_kb("VmLck");
+
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
+				SZ_2M));
+	/* Only a device behind an IOMMU makes the container pin at map. */
+	EXPECT_EQ(locked + (self->dev.is_mdev ? 0 : (long)(SZ_2M / 1024)),
+		  proc_self_status_kb("VmLck"));
+	/* Closing with the mapping in place gives the pages back. */
+	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+TEST_F(backend, no_update_vaddr)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.flags = VFIO_DMA_UNMAP_FLAG_VADDR,
+		.iova = TEST_IOVA,
+		.size = SZ_2M,
+	};
+	int fd;
+
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+	fd = self->dev.container_fd;
+	EXPECT_EQ(0, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	EXPECT_EQ(-1, ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+int main(int argc, char *argv[])
+{
+	device_name = vfio_selftests_get_device(&argc, argv);
+	return test_harness_run(argc, argv);
+}
