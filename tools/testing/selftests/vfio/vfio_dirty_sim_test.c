@@ -898,9 +898,11 @@ TEST_F(sim, writer)
 	wait_written(_metadata, fd, in, after, seqs);
 	memcpy(after, seqs, sizeof(after));
 	wait_written(_metadata, fd, in, after, seqs);
-	for (p = 0; p < BUF_PAGES; p++)
-		if (!in[p])
-			EXPECT_EQ(0, seqs[p]) TH_LOG("page %ld", p);
+	for (p = 0; p < BUF_PAGES; p++) {
+		uint64_t outside = in[p] ? 0 : seqs[p];
+
+		EXPECT_EQ(0, outside) TH_LOG("page %ld", p);
+	}
 	EXPECT_EQ(-1, first_wrong_page(self->buf, expect, BUF_PAGES));
 
 	/* Stopped means stopped: nothing is written once STOP returned. */

@@ -14,8 +14,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vfio_util.h"
@@ -26,12 +31,22 @@
 #define TYPE1_DMA_ENTRY_LIMIT		65535
 /* An IOVA inside the 39-bit space of QEMU's intel-iommu and below its MSI hole. */
 #define TEST_IOVA			SZ_1G
+/* The x86 MSI window, reserved in every IOMMU domain. */
+#define MSI_IOVA			0xfee00000ULL
+/* The last byte of the 39-bit IOVA space of QEMU's intel-iommu. */
+#define INTEL_IOMMU_LAST_IOVA		0x7fffffffffULL
+/* Unknown to every version of the type1 uAPI. */
+#define UNKNOWN_FLAG			0x80000000U
+/* The page sizes of a domain of QEMU's intel-iommu: 4 KiB, 2 MiB, 1 GiB. */
+#define INTEL_IOMMU_PGSIZES		(SZ_4K | SZ_2M | SZ_1G)
 
 static const char *device_name;
 
 FIXTURE(type1) {
 	struct vfio_test_device dev;
-	void *buf;
+	char *buf;
+	/* dma_entry_limit of the backend, to restore, when a test changed it */
+	char limit[16];
 };
 
 FIXTURE_VARIANT(type1) {
@@ -54,6 +69,7 @@ FIXTURE_SETUP(type1)
 	self->dev.group_fd = -1;
 	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
+	self->limit[0] = '\0';
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 
@@ -77,6 +93,9 @@ FIXTURE_TEARDOWN(type1)
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, SZ_2M);
 	vfio_test_device_close(&self->dev);
+	if (self->limit[0])
+		__module_param_write(vfio_test_backend_module(variant->backend),
+				     "dma_entry_limit", self->limit);
 }
 
 TEST_F(type1, extensions)
@@ -101,15 +120,26 @@ TEST_F(type1, info_capabilities)
 	info = vfio_iommu_info(self->dev.container_fd);
 	ASSERT_NE(NULL, info);
 	ASSERT_TRUE(info->flags & VFIO_IOMMU_INFO_PGSIZES);
-	ASSERT_TRUE(info->iova_pgsizes & SZ_4K);
+	TH_LOG("iova_pgsizes 0x%llx", (unsigned long long)info->iova_pgsizes);
+	/*
+	 * Without a domain type1 offers every multiple of the CPU page size;
+	 * with one, the sizes of the domain: 4 KiB, 2 MiB and 1 GiB on QEMU's
+	 * intel-iommu.
+	 */
+	EXPECT_EQ(self->dev.is_mdev ? ~(uint64_t)(SZ_4K - 1) : INTEL_IOMMU_PGSIZES,
+		  info->iova_pgsizes);
 
 	mig = (void *)vfio_iommu_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
 	ASSERT_NE(NULL, mig);
+	EXPECT_EQ(1, mig->header.version);
+	EXPECT_EQ(0, mig->flags);
+	/* Dirty bitmaps use the smallest page size only. */
 	EXPECT_EQ(SZ_4K, mig->pgsize_bitmap);
 	EXPECT_EQ(TYPE1_MAX_DIRTY_BITMAP_SIZE, mig->max_dirty_bitmap_size);
 
 	avail = (void *)vfio_iommu_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
 	ASSERT_NE(NULL, avail);
+	EXPECT_EQ(1, avail->header.version);
 	EXPECT_EQ(TYPE1_DMA_ENTRY_LIMIT, avail->avail);
 
 	ranges = (void *)vfio_iommu_info_cap(info, VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
@@ -118,15 +148,18 @@ TEST_F(type1, info_capabilities)
 		EXPECT_EQ(NULL, ranges);
 	} else {
 		ASSERT_NE(NULL, ranges);
+		EXPECT_EQ(1, ranges->header.version);
 		for (i = 0; i < ranges->nr_iovas; i++)
 			TH_LOG("iova range %u: [0x%llx, 0x%llx]", i,
 			       (unsigned long long)ranges->iova_ranges[i].start,
 			       (unsigned long long)ranges->iova_ranges[i].end);
 		/* The x86 MSI window is reserved: it splits the space. */
-		ASSERT_GE(ranges->nr_iovas, 2);
+		ASSERT_EQ(2, ranges->nr_iovas);
 		EXPECT_EQ(0, ranges->iova_ranges[0].start);
-		EXPECT_EQ(0xfedfffffULL, ranges->iova_ranges[0].end);
-		EXPECT_EQ(0xfef00000ULL, ranges->iova_ranges[1].start);
+		EXPECT_EQ(MSI_IOVA - 1, ranges->iova_ranges[0].end);
+		EXPECT_EQ(MSI_IOVA + 0x100000, ranges->iova_ranges[1].start);
+		/* The aperture of a 39-bit IOMMU ends the list. */
+		EXPECT_EQ(INTEL_IOMMU_LAST_IOVA, ranges->iova_ranges[1].end);
 	}
 	free(info);
 }
@@ -207,6 +240,535 @@ TEST_F(type1, dirty_bitmap)
 	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
 					     bitmap, sizeof(bitmap)));
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, NULL));
+}
+
+TEST_F(type1, map_bad_arguments)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)self->buf,
+		.iova = TEST_IOVA,
+		.size = SZ_4K,
+	};
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+
+	map.flags |= UNKNOWN_FLAG;
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	map.flags &= ~UNKNOWN_FLAG;
+
+	/* Neither READ nor WRITE. */
+	map.flags = 0;
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+
+	/* argsz must cover the struct up to and including size. */
+	map.argsz = offsetof(struct vfio_iommu_type1_dma_map, size);
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	map.argsz = sizeof(map);
+
+	/* The IOVA range may not wrap past the top, by a page or more, ... */
+	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, -SZ_2M, SZ_2M + SZ_4K));
+	/* ... nor may the process range. */
+	EXPECT_EQ(-EINVAL, __vfio_map(fd, (void *)-SZ_4K, TEST_IOVA, SZ_2M));
+
+	/* None of these left a mapping behind. */
+	ASSERT_EQ(0, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	ASSERT_EQ(0, __vfio_unmap(fd, 0, -SZ_4K, &unmapped));
+	EXPECT_EQ(SZ_4K, unmapped);
+}
+
+TEST_F(type1, map_iova_ranges)
+{
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+	/* With no IOMMU domain, type1 has no IOVA list: any IOVA goes. */
+	int outside = self->dev.is_mdev ? 0 : -EINVAL;
+
+	/* In the MSI window, and straddling its start. */
+	EXPECT_EQ(outside, __vfio_map(fd, self->buf, MSI_IOVA + 16 * SZ_4K,
+				      SZ_4K));
+	EXPECT_EQ(outside, __vfio_map(fd, self->buf + SZ_4K, MSI_IOVA - SZ_4K,
+				      2 * SZ_4K));
+	/* Past the aperture, and across its end. */
+	EXPECT_EQ(outside, __vfio_map(fd, self->buf + 3 * SZ_4K, 1ULL << 40,
+				      SZ_4K));
+	EXPECT_EQ(outside, __vfio_map(fd, self->buf + 4 * SZ_4K,
+				      INTEL_IOMMU_LAST_IOVA + 1 - SZ_4K,
+				      2 * SZ_4K));
+	/* The last page of the 64-bit space. */
+	EXPECT_EQ(outside, __vfio_map(fd, self->buf + 6 * SZ_4K, -SZ_4K, SZ_4K));
+
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(self->dev.is_mdev ? 7 * SZ_4K : 0, unmapped);
+
+	/* The last page of the aperture, and the first above the window. */
+	EXPECT_EQ(0, __vfio_map(fd, self->buf, INTEL_IOMMU_LAST_IOVA + 1 - SZ_4K,
+				SZ_4K));
+	EXPECT_EQ(0, __vfio_map(fd, self->buf + SZ_4K, MSI_IOVA + 0x100000,
+				SZ_4K));
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(2 * SZ_4K, unmapped);
+}
+
+TEST_F(type1, map_unmapped_vaddr)
+{
+	int fd = self->dev.container_fd;
+	long locked = proc_self_status_kb("VmLck");
+	uint64_t unmapped;
+	char *mem;
+
+	ASSERT_GE(locked, 0);
+	/* 4 MiB of address space whose upper half is not mapped. */
+	mem = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, munmap(mem + SZ_2M, SZ_2M));
+	memset(mem, 0x5a, SZ_2M);
+
+	if (self->dev.is_mdev) {
+		/* Nothing is pinned at map time, so nothing is looked at. */
+		EXPECT_EQ(0, __vfio_map(fd, mem + SZ_2M, TEST_IOVA, SZ_2M));
+		EXPECT_EQ(0, __vfio_map(fd, mem, TEST_IOVA + SZ_2M, 2 * SZ_2M));
+		ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+		EXPECT_EQ(3 * SZ_2M, unmapped);
+	} else {
+		/* Pinning fails, and what was pinned before the hole is let go. */
+		EXPECT_EQ(-EFAULT, __vfio_map(fd, mem + SZ_2M, TEST_IOVA, SZ_2M));
+		EXPECT_EQ(-EFAULT, __vfio_map(fd, mem, TEST_IOVA, 2 * SZ_2M));
+		EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+		ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+		EXPECT_EQ(0, unmapped);
+	}
+	munmap(mem, SZ_2M);
+}
+
+/* Drop CAP_IPC_LOCK from the effective set: RLIMIT_MEMLOCK applies again. */
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+/* What memlock_child() saw, in memory shared with the test. */
+struct memlock_result {
+	int setup;		/* 0, or the errno of dropping the cap or the limit */
+	int map_small;		/* 512 KiB, under the limit */
+	int map_big;		/* 2 MiB more, over it */
+	int unmap;
+	uint64_t unmapped;
+	long base_kb;		/* VmLck before, after each map and after unmap */
+	long small_kb;
+	long big_kb;
+	long unmap_kb;
+};
+
+#define MEMLOCK_LIMIT	(SZ_2M / 2)
+
+/*
+ * Map from a process without CAP_IPC_LOCK whose RLIMIT_MEMLOCK is 1 MiB: its
+ * own mm pays for what the container pins.
+ */
+static void memlock_child(int fd, struct memlock_result *res)
+{
+	struct rlimit limit = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
+	char *mem;
+
+	res->setup = drop_cap_ipc_lock();
+	if (!res->setup && setrlimit(RLIMIT_MEMLOCK, &limit))
+		res->setup = -errno;
+	if (res->setup)
+		return;
+	mem = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		res->setup = -errno;
+		return;
+	}
+	memset(mem, 0x5a, 2 * SZ_2M);
+
+	res->base_kb = proc_self_status_kb("VmLck");
+	res->map_small = __vfio_map(fd, mem, TEST_IOVA, MEMLOCK_LIMIT / 2);
+	res->small_kb = proc_self_status_kb("VmLck");
+	res->map_big = __vfio_map(fd, mem + SZ_2M, TEST_IOVA + SZ_2M, SZ_2M);
+	res->big_kb = proc_self_status_kb("VmLck");
+	res->unmap = __vfio_unmap(fd, TEST_IOVA, 2 * SZ_2M, &res->unmapped);
+	res->unmap_kb = proc_self_status_kb("VmLck");
+}
+
+TEST_F(type1, map_memlock_limit)
+{
+	struct memlock_result *res;
+	int status;
+	pid_t pid;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	memset(res, 0xff, sizeof(*res));
+
+	/* A child, so that this process keeps its capabilities. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		memlock_child(self->dev.container_fd, res);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, res->setup) TH_LOG("%s", strerror(-res->setup));
+	ASSERT_GE(res->base_kb, 0);
+
+	if (self->dev.is_mdev) {
+		/* Nothing is pinned at map time, so the limit does not apply. */
+		EXPECT_EQ(0, res->map_small);
+		EXPECT_EQ(0, res->map_big);
+		EXPECT_EQ(res->base_kb, res->big_kb);
+		EXPECT_EQ(MEMLOCK_LIMIT / 2 + SZ_2M, res->unmapped);
+	} else {
+		EXPECT_EQ(0, res->map_small);
+		EXPECT_EQ(res->base_kb + (long)(MEMLOCK_LIMIT / 2 / 1024),
+			  res->small_kb);
+		/*
+		 * The second mapping would take locked_vm past the limit: it
+		 * fails, and none of its pages stay pinned.  vfio_dirty checks
+		 * the limit once per batch of 512 pages instead of per page
+		 * (documented), with the same outcome.
+		 */
+		EXPECT_EQ(-ENOMEM, res->map_big);
+		EXPECT_EQ(res->small_kb, res->big_kb);
+		EXPECT_EQ(MEMLOCK_LIMIT / 2, res->unmapped);
+	}
+	EXPECT_EQ(0, res->unmap);
+	EXPECT_EQ(res->base_kb, res->unmap_kb);
+	munmap(res, sizeof(*res));
+}
+
+/* The DMA-available capability, or -1. */
+static long dma_avail(int container_fd)
+{
+	struct vfio_iommu_type1_info_dma_avail *avail;
+	struct vfio_iommu_type1_info *info;
+	long ret = -1;
+
+	info = vfio_iommu_info(container_fd);
+	if (!info)
+		return -1;
+	avail = (void *)vfio_iommu_info_cap(info, VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL);
+	if (avail)
+		ret = avail->avail;
+	free(info);
+	return ret;
+}
+
+TEST_F(type1, dma_entry_limit)
+{
+	const char *module = vfio_test_backend_module(variant->backend);
+	int fd, i;
+
+	ASSERT_EQ(0, __module_param_read(module, "dma_entry_limit", self->limit,
+					 sizeof(self->limit)));
+	ASSERT_EQ(0, __module_param_write(module, "dma_entry_limit", "3"));
+	/* A container takes the limit when it is opened. */
+	vfio_test_device_close(&self->dev);
+	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
+						VFIO_TYPE1v2_IOMMU,
+						variant->backend));
+	fd = self->dev.container_fd;
+	EXPECT_EQ(3, dma_avail(fd));
+
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, __vfio_map(fd, self->buf + i * SZ_4K,
+					TEST_IOVA + i * SZ_4K, SZ_4K));
+	EXPECT_EQ(0, dma_avail(fd));
+	EXPECT_EQ(-ENOSPC, __vfio_map(fd, self->buf + 3 * SZ_4K,
+				      TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	/* Over an existing mapping, the overlap is reported first. */
+	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+
+	/* An unmap gives its entry back. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_4K, NULL));
+	EXPECT_EQ(1, dma_avail(fd));
+	EXPECT_EQ(0, __vfio_map(fd, self->buf + 3 * SZ_4K,
+				TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	EXPECT_EQ(0, dma_avail(fd));
+}
+
+TEST_F(type1, unmap_bad_arguments)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = TEST_IOVA,
+		.size = SZ_2M,
+	};
+	uint64_t bitmap[SZ_2M / SZ_4K / 64] = { 0 };
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+
+	unmap.flags = UNKNOWN_FLAG;
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	unmap.flags = 0;
+	unmap.argsz = offsetof(struct vfio_iommu_type1_dma_unmap, size);
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+
+	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA, 0, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA + 1, SZ_2M, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA, SZ_2M + 1, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, -SZ_4K, SZ_2M, NULL));
+	/* A bitmap while not tracking. */
+	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
+					       bitmap, sizeof(bitmap), NULL));
+
+	/* The mapping is intact. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+}
+
+TEST_F(type1, unmap_all)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.flags = VFIO_DMA_UNMAP_FLAG_ALL |
+			 VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+	};
+	int fd = self->dev.container_fd;
+	long locked, pinned_kb;
+	uint64_t unmapped;
+
+	/* A page in two mappings is pinned, and counted, for each. */
+	pinned_kb = self->dev.is_mdev ? 0 : (SZ_2M + SZ_4K) / 1024;
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_4K, TEST_IOVA + SZ_2M,
+				SZ_2M - SZ_4K));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, 0, SZ_4K));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+
+	/* ALL takes no range, and no bitmap. */
+	EXPECT_EQ(-EINVAL, __vfio_unmap_all(fd, TEST_IOVA, 0, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_unmap_all(fd, 0, SZ_4K, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(SZ_2M + SZ_4K, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	/* Everything is gone: the IOVA is free again, and ALL finds nothing. */
+	EXPECT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+}
+
+TEST_F(type1, close_with_mappings)
+{
+	int fd = self->dev.container_fd;
+	long locked, pinned_kb;
+
+	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M / 2));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_2M / 2, TEST_IOVA + SZ_2M,
+				SZ_2M / 2));
+	if (vfio_device_is_dirty_sim(device_name)) {
+		/* Without a domain, a page the device pins is what is counted. */
+		ASSERT_EQ(0, __sim_write(self->dev.device_fd,
+					 VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA,
+					 SZ_4K, 1, NULL, NULL));
+		pinned_kb = SZ_4K / 1024;
+	}
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+
+	/* Closing device, group and container with the mappings in place. */
+	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+TEST_F(type1, group_detach_with_mappings)
+{
+	const char *module = vfio_test_backend_module(variant->backend);
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	int fd = self->dev.container_fd;
+	long locked, pinned_kb, refcnt;
+	uint64_t unmapped;
+
+	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+
+	/* The group leaves once its device is closed. */
+	close(self->dev.device_fd);
+	self->dev.device_fd = -1;
+	refcnt = module_refcnt(module);
+	ASSERT_EQ(0, ioctl(self->dev.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_EQ(0, ioctl(self->dev.group_fd, VFIO_GROUP_GET_STATUS, &status));
+	EXPECT_FALSE(status.flags & VFIO_GROUP_FLAGS_CONTAINER_SET);
+
+	/*
+	 * The last group gone, the core releases the backend: the mappings go
+	 * and their pages are given back before the container is closed.  The
+	 * container has no backend to pass a map to: the core refuses it.
+	 */
+	EXPECT_EQ(refcnt - 1, module_refcnt(module));
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	/* The group joins a fresh container, and maps there. */
+	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
+						VFIO_TYPE1v2_IOMMU,
+						variant->backend));
+	fd = self->dev.container_fd;
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+TEST_F(type1, unmap_dirty_bitmap)
+{
+	const uint64_t npages = SZ_2M / SZ_4K;
+	int fd = self->dev.container_fd;
+	uint64_t bitmap[npages / 64];
+	uint64_t unmapped;
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+
+	/* A page size the tracker does not use is refused, and unmaps nothing. */
+	memset(bitmap, 0, sizeof(bitmap));
+	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_2M,
+					       bitmap, sizeof(bitmap), NULL));
+	/* So is a bitmap too small for the range. */
+	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
+					       bitmap, sizeof(bitmap) - 8, NULL));
+
+	/* As GET_BITMAP: all dirty behind an IOMMU, nothing from an idle mdev. */
+	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
+					 sizeof(bitmap), &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+	EXPECT_EQ(self->dev.is_mdev ? 0 : npages,
+		  bitmap_weight_bits(bitmap, npages));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
+/* Expect the first @nbits of @bitmap to have exactly the bits of @pages set. */
+static void expect_bitmap(struct __test_metadata *_metadata,
+			  const uint64_t *bitmap, uint64_t nbits,
+			  const uint64_t *pages, size_t n)
+{
+	uint64_t expected[nbits / 64];
+	uint64_t i;
+
+	memset(expected, 0, sizeof(expected));
+	for (i = 0; i < n; i++)
+		expected[pages[i] / 64] |= 1ULL << (pages[i] % 64);
+	for (i = 0; i < nbits / 64; i++)
+		EXPECT_EQ(expected[i], bitmap[i])
+			TH_LOG("bitmap word %llu", (unsigned long long)i);
+}
+
+/* The device writes each page of @pages (page numbers from TEST_IOVA). */
+static int sim_write_pages(int device_fd, uint32_t flags, const uint64_t *pages,
+			   size_t n)
+{
+	uint64_t done, failed;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		ret = __sim_write(device_fd, flags, TEST_IOVA + pages[i] * SZ_4K,
+				  SZ_4K, pages[i], &done, &failed);
+		if (ret)
+			return ret;
+		if (done != 1 || failed)
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Two mappings of 2 MiB with a 2 MiB hole between them, one bitmap over the
+ * three: the simulated device writes known pages through the container, and
+ * type1 reports exactly those.
+ */
+TEST_F(type1, dirty_bitmap_device_writes)
+{
+	const uint64_t npages = 3 * SZ_2M / SZ_4K;
+	/* Each side of a word boundary, and the first and last pages. */
+	const uint64_t before[] = { 10 };
+	const uint64_t first[] = { 0, 1, 63, 64, 200, 511, 1024, 1087, 1535 };
+	const uint64_t second[] = { 5, 128, 1100 };
+	const uint64_t pinned[] = { 400 };
+	const uint64_t both[] = { 5, 128, 400, 1100 };
+	const uint64_t last[] = { 7, 400, 450, 1030 };
+	uint64_t bitmap[npages / 64];
+	int fd = self->dev.container_fd, dev = self->dev.device_fd;
+	uint64_t unmapped;
+
+	if (!vfio_device_is_dirty_sim(device_name))
+		SKIP(return, "needs the simulated device to write");
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + 2 * SZ_2M, SZ_2M));
+
+	/* A write before tracking starts is not reported. */
+	ASSERT_EQ(0, sim_write_pages(dev, 0, before, ARRAY_SIZE(before)));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+
+	ASSERT_EQ(0, sim_write_pages(dev, 0, first, ARRAY_SIZE(first)));
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	expect_bitmap(_metadata, bitmap, npages, first, ARRAY_SIZE(first));
+
+	/* A report clears what it reported. */
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	EXPECT_EQ(0, bitmap_weight_bits(bitmap, npages));
+
+	/* A page the device keeps pinned stays dirty, report after report. */
+	ASSERT_EQ(0, sim_write_pages(dev, 0, second, ARRAY_SIZE(second)));
+	ASSERT_EQ(0, sim_write_pages(dev, VFIO_DIRTY_SIM_DMA_PIN, pinned,
+				     ARRAY_SIZE(pinned)));
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	expect_bitmap(_metadata, bitmap, npages, both, ARRAY_SIZE(both));
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	expect_bitmap(_metadata, bitmap, npages, pinned, ARRAY_SIZE(pinned));
+
+	/* Unmapping with a bitmap reports the same way, for both mappings. */
+	ASSERT_EQ(0, sim_write_pages(dev, 0, last, ARRAY_SIZE(last)));
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K,
+					 bitmap, sizeof(bitmap), &unmapped));
+	EXPECT_EQ(2 * SZ_2M, unmapped);
+	expect_bitmap(_metadata, bitmap, npages, last, ARRAY_SIZE(last));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
 }
 
 int main(int argc, char *argv[])

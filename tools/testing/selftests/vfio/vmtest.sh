@@ -38,7 +38,7 @@ SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
 
 usage() {
 	cat <<EOF
-usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d]
+usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|-b]
 
   -k  kernel series to boot (default "$KERNELS"; env VMTEST_KERNELS)
   -o  build output of "make kernels" and "make selftests" (default $OUT)
@@ -47,6 +47,7 @@ usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d]
   -t  seconds before a guest is killed (default $TIMEOUT; env VMTEST_TIMEOUT)
   -a  accelerator (default $ACCEL; env VMTEST_ACCEL)
   -d  demo: run vfio_dirty_demo against a simulated mdev instead of the tests
+  -b  benchmark: run vfio_dirty_bench against edu instead of the tests
 EOF
 }
 
@@ -60,7 +61,7 @@ log() {
 }
 
 MODE=run
-while getopts "k:o:m:t:a:dh" opt; do
+while getopts "k:o:m:t:a:dbh" opt; do
 	case $opt in
 	k) KERNELS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
@@ -68,6 +69,7 @@ while getopts "k:o:m:t:a:dh" opt; do
 	t) TIMEOUT=$OPTARG ;;
 	a) ACCEL=$OPTARG ;;
 	d) MODE=demo ;;
+	b) MODE=bench ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 255 ;;
 	esac
@@ -250,11 +252,19 @@ for series in $KERNELS; do
 	start=$(date +%s)
 	boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$TIMEOUT"
 	if [ "$MODE" = demo ]; then
-		echo "kernel $kver, stock vfio_iommu_type1 ($accel):"
+		echo "kernel $kver ($accel):"
 		sed -n '/^VMTEST-DEMO-BEGIN/,/^VMTEST-DEMO-END/p' "$dir/console.log" |
 			sed '1d;$d'
 		grep -q '^VMTEST-DONE' "$dir/console.log" ||
 			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the demo did not finish; see $dir/console.log"; }
+		continue
+	fi
+	if [ "$MODE" = bench ]; then
+		echo "kernel $kver ($accel):"
+		sed -n '/^VMTEST-BENCH-BEGIN/,/^VMTEST-BENCH-END/p' "$dir/console.log" |
+			sed '1d;$d'
+		grep -q '^VMTEST-DONE' "$dir/console.log" ||
+			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the benchmark did not finish; see $dir/console.log"; }
 		continue
 	fi
 	tap=$OUT/results/vmtest-$series.tap

@@ -231,11 +231,12 @@ int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size)
 	return ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
 }
 
-int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
-		 uint64_t *unmapped)
+static int unmap_flags(int container_fd, uint32_t flags, uint64_t iova,
+		       uint64_t size, uint64_t *unmapped)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap),
+		.flags = flags,
 		.iova = iova,
 		.size = size,
 	};
@@ -247,21 +248,17 @@ int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 	return ret;
 }
 
+int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
+		 uint64_t *unmapped)
+{
+	return unmap_flags(container_fd, 0, iova, size, unmapped);
+}
+
 int __vfio_unmap_all(int container_fd, uint64_t iova, uint64_t size,
 		     uint64_t *unmapped)
 {
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.flags = VFIO_DMA_UNMAP_FLAG_ALL,
-		.iova = iova,
-		.size = size,
-	};
-	int ret;
-
-	ret = ioctl(container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) ? -errno : 0;
-	if (unmapped)
-		*unmapped = unmap.size;
-	return ret;
+	return unmap_flags(container_fd, VFIO_DMA_UNMAP_FLAG_ALL, iova, size,
+			   unmapped);
 }
 
 int __vfio_unmap_bitmap(int container_fd, uint64_t iova, uint64_t size,

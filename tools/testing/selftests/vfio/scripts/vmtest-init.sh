@@ -13,12 +13,13 @@
 # "# vmtest: leg NAME".  The last line is VMTEST-DONE; a run that ends
 # without it crashed or timed out.  "vmtest.mode=probe" on the kernel command
 # line only proves that the guest boots (the KVM trial); "vmtest.mode=demo"
-# runs vfio_dirty_demo against an mdev instead of the tests.
+# runs vfio_dirty_demo against an mdev instead of the tests;
+# "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them.
 
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
-DEVICE_TESTS="vfio_dirty_backend_test vfio_type1_test vfio_dirty_sim_test
-	vfio_dma_logging_test"
+DEVICE_TESTS="vfio_dirty_backend_test vfio_type1_test vfio_edu_dma_test
+	vfio_dirty_sim_test vfio_dma_logging_test"
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -101,6 +102,17 @@ for dev in /sys/bus/pci/devices/*; do
 		break
 	fi
 done
+
+if [ "$mode" = bench ]; then
+	[ -n "$edu" ] || fail "no edu device"
+	./scripts/setup.sh "$edu" >/dev/null || fail "cannot bind $edu to vfio-pci"
+	echo "VMTEST-BENCH-BEGIN"
+	./vfio_dirty_bench "$edu" || echo "vfio_dirty_bench failed"
+	echo "VMTEST-BENCH-END"
+	./scripts/cleanup.sh "$edu" >/dev/null
+	echo VMTEST-DONE
+	poweroff -f
+fi
 
 echo "# vmtest: leg pci"
 if [ -z "$edu" ]; then
