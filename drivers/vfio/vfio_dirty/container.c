@@ -139,7 +139,7 @@ static int add_caps(struct vfio_dirty_iommu *iommu, struct vfio_info_cap *caps)
 		.header.id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
 		.header.version = 1,
 		.pgsize_bitmap = 1ULL << vfio_dirty_pgshift(iommu),
-		.max_dirty_bitmap_size = VFIO_DIRTY_BITMAP_MAX_BYTES,
+		.max_dirty_bitmap_size = READ_ONCE(vfio_dirty_max_bitmap_size),
 	};
 	struct vfio_iommu_type1_info_dma_avail avail = {
 		.header.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
@@ -268,10 +268,11 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 
 	ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
 				   get_bitmap ? &bitmap : NULL, &unmapped);
-	if (ret)
-		return ret;
+	/* What was unmapped is reported even when the rest failed. */
 	unmap.size = unmapped;
-	return copy_to_user((void __user *)arg, &unmap, minsz) ? -EFAULT : 0;
+	if (copy_to_user((void __user *)arg, &unmap, minsz))
+		return -EFAULT;
+	return ret;
 }
 
 static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,

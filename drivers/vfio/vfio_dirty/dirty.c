@@ -15,7 +15,8 @@
  * @dirty xarray, indexed by bit / CHUNK_BITS.  A chunk is allocated when one
  * of its bits is first set and freed when the mapping is reported, unless
  * it holds the bit of a pinned page, so the memory follows what is dirtied
- * rather than what is mapped.
+ * rather than what is mapped.  The stats counter tracking_bytes counts
+ * them, over every container.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -31,13 +32,32 @@
  * out from the request's IOVA on, so a mapping's bits may start at any bit
  * of the user's bitmap, and two mappings may share a word.  The uAPI has the
  * user zero the bitmap, so a report writes only the words that have a bit
- * set, and never reads the bitmap.  It gathers the bits in a window of
- * REPORT_WORDS words of kernel memory; the window only moves forward, which
- * is enough because mappings are reported in IOVA order and each mapping's
- * chunks in order.  At the end of each mapping the words it touched are
- * written out (a word it shares with the next mapping is written again,
- * with more bits, by the next), and only then are its bits cleared: a
- * mapping's bits are cleared only once the user has them.
+ * set, and never reads the bitmap.  Bit numbers, bit counts and word
+ * indexes are u64 from the request down to the window: a request may cover
+ * 2^31 pages and more, up to max_bitmap_size; only the window, at most
+ * VFIO_DIRTY_CHUNK_SIZE_MAX bytes, meets the int-sized bitmap helpers.
+ *
+ * Chunks of a report.  The user's bitmap is cut into chunks of chunk_size
+ * bytes (read once per request), counted from the request's first word.  A
+ * report gathers bits in a window of kernel memory one chunk long (or the
+ * whole bitmap, when that is smaller), so what a request allocates is
+ * bounded by chunk_size, not by its size.  The window moves only forward,
+ * to the chunk that holds the next bit set, which is enough because
+ * mappings are reported in IOVA order and each mapping's chunks in order;
+ * chunks without a set bit are never visited.  When it leaves a chunk, the
+ * window writes out the chunk's words, zeroes what it used and yields the
+ * CPU (cond_resched()).  At the end of each mapping the words it touched are
+ * written out too (a word it shares with the next mapping is written again,
+ * with more bits, by the next).
+ *
+ * Nothing lost.  A mapping's bits are cleared, or the mapping removed, only
+ * once the user has them all.  GET_BITMAP reports every mapping of the
+ * range before it clears any, so a request that fails (-EFAULT) clears
+ * nothing.  An unmap reports each mapping in full, then removes it, then
+ * goes on to the next; one that fails leaves that mapping and the rest
+ * mapped, their bits set, and says how much it removed.  The container's
+ * lock is held from report to removal, so a device cannot write between
+ * them: a write before is reported, a write after finds no mapping.
  */
 #include <linux/bitmap.h>
 #include <linux/gfp.h>
@@ -49,29 +69,51 @@
 
 /* Bits per chunk of a mapping's dirty bits: one page of bitmap. */
 #define CHUNK_BITS	(PAGE_SIZE * BITS_PER_BYTE)
-/* Words of user bitmap a report gathers before writing them: one page. */
-#define REPORT_WORDS	(PAGE_SIZE / sizeof(unsigned long))
-#define REPORT_BITS	(REPORT_WORDS * BITS_PER_LONG)
+
+/* The window is written to the user's bitmap as u64 words. */
+static_assert(sizeof(unsigned long) == sizeof(u64));
+/* A window's bit count fits the bitmap helpers' unsigned int. */
+static_assert(VFIO_DIRTY_CHUNK_SIZE_MAX * BITS_PER_BYTE <= U32_MAX);
 
 /**
  * struct vfio_dirty_report - a report in progress
  * @iommu: the container, locked for the whole report
  * @bitmap: the user's bitmap
  * @iova: the IOVA of its bit 0
- * @first: the index in @bitmap of the word @words[0] stands for
+ * @last: the last byte of IOVA it covers
+ * @first: the index in @bitmap of the word @words[0] stands for, a
+ *	multiple of @nwords: the window is on chunk @first / @nwords
+ * @nwords: words in the window
+ * @placed: the window is on a chunk; before the first bit, it is on none
  * @lo: first word of @words touched since they were last written out
  * @hi: one past the last such word; @lo >= @hi when none
- * @words: the window, REPORT_WORDS words
+ * @used_lo: first word of @words touched since the window moved
+ * @used_hi: one past the last such word: the words to zero when it moves
+ * @words: the window
  */
 struct vfio_dirty_report {
 	struct vfio_dirty_iommu *iommu;
 	u64 __user *bitmap;
 	dma_addr_t iova;
+	dma_addr_t last;
 	u64 first;
+	unsigned long nwords;
+	bool placed;
 	unsigned long lo;
 	unsigned long hi;
+	unsigned long used_lo;
+	unsigned long used_hi;
 	unsigned long *words;
 };
+
+/* Free chunk @index of @dma's dirty bits. */
+static void chunk_free(struct vfio_dirty_dma *dma, unsigned long index,
+		       unsigned long *chunk)
+{
+	xa_erase(&dma->dirty, index);
+	free_page((unsigned long)chunk);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -(s64)PAGE_SIZE);
+}
 
 /* Set bits [@bit, @last] of @dma, allocating chunks as needed. */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
@@ -92,6 +134,8 @@ static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 				free_page((unsigned long)chunk);
 				return ret;
 			}
+			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+					    PAGE_SIZE);
 		}
 		n = min(last - bit + 1, CHUNK_BITS - bit % CHUNK_BITS);
 		bitmap_set(chunk, bit % CHUNK_BITS, n);
@@ -206,8 +250,10 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	unsigned long index;
 	void *chunk;
 
-	xa_for_each(&dma->dirty, index, chunk)
-		free_page((unsigned long)chunk);
+	xa_for_each(&dma->dirty, index, chunk) {
+		chunk_free(dma, index, chunk);
+		cond_resched();
+	}
 	xa_destroy(&dma->dirty);
 	dma->all_dirty = false;
 }
@@ -227,37 +273,65 @@ static int report_flush(struct vfio_dirty_report *r)
 		if (copy_to_user(r->bitmap + r->first + i, &r->words[i],
 				 (j - i) * sizeof(u64)))
 			return -EFAULT;
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES,
+				    (j - i) * sizeof(u64));
 		i = j;
 	}
-	r->lo = REPORT_WORDS;
+	r->lo = r->nwords;
 	r->hi = 0;
+	return 0;
+}
+
+/*
+ * Move the window to the chunk that holds word @word of the user's bitmap:
+ * write out the chunk it was on, if any, and zero what that one used.
+ */
+static int report_move(struct vfio_dirty_report *r, u64 word)
+{
+	int ret;
+
+	if (r->placed) {
+		ret = report_flush(r);
+		if (ret)
+			return ret;
+		if (r->used_lo < r->used_hi)
+			memset(r->words + r->used_lo, 0,
+			       (r->used_hi - r->used_lo) * sizeof(*r->words));
+		cond_resched();
+	}
+	r->first = word - word % r->nwords;
+	r->placed = true;
+	r->used_lo = r->nwords;
+	r->used_hi = 0;
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, 1);
 	return 0;
 }
 
 /* Set @n bits from bit @bit of the user's bitmap; never below the window. */
 static int report_set(struct vfio_dirty_report *r, u64 bit, u64 n)
 {
-	unsigned long off, count;
+	unsigned long off, count, lo, hi;
 	u64 word;
 	int ret;
 
 	while (n) {
 		word = bit / BITS_PER_LONG;
-		if (WARN_ON(word < r->first))
+		if (r->placed && WARN_ON(word < r->first))
 			return -EINVAL;
-		if (word >= r->first + REPORT_WORDS) {
-			ret = report_flush(r);
+		if (!r->placed || word >= r->first + r->nwords) {
+			ret = report_move(r, word);
 			if (ret)
 				return ret;
-			memset(r->words, 0, REPORT_WORDS * sizeof(*r->words));
-			r->first = word;
-			cond_resched();
 		}
 		off = bit - r->first * BITS_PER_LONG;
-		count = min_t(u64, n, REPORT_BITS - off);
+		count = min_t(u64, n, r->nwords * BITS_PER_LONG - off);
 		bitmap_set(r->words, off, count);
-		r->lo = min(r->lo, off / BITS_PER_LONG);
-		r->hi = max(r->hi, (off + count - 1) / BITS_PER_LONG + 1);
+		lo = off / BITS_PER_LONG;
+		hi = (off + count - 1) / BITS_PER_LONG + 1;
+		r->lo = min(r->lo, lo);
+		r->hi = max(r->hi, hi);
+		r->used_lo = min(r->used_lo, lo);
+		r->used_hi = max(r->used_hi, hi);
 		bit += count;
 		n -= count;
 	}
@@ -303,10 +377,9 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
 		xa_for_each_range(&dma->pins, pindex, pin, first,
 				  first + (CHUNK_BITS << pshift) - 1)
 			__set_bit(page_bit(iommu, pindex) % CHUNK_BITS, chunk);
-		if (bitmap_empty(chunk, CHUNK_BITS)) {
-			xa_erase(&dma->dirty, index);
-			free_page((unsigned long)chunk);
-		}
+		if (bitmap_empty(chunk, CHUNK_BITS))
+			chunk_free(dma, index, chunk);
+		cond_resched();
 	}
 	dma->all_dirty = false;
 }
@@ -315,21 +388,30 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
  * vfio_dirty_report_begin() - start a report into a user's bitmap
  * @iommu: the container, locked until vfio_dirty_report_end()
  * @iova: the IOVA of the bitmap's bit 0
+ * @size: bytes of IOVA the bitmap covers, at least one page
  * @bitmap: the user's bitmap, zeroed, big enough for what is reported
+ *
+ * The window is one chunk, chunk_size bytes as read now, or less when the
+ * whole bitmap is smaller.
  *
  * Return: the report, or ERR_PTR(-ENOMEM).
  */
 struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu,
-						  dma_addr_t iova,
+						  dma_addr_t iova, u64 size,
 						  u64 __user *bitmap)
 {
+	u64 npages = size >> vfio_dirty_pgshift(iommu);
+	u64 chunk = READ_ONCE(vfio_dirty_chunk_size);
 	struct vfio_dirty_report *r;
 
 	lockdep_assert_held(&iommu->lock);
-	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
-	r->words = (unsigned long *)get_zeroed_page(GFP_KERNEL);
+	r->nwords = min(chunk / sizeof(u64), DIV_ROUND_UP(npages, BITS_PER_LONG));
+	if (WARN_ON(!r->nwords))
+		r->nwords = 1;
+	r->words = kvcalloc(r->nwords, sizeof(*r->words), GFP_KERNEL_ACCOUNT);
 	if (!r->words) {
 		kfree(r);
 		return ERR_PTR(-ENOMEM);
@@ -337,19 +419,23 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
 	r->iommu = iommu;
 	r->bitmap = bitmap;
 	r->iova = iova;
-	r->lo = REPORT_WORDS;
+	r->last = iova + (size - 1);
+	r->lo = r->nwords;
 	return r;
 }
 
 /**
- * vfio_dirty_report_dma() - report a mapping's dirty pages and clear them
+ * vfio_dirty_report_dma() - copy a mapping's dirty pages to the user's bitmap
  * @report: the report; @dma lies at or above the report's IOVA, and above
  *	every mapping reported before
  * @dma: the mapping
  *
- * Return: 0 with the pages in the user's bitmap and cleared (but the pinned
- * ones), or an errno (-EFAULT: the bitmap could not be written) with them
- * kept.
+ * The mapping's bits are kept: the caller clears them once the whole
+ * request has succeeded, or removes the mapping.
+ *
+ * Return: 0 with the pages in the user's bitmap, or an errno (-EFAULT: the
+ * bitmap could not be written, maybe in part; -EINVAL: the mapping is not
+ * all inside the range the bitmap covers).
  */
 int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 			  struct vfio_dirty_dma *dma)
@@ -360,14 +446,16 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 	int ret;
 
 	lockdep_assert_held(&iommu->lock);
+	/* Only a mapping made while an unmap dropped the lock can be out. */
+	if (dma->iova < report->iova ||
+	    dma->iova + (dma->size - 1) > report->last)
+		return -EINVAL;
 	if (dma->all_dirty || iommu->unscoped_groups)
 		ret = report_set(report, base, dma->size >> pgshift);
 	else
 		ret = report_chunks(report, dma, base);
 	if (!ret)
 		ret = report_flush(report);
-	if (!ret)
-		reset_chunks(iommu, dma);
 	return ret;
 }
 
@@ -377,8 +465,13 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
  */
 void vfio_dirty_report_end(struct vfio_dirty_report *report)
 {
-	free_page((unsigned long)report->words);
+	kvfree(report->words);
 	kfree(report);
+}
+
+static struct vfio_dirty_dma *dma_next(struct vfio_dirty_dma *dma)
+{
+	return rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma, node);
 }
 
 /**
@@ -389,7 +482,9 @@ void vfio_dirty_report_end(struct vfio_dirty_report *report)
  * @pgsize: the bitmap's page size
  * @bitmap: the user's bitmap, zeroed, checked by vfio_dirty_check_bitmap()
  *
- * The range must cover whole mappings.
+ * The range must cover whole mappings.  Every mapping is reported before
+ * any bit is cleared, so that a request that fails clears nothing: the
+ * pages stay dirty for the next one.
  *
  * Return: 0; -EINVAL when not tracking, for a page size other than the
  * container's, a range not aligned to it or straddling a mapping; -EFAULT
@@ -400,7 +495,7 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 {
 	dma_addr_t last = iova + (size - 1);
 	struct vfio_dirty_report *report;
-	struct vfio_dirty_dma *dma, *next;
+	struct vfio_dirty_dma *dma;
 	int ret = 0;
 
 	mutex_lock(&iommu->lock);
@@ -420,19 +515,22 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		goto out_unlock;
 	}
 
-	report = vfio_dirty_report_begin(iommu, iova, bitmap);
+	report = vfio_dirty_report_begin(iommu, iova, size, bitmap);
 	if (IS_ERR(report)) {
 		ret = PTR_ERR(report);
 		goto out_unlock;
 	}
 	for (dma = vfio_dirty_dma_first(iommu, iova, last);
-	     dma && dma->iova <= last; dma = next) {
+	     dma && dma->iova <= last; dma = dma_next(dma)) {
 		ret = vfio_dirty_report_dma(report, dma);
 		if (ret)
-			break;
-		next = rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma,
-				     node);
+			goto out_end;
 	}
+	for (dma = vfio_dirty_dma_first(iommu, iova, last);
+	     dma && dma->iova <= last; dma = dma_next(dma))
+		reset_chunks(iommu, dma);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
+out_end:
 	vfio_dirty_report_end(report);
 out_unlock:
 	mutex_unlock(&iommu->lock);
@@ -445,19 +543,30 @@ out_unlock:
  * @pgsize: the bitmap's page size
  * @bitmap_size: the bitmap's bytes
  *
- * Return: 0, or -EINVAL if @pgsize is not a power of two, the range holds no
- * page, the bitmap is too small for it or past VFIO_DIRTY_BITMAP_MAX_BYTES.
+ * The ceiling, max_bitmap_size, is read once, here: a request is held to
+ * the value it was checked against.  Both the bitmap the range needs and
+ * the one the user declares must fit under it.
+ *
+ * Return: 0; -EINVAL if @pgsize is not a power of two, the range holds no
+ * page or the bitmap is too small for it; -E2BIG past max_bitmap_size (the
+ * stock driver says -EINVAL).
  */
 int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size)
 {
-	u64 npages;
+	u64 max = READ_ONCE(vfio_dirty_max_bitmap_size);
+	u64 npages, need;
 
 	if (!is_power_of_2(pgsize))
 		return -EINVAL;
 	npages = size >> __ffs64(pgsize);
-	if (!npages || !bitmap_size ||
-	    bitmap_size > VFIO_DIRTY_BITMAP_MAX_BYTES ||
-	    bitmap_size < DIV_ROUND_UP(npages, 64) * sizeof(u64))
+	if (!npages || !bitmap_size)
+		return -EINVAL;
+	need = DIV_ROUND_UP_ULL(npages, 64) * sizeof(u64);
+	if (need > max || bitmap_size > max) {
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_REFUSED, 1);
+		return -E2BIG;
+	}
+	if (bitmap_size < need)
 		return -EINVAL;
 	return 0;
 }

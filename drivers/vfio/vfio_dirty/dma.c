@@ -470,18 +470,25 @@ out_unlock:
  * mapping, which unmaps nothing.  Emulated devices are asked to unpin what
  * they hold in a mapping before it goes.
  *
+ * With @bitmap, each mapping is reported in full before it is removed, and
+ * the container's lock is held from one to the other (see dirty.c).  The
+ * lock is dropped only to notify devices, before a mapping is reported;
+ * the walk then resumes from that mapping, and fails with -EINVAL if
+ * tracking stopped or the page size changed meanwhile.
+ *
  * Return: 0, -EINVAL for a bad range or bitmap page size or when not
  * tracking, -EFAULT if the bitmap cannot be written, -EBUSY if a device
- * keeps its pins.
+ * keeps its pins.  Whatever it returns, @unmapped counts exactly the
+ * mappings removed; the others are still mapped with their dirty bits.
  */
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
 			 u64 *unmapped)
 {
-	struct vfio_dirty_dma *dma, *waited = NULL, *next;
 	struct vfio_dirty_report *report = NULL;
+	struct vfio_dirty_dma *dma, *next;
+	dma_addr_t last, pos, waited = 0;
 	unsigned int retries = 0;
-	dma_addr_t last;
 	u64 pgsize;
 	int ret = 0;
 
@@ -514,27 +521,46 @@ int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		}
 	}
 	if (bitmap) {
-		report = vfio_dirty_report_begin(iommu, iova, bitmap->data);
+		report = vfio_dirty_report_begin(iommu, iova, size, bitmap->data);
 		if (IS_ERR(report)) {
 			ret = PTR_ERR(report);
 			goto out_unlock;
 		}
 	}
 
+	/*
+	 * Mappings below @pos are gone, or came while the lock was dropped
+	 * and are not this request's.  A mapping found again after a notify
+	 * is the one at @waited, or a new one at its place.
+	 */
+	pos = iova;
 again:
-	for (dma = vfio_dirty_dma_first(iommu, iova, last);
+	for (dma = vfio_dirty_dma_first(iommu, pos, last);
 	     dma && dma->iova <= last; dma = next) {
-		if (!iommu->v2 && dma->iova < iova)
-			break;
+		if (dma->iova < pos) {
+			/* Type1: a range starting inside a mapping ends here. */
+			if (!iommu->v2 && dma->iova < iova)
+				break;
+			/* Mapped while the lock was dropped, behind the walk. */
+			next = rb_entry_safe(rb_next(&dma->node),
+					     struct vfio_dirty_dma, node);
+			continue;
+		}
 		if (!xa_empty(&dma->pins)) {
-			if (dma != waited) {
-				waited = dma;
-				retries = 0;
+			if (!retries || dma->iova != waited) {
+				waited = dma->iova;
+				retries = 1;
 			} else if (WARN_ON(++retries > VFIO_DIRTY_UNMAP_RETRIES)) {
 				ret = -EBUSY;
 				break;
 			}
+			pos = dma->iova;
 			vfio_dirty_notify_unmap(iommu, dma);
+			if (report && (!iommu->tracking ||
+				       vfio_dirty_pgshift(iommu) != __ffs64(pgsize))) {
+				ret = -EINVAL;
+				break;
+			}
 			goto again;
 		}
 		if (report) {
@@ -547,8 +573,11 @@ again:
 				     node);
 		dma_remove(iommu, dma);
 	}
-	if (report)
+	if (report) {
+		if (!ret)
+			vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
 		vfio_dirty_report_end(report);
+	}
 out_unlock:
 	mutex_unlock(&iommu->lock);
 	return ret;

@@ -8,8 +8,13 @@
  * the most recently registered first: loaded after vfio_iommu_type1, this
  * one takes every type1 container unless "claim" is off.  container.c has
  * the entry points.
+ *
+ * Parameters change at any time, while requests run: each request reads
+ * the one it needs once (READ_ONCE()), so that it sees one value from start
+ * to end, and a setter either stores a whole new value or leaves the old one.
  */
 #include <linux/init.h>
+#include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
@@ -24,6 +29,79 @@ unsigned int vfio_dirty_dma_entry_limit __read_mostly = U16_MAX;
 module_param_named(dma_entry_limit, vfio_dirty_dma_entry_limit, uint, 0644);
 MODULE_PARM_DESC(dma_entry_limit,
 		 "Maximum number of mappings per container, read when a container is opened (default: 65535)");
+
+u64 vfio_dirty_max_bitmap_size __read_mostly = VFIO_DIRTY_BITMAP_SIZE_DEFAULT;
+u64 vfio_dirty_chunk_size __read_mostly = VFIO_DIRTY_CHUNK_SIZE_DEFAULT;
+
+/*
+ * Parse a size in bytes with an optional K, M, G, T, P or E suffix (and the
+ * newline sysfs writes bring), into @size if it lies in [@min, @max] and is
+ * a multiple of @align.
+ */
+static int size_param_parse(const char *val, u64 min, u64 max, u64 align,
+			    u64 *size)
+{
+	char *end;
+	u64 n;
+
+	n = memparse(val, &end);
+	if (end == val)
+		return -EINVAL;
+	if (*end == '\n')
+		end++;
+	if (*end || n < min || n > max || n % align)
+		return -EINVAL;
+	*size = n;
+	return 0;
+}
+
+static int size_param_get(char *buffer, const struct kernel_param *kp)
+{
+	return scnprintf(buffer, PAGE_SIZE, "%llu\n", READ_ONCE(*(u64 *)kp->arg));
+}
+
+static int max_bitmap_size_set(const char *val, const struct kernel_param *kp)
+{
+	u64 size;
+	int ret;
+
+	ret = size_param_parse(val, PAGE_SIZE, VFIO_DIRTY_BITMAP_SIZE_MAX, 1,
+			       &size);
+	if (!ret)
+		WRITE_ONCE(*(u64 *)kp->arg, size);
+	return ret;
+}
+
+static const struct kernel_param_ops max_bitmap_size_ops = {
+	.set = max_bitmap_size_set,
+	.get = size_param_get,
+};
+
+module_param_cb(max_bitmap_size, &max_bitmap_size_ops,
+		&vfio_dirty_max_bitmap_size, 0644);
+MODULE_PARM_DESC(max_bitmap_size,
+		 "Largest dirty bitmap one GET_BITMAP or unmap may ask for, in bytes, K/M/G/T suffixes accepted, from 4096 (PAGE_SIZE) to 16G; larger requests fail with E2BIG (default: 256M, the stock driver's, 2^31 pages)");
+
+static int chunk_size_set(const char *val, const struct kernel_param *kp)
+{
+	u64 size;
+	int ret;
+
+	ret = size_param_parse(val, sizeof(u64), VFIO_DIRTY_CHUNK_SIZE_MAX,
+			       sizeof(u64), &size);
+	if (!ret)
+		WRITE_ONCE(*(u64 *)kp->arg, size);
+	return ret;
+}
+
+static const struct kernel_param_ops chunk_size_ops = {
+	.set = chunk_size_set,
+	.get = size_param_get,
+};
+
+module_param_cb(chunk_size, &chunk_size_ops, &vfio_dirty_chunk_size, 0644);
+MODULE_PARM_DESC(chunk_size,
+		 "Bytes of user dirty bitmap filled per step of a request, a multiple of 8 from 8 to 64M, K/M suffixes accepted (default: 2M, 64 GiB of IOVA at 4 KiB)");
 
 static const struct vfio_iommu_driver_ops vfio_dirty_ops = {
 	.name			= "vfio-dirty",
@@ -46,13 +124,26 @@ static const struct vfio_iommu_driver_ops vfio_dirty_ops = {
 
 static int __init vfio_dirty_init(void)
 {
-	return vfio_register_iommu_driver(&vfio_dirty_ops);
+	int ret;
+
+	ret = vfio_dirty_stats_init();
+	if (ret)
+		return ret;
+	ret = vfio_register_iommu_driver(&vfio_dirty_ops);
+	if (ret)
+		goto err_stats_exit;
+	return 0;
+
+err_stats_exit:
+	vfio_dirty_stats_exit();
+	return ret;
 }
 module_init(vfio_dirty_init);
 
 static void __exit vfio_dirty_exit(void)
 {
 	vfio_unregister_iommu_driver(&vfio_dirty_ops);
+	vfio_dirty_stats_exit();
 }
 module_exit(vfio_dirty_exit);
 

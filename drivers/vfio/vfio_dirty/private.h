@@ -37,14 +37,56 @@ struct vfio_bitmap;
 struct vfio_dirty_report;
 
 /*
- * The dirty bitmap ceiling of the stock type1 driver: 2^31 pages, whose
- * bitmap is 256 MiB.  Requests for more are refused until the ceiling becomes
- * a knob.
+ * The default dirty bitmap ceiling (max_bitmap_size), that of the stock
+ * type1 driver: 2^31 pages, whose bitmap is 256 MiB.
  */
-#define VFIO_DIRTY_BITMAP_MAX_BYTES	(256ULL << 20)
+#define VFIO_DIRTY_BITMAP_SIZE_DEFAULT	(256ULL << 20)
+/*
+ * The highest max_bitmap_size accepted: 16 GiB of bitmap is 2^37 pages,
+ * 512 TiB of IOVA at 4 KiB, twice the 48-bit IOVA space of a 4-level IOMMU
+ * page table.  Bit numbers are u64 throughout, so this bounds what one
+ * request may make the kernel walk while holding the container's lock, not
+ * what it can address.
+ */
+#define VFIO_DIRTY_BITMAP_SIZE_MAX	(16ULL << 30)
+/*
+ * The default chunk_size, bytes of user bitmap filled per step of a
+ * request: 2 MiB, as iova_bitmap's window, is 64 GiB of IOVA at 4 KiB, so
+ * that a 16 TiB unmap takes 256 steps.  The window is allocated per request
+ * (at most the request's bitmap) and charged to the caller's memcg.
+ */
+#define VFIO_DIRTY_CHUNK_SIZE_DEFAULT	(2ULL << 20)
+/*
+ * The highest chunk_size accepted: 64 MiB of kernel memory per request.  A
+ * window of that many bits (2^29) still fits the int-sized bit counts of the
+ * bitmap helpers.
+ */
+#define VFIO_DIRTY_CHUNK_SIZE_MAX	(64ULL << 20)
 
 extern bool vfio_dirty_claim;
 extern unsigned int vfio_dirty_dma_entry_limit;
+extern u64 vfio_dirty_max_bitmap_size;
+extern u64 vfio_dirty_chunk_size;
+
+/**
+ * enum vfio_dirty_stat - the counters in /sys/module/vfio_dirty/stats/
+ * @VFIO_DIRTY_STAT_REQUESTS: bitmap requests (GET_BITMAP, unmap with a
+ *	bitmap) that succeeded
+ * @VFIO_DIRTY_STAT_CHUNKS: chunks of user bitmap filled and written out
+ * @VFIO_DIRTY_STAT_BITMAP_BYTES: bytes of bitmap copied to users
+ * @VFIO_DIRTY_STAT_REFUSED: bitmap requests refused with -E2BIG, past
+ *	max_bitmap_size
+ * @VFIO_DIRTY_STAT_TRACKING_BYTES: bytes of dirty-bit chunks held now
+ * @VFIO_DIRTY_STAT_NR: how many there are
+ */
+enum vfio_dirty_stat {
+	VFIO_DIRTY_STAT_REQUESTS,
+	VFIO_DIRTY_STAT_CHUNKS,
+	VFIO_DIRTY_STAT_BITMAP_BYTES,
+	VFIO_DIRTY_STAT_REFUSED,
+	VFIO_DIRTY_STAT_TRACKING_BYTES,
+	VFIO_DIRTY_STAT_NR
+};
 
 /**
  * struct vfio_dirty_iommu - one container
@@ -232,7 +274,7 @@ int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
 struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu,
-						  dma_addr_t iova,
+						  dma_addr_t iova, u64 size,
 						  u64 __user *bitmap);
 int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 			  struct vfio_dirty_dma *dma);
@@ -240,6 +282,11 @@ void vfio_dirty_report_end(struct vfio_dirty_report *report);
 int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			  u64 size, u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size);
+
+/* stats.c */
+void vfio_dirty_stat_add(enum vfio_dirty_stat stat, s64 delta);
+int vfio_dirty_stats_init(void);
+void vfio_dirty_stats_exit(void);
 
 /*
  * The kernel interfaces that differ between the supported kernels.  The

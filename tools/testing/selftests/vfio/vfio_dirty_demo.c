@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vfio_dirty_demo: dirty tracking at the 8 TiB boundary, as one table.
+ * vfio_dirty_demo: dirty tracking at and past the 8 TiB boundary, as one
+ * table, for the stock type1 driver and for vfio_dirty side by side.
  *
- * Usage: vfio_dirty_demo DEVICE
+ * Usage: vfio_dirty_demo UUID
  *
- * DEVICE is an mdev UUID (an emulated IOMMU: TiB-scale mappings cost
- * nothing until pinned) or a PCI BDF whose IOMMU can address 16 TiB.  Each
- * row is one uAPI call at or across 2^31 pages of 4 KiB, timed, with the
- * errno it returned.  Every mapping lies inside one MAP_NORESERVE region of
- * the process, so no memory is touched but the bitmaps.
+ * UUID is a vfio_dirty_sim instance: an emulated IOMMU, so TiB-scale
+ * mappings cost nothing, and a DMA engine that writes known pages.  Each
+ * row is one uAPI call, timed, with the errno it returned or, for a
+ * report, how many pages it reported dirty; each column is one backend
+ * setup: vfio_iommu_type1, vfio_dirty with its default ceiling (the stock
+ * 256 MiB of bitmap), and vfio_dirty with max_bitmap_size raised to 1 GiB.
+ * Every mapping lies inside one MAP_NORESERVE region of the process, so no
+ * memory is touched but the bitmaps.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,10 +23,49 @@
 
 #include "vfio_util.h"
 
-#define BASE_IOVA	SZ_8T	/* above the low reserved windows */
+#define SZ_16T		(2 * SZ_8T)
 
-static int container;
-static void *vaddr;
+enum { ROW_START_8T_4K, ROW_GET_8T_4K, ROW_START_8T, ROW_START_16T,
+	ROW_GET_16T, ROW_GET_SMALL_8T, ROW_GET_SMALL_8T_4K,
+	ROW_UNMAP_SMALL_8T_4K, ROW_VIOMMU, NR_ROWS };
+
+static const struct {
+	const char *what;
+	uint64_t bytes;
+} rows[NR_ROWS] = {
+	[ROW_START_8T_4K] = { "START, one mapping of 8 TiB - 4 KiB", SZ_8T - SZ_4K },
+	[ROW_GET_8T_4K] = { "  GET_BITMAP over it", SZ_8T - SZ_4K },
+	[ROW_START_8T] = { "START, one mapping of 8 TiB", SZ_8T },
+	[ROW_START_16T] = { "START, one mapping of 16 TiB", SZ_16T },
+	[ROW_GET_16T] = { "  GET_BITMAP over it", SZ_16T },
+	[ROW_GET_SMALL_8T] = { "4T + 4T + 4K mapped: GET_BITMAP over 8 TiB", SZ_8T },
+	[ROW_GET_SMALL_8T_4K] = { "  GET_BITMAP over 8 TiB + 4 KiB", SZ_8T + SZ_4K },
+	[ROW_UNMAP_SMALL_8T_4K] = { "  UNMAP with bitmap over 8 TiB + 4 KiB", SZ_8T + SZ_4K },
+	[ROW_VIOMMU] = { "vIOMMU reset: UNMAP with bitmap over 16 TiB", SZ_16T },
+};
+
+static const struct {
+	const char *title;
+	enum vfio_test_backend backend;
+	const char *ceiling;
+} columns[] = {
+	{ "vfio_iommu_type1", VFIO_BACKEND_TYPE1, NULL },
+	{ "vfio_dirty", VFIO_BACKEND_VFIO_DIRTY, NULL },
+	{ "vfio_dirty, 1G ceiling", VFIO_BACKEND_VFIO_DIRTY, "1G" },
+};
+
+#define NR_COLUMNS	ARRAY_SIZE(columns)
+
+static struct {
+	bool ran;
+	bool report;
+	int ret;
+	uint64_t dirty;
+	double ms;
+} cells[NR_ROWS][NR_COLUMNS];
+
+static struct vfio_test_device dev;
+static char *vaddr;
 
 static double now_ms(void)
 {
@@ -32,154 +75,223 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static void die(const char *what, int ret)
+{
+	fprintf(stderr, "vfio_dirty_demo: %s: %s\n", what, strerror(-ret));
+	exit(1);
+}
+
+static void map(uint64_t iova, uint64_t size)
+{
+	int ret = __vfio_map(dev.container_fd, vaddr + iova, iova, size);
+
+	if (ret)
+		die("MAP_DMA", ret);
+}
+
+static void unmap(uint64_t iova, uint64_t size)
+{
+	__vfio_unmap(dev.container_fd, iova, size, NULL);
+}
+
+/* The device writes the page at @iova. */
+static void dev_write(uint64_t iova)
+{
+	uint64_t done = 0, failed = 0;
+	int ret;
+
+	ret = __sim_write(dev.device_fd, 0, iova, SZ_4K, 0x5a5a5a5a5a5a5a5aULL,
+			  &done, &failed);
+	if (ret || done != 1)
+		die("the device's write", ret ? ret : -EIO);
+}
+
+static void start(int row, int col)
+{
+	double t = now_ms();
+
+	cells[row][col].ret = __vfio_dirty(dev.container_fd,
+					   VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	cells[row][col].ms = now_ms() - t;
+	cells[row][col].ran = true;
+}
+
+/* GET_BITMAP, or UNMAP with bitmap, over [0, rows[row].bytes). */
+static void report(int row, int col, bool do_unmap)
+{
+	uint64_t npages = rows[row].bytes / SZ_4K;
+	uint64_t bytes = (npages + 63) / 64 * 8;
+	uint64_t *bitmap;
+	double t;
+	int ret;
+
+	bitmap = calloc(1, bytes);
+	if (!bitmap)
+		die("the user bitmap", -ENOMEM);
+	t = now_ms();
+	if (do_unmap)
+		ret = __vfio_unmap_bitmap(dev.container_fd, 0, rows[row].bytes,
+					  SZ_4K, bitmap, bytes, NULL);
+	else
+		ret = __vfio_get_bitmap(dev.container_fd, 0, rows[row].bytes,
+					SZ_4K, bitmap, bytes);
+	cells[row][col].ms = now_ms() - t;
+	cells[row][col].ret = ret;
+	cells[row][col].ran = true;
+	cells[row][col].report = true;
+	if (!ret)
+		cells[row][col].dirty = bitmap_weight_bits(bitmap, npages);
+	free(bitmap);
+}
+
+static void stop(void)
+{
+	__vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
+}
+
+/*
+ * One mapping of @row's size: START, and when it worked, the device writes
+ * the first and last pages and @get_row (if any) reports them.
+ */
+static void one_mapping(int row, int get_row, int col)
+{
+	uint64_t size = rows[row].bytes;
+
+	map(0, size);
+	start(row, col);
+	if (!cells[row][col].ret) {
+		dev_write(0);
+		dev_write(size - SZ_4K);
+		if (get_row >= 0)
+			report(get_row, col, false);
+		stop();
+	}
+	unmap(0, size);
+}
+
+static void run_column(const char *name, int col)
+{
+	char old[32] = "";
+	int ret;
+
+	if (columns[col].ceiling) {
+		ret = __module_param_read("vfio_dirty", "max_bitmap_size", old,
+					  sizeof(old));
+		if (!ret)
+			ret = __module_param_write("vfio_dirty", "max_bitmap_size",
+						   columns[col].ceiling);
+		if (ret)
+			die("setting max_bitmap_size", ret);
+	}
+	ret = __vfio_test_device_open_on(&dev, name, VFIO_TYPE1v2_IOMMU,
+					 columns[col].backend);
+	if (ret)
+		die(columns[col].title, ret);
+
+	one_mapping(ROW_START_8T_4K, ROW_GET_8T_4K, col);
+	one_mapping(ROW_START_8T, -1, col);
+	one_mapping(ROW_START_16T, ROW_GET_16T, col);
+
+	/* Small mappings around 2^31 pages: 4 TiB, 4 TiB and 4 KiB. */
+	map(0, SZ_4T);
+	map(SZ_4T, SZ_4T);
+	map(SZ_8T, SZ_4K);
+	__vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	dev_write(SZ_8T - SZ_4K);
+	dev_write(SZ_8T);
+	report(ROW_GET_SMALL_8T, col, false);
+	dev_write(SZ_8T - SZ_4K);
+	report(ROW_GET_SMALL_8T_4K, col, false);
+	dev_write(SZ_8T);
+	report(ROW_UNMAP_SMALL_8T_4K, col, true);
+	stop();
+	__vfio_unmap_all(dev.container_fd, 0, 0, NULL);
+
+	/* What QEMU does when a vIOMMU guest resets a device. */
+	map(0, SZ_2M);
+	map(SZ_8T, SZ_2M);
+	map(SZ_16T - SZ_2M, SZ_2M);
+	__vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	dev_write(SZ_4K);
+	dev_write(SZ_8T);
+	dev_write(SZ_16T - SZ_4K);
+	report(ROW_VIOMMU, col, true);
+	stop();
+	__vfio_unmap_all(dev.container_fd, 0, 0, NULL);
+
+	vfio_test_device_close(&dev);
+	if (old[0])
+		__module_param_write("vfio_dirty", "max_bitmap_size", old);
+}
+
 static const char *errname(int ret)
 {
 	switch (ret) {
-	case 0:
-		return "ok";
 	case -EINVAL:
 		return "EINVAL";
 	case -E2BIG:
 		return "E2BIG";
 	case -ENOMEM:
 		return "ENOMEM";
-	case -EFAULT:
-		return "EFAULT";
 	default:
 		return strerror(-ret);
 	}
 }
 
-static void row(const char *what, uint64_t bytes, int ret, double ms)
+static void print_table(void)
 {
-	printf("| %-44s | %14llu | %-7s | %9.1f |\n", what,
-	       (unsigned long long)(bytes / SZ_4K), errname(ret), ms);
-}
+	char cell[32];
+	unsigned int c;
+	int r;
 
-static void map(uint64_t offset, uint64_t size)
-{
-	int ret = __vfio_map(container, (char *)vaddr + offset,
-			     BASE_IOVA + offset, size);
-
-	if (ret) {
-		fprintf(stderr, "MAP_DMA of %llu bytes: %s\n",
-			(unsigned long long)size, strerror(-ret));
-		exit(1);
+	printf("| %-45s | %10s |", "operation", "pages");
+	for (c = 0; c < NR_COLUMNS; c++)
+		printf(" %-24s |", columns[c].title);
+	printf("\n|%.47s|%.12s|", "-----------------------------------------------",
+	       "------------");
+	for (c = 0; c < NR_COLUMNS; c++)
+		printf("%.26s|", "--------------------------");
+	printf("\n");
+	for (r = 0; r < NR_ROWS; r++) {
+		printf("| %-45s | %10llu |", rows[r].what,
+		       (unsigned long long)(rows[r].bytes / SZ_4K));
+		for (c = 0; c < NR_COLUMNS; c++) {
+			if (!cells[r][c].ran)
+				snprintf(cell, sizeof(cell), "-");
+			else if (cells[r][c].ret)
+				snprintf(cell, sizeof(cell), "%s", errname(cells[r][c].ret));
+			else if (cells[r][c].report)
+				snprintf(cell, sizeof(cell), "%llu dirty",
+					 (unsigned long long)cells[r][c].dirty);
+			else
+				snprintf(cell, sizeof(cell), "ok");
+			if (cells[r][c].ran)
+				printf(" %-12s %9.1f ms |", cell, cells[r][c].ms);
+			else
+				printf(" %-24s |", cell);
+		}
+		printf("\n");
 	}
-}
-
-static void dirty(uint32_t flag)
-{
-	int ret = __vfio_dirty(container, flag);
-
-	if (ret) {
-		fprintf(stderr, "DIRTY_PAGES 0x%x: %s\n", flag, strerror(-ret));
-		exit(1);
-	}
-}
-
-/* GET_BITMAP (or UNMAP with bitmap) over [BASE_IOVA, BASE_IOVA + size). */
-static void query(const char *what, uint64_t size, bool unmap)
-{
-	uint64_t bytes = (size / SZ_4K + 63) / 64 * 8;
-	uint64_t *bitmap;
-	double start;
-	int ret;
-
-	bitmap = calloc(1, bytes);
-	if (!bitmap) {
-		fprintf(stderr, "no memory for a %llu-byte bitmap\n",
-			(unsigned long long)bytes);
-		exit(1);
-	}
-	start = now_ms();
-	if (unmap)
-		ret = __vfio_unmap_bitmap(container, BASE_IOVA, size, SZ_4K,
-					  bitmap, bytes, NULL);
-	else
-		ret = __vfio_get_bitmap(container, BASE_IOVA, size, SZ_4K,
-					bitmap, bytes);
-	row(what, size, ret, now_ms() - start);
-	free(bitmap);
-}
-
-/* START over one mapping of @size bytes. */
-static void start_one(const char *what, uint64_t size)
-{
-	double start;
-	int ret;
-
-	map(0, size);
-	start = now_ms();
-	ret = __vfio_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
-	row(what, size, ret, now_ms() - start);
-	if (!ret)
-		query("  GET_BITMAP over it", size, false);
-	if (!ret)
-		dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
-	__vfio_unmap(container, BASE_IOVA, size, NULL);
 }
 
 int main(int argc, char *argv[])
 {
-	struct vfio_iommu_type1_info_cap_migration *mig;
-	struct vfio_iommu_type1_info *info;
-	struct vfio_test_device dev;
 	const char *name;
-	int ret;
+	unsigned int c;
 
 	name = vfio_selftests_get_device(&argc, argv);
-	if (!name) {
-		fprintf(stderr, "usage: %s DEVICE: " VFIO_SELFTESTS_HOWTO "\n", argv[0]);
+	if (!name || !vfio_device_is_dirty_sim(name)) {
+		fprintf(stderr, "usage: %s UUID: a vfio_dirty_sim instance\n", argv[0]);
 		return 2;
 	}
-	ret = __vfio_test_device_open(&dev, name, VFIO_TYPE1v2_IOMMU);
-	if (ret) {
-		fprintf(stderr, "opening %s: %s\n", name, strerror(-ret));
-		return 1;
-	}
-	container = dev.container_fd;
-
-	info = vfio_iommu_info(container);
-	mig = info ? (void *)vfio_iommu_info_cap(info,
-			VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION) : NULL;
-	if (!mig) {
-		fprintf(stderr, "no migration capability\n");
-		return 1;
-	}
-	printf("device %s (%s)\n", name, dev.is_mdev ? "mdev" : "pci");
-	printf("migration capability: pgsize_bitmap 0x%llx,",
-	       (unsigned long long)mig->pgsize_bitmap);
-	printf(" max_dirty_bitmap_size %llu (%llu bits)\n\n",
-	       (unsigned long long)mig->max_dirty_bitmap_size,
-	       (unsigned long long)mig->max_dirty_bitmap_size * 8);
-	free(info);
-
-	vaddr = mmap(NULL, SZ_8T + SZ_4K, PROT_READ | PROT_WRITE,
+	vaddr = mmap(NULL, SZ_16T, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vaddr == MAP_FAILED) {
-		perror("mmap 8 TiB");
-		return 1;
-	}
+	if (vaddr == MAP_FAILED)
+		die("mmap of 16 TiB", -errno);
 
-	printf("| %-44s | %14s | %-7s | %9s |\n", "operation", "pages", "result", "ms");
-	printf("|%.46s|%.16s|%.9s|%.11s|\n", "----------------------------------------------",
-	       "----------------", "---------", "-----------");
-
-	start_one("START, one mapping of 8 TiB - 4 KiB", SZ_8T - SZ_4K);
-	start_one("START, one mapping of 8 TiB", SZ_8T);
-
-	map(0, SZ_4T);
-	map(SZ_4T, SZ_4T);
-	map(SZ_8T, SZ_4K);
-	dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
-	query("GET_BITMAP, 4T + 4T + 4K mapped, over 8 TiB", SZ_8T, false);
-	query("GET_BITMAP over 8 TiB + 4 KiB", SZ_8T + SZ_4K, false);
-	query("UNMAP with bitmap over 8 TiB + 4 KiB", SZ_8T + SZ_4K, true);
-	query("UNMAP with bitmap over 8 TiB", SZ_8T, true);
-	dirty(VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
-
-	munmap(vaddr, SZ_8T + SZ_4K);
-	vfio_test_device_close(&dev);
+	for (c = 0; c < NR_COLUMNS; c++)
+		run_column(name, c);
+	print_table();
+	munmap(vaddr, SZ_16T);
 	return 0;
 }
