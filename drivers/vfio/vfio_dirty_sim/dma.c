@@ -66,16 +66,22 @@ struct sim_pages {
 	unsigned long last;
 };
 
-static int sim_check_range(u64 iova, u64 length, u64 max, struct sim_pages *p)
+static int sim_check_range(struct vfio_dirty_sim *sim, u64 iova, u64 length,
+			   u64 max, struct sim_pages *p)
 {
 	u64 end;
 
 	if (!length || !PAGE_ALIGNED(iova) || !PAGE_ALIGNED(length) ||
-	    (max && length > max))
+	    (max && length > max)) {
+		dev_dbg(sim->vdev.dev, "range %#llx+%#llx: empty, unaligned or too long\n",
+			iova, length);
 		return -EINVAL;
+	}
 	/* end may wrap to exactly 0: the range then ends at the top of IOVA. */
-	if (check_add_overflow(iova, length, &end) && end)
+	if (check_add_overflow(iova, length, &end) && end) {
+		dev_dbg(sim->vdev.dev, "range %#llx+%#llx: wraps\n", iova, length);
 		return -EINVAL;
+	}
 	p->first = iova >> PAGE_SHIFT;
 	p->last = (iova + (length - 1)) >> PAGE_SHIFT;
 	return 0;
@@ -205,11 +211,16 @@ long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
 
 	if (copy_from_user(&dma, arg, minsz))
 		return -EFAULT;
-	if (dma.argsz < minsz || dma.flags & ~VFIO_DIRTY_SIM_DMA_PIN)
+	if (dma.argsz < minsz || dma.flags & ~VFIO_DIRTY_SIM_DMA_PIN) {
+		dev_dbg(sim->vdev.dev, "DMA: argsz %u or flags %#x\n",
+			dma.argsz, dma.flags);
 		return -EINVAL;
-	if (write ? dma.data != 0 : dma.pattern || dma.flags)
+	}
+	if (write ? dma.data != 0 : dma.pattern || dma.flags) {
+		dev_dbg(sim->vdev.dev, "DMA: a write takes no data, a read no pattern nor flags\n");
 		return -EINVAL;
-	ret = sim_check_range(dma.iova, dma.length, VFIO_DIRTY_SIM_DMA_MAX, &p);
+	}
+	ret = sim_check_range(sim, dma.iova, dma.length, VFIO_DIRTY_SIM_DMA_MAX, &p);
 	if (ret)
 		return ret;
 	data = u64_to_user_ptr(dma.data);
@@ -271,7 +282,7 @@ static int sim_writer_fn(void *data)
 	while (!kthread_should_stop()) {
 		for (i = 0; i < sim->writer_nr_ranges; i++) {
 			/* Checked when the writer started. */
-			sim_check_range(sim->writer_ranges[i].iova,
+			sim_check_range(sim, sim->writer_ranges[i].iova,
 					sim->writer_ranges[i].length, 0, &p);
 			for (index = p.first; ; index++) {
 				if (kthread_should_stop())
@@ -317,20 +328,23 @@ long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
 		return -EFAULT;
 	if (w.argsz < minsz || w.flags & ~VFIO_DIRTY_SIM_DMA_PIN ||
 	    w.__reserved || !w.nr_ranges ||
-	    w.nr_ranges > VFIO_DIRTY_SIM_WRITER_MAX_RANGES)
+	    w.nr_ranges > VFIO_DIRTY_SIM_WRITER_MAX_RANGES) {
+		dev_dbg(sim->vdev.dev, "writer: argsz %u, flags %#x, reserved %u or %u ranges\n",
+			w.argsz, w.flags, w.__reserved, w.nr_ranges);
 		return -EINVAL;
+	}
 
 	ranges = memdup_user(u64_to_user_ptr(w.ranges),
 			     array_size(w.nr_ranges, sizeof(*ranges)));
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
 	for (i = 0; i < w.nr_ranges; i++) {
-		ret = sim_check_range(ranges[i].iova, ranges[i].length, 0, &p);
+		ret = sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
 		if (ret)
 			goto err_free;
 	}
 	for (i = 0; w.flags & VFIO_DIRTY_SIM_DMA_PIN && i < w.nr_ranges; i++) {
-		sim_check_range(ranges[i].iova, ranges[i].length, 0, &p);
+		sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
 		ret = sim_unfence(sim, p.first, p.last);
 		if (ret)
 			goto err_free;
@@ -413,9 +427,12 @@ long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
 	if (copy_from_user(&log, arg, minsz))
 		return -EFAULT;
 	if (log.argsz < minsz || log.flags & ~VFIO_DIRTY_SIM_LOG_CLEAR ||
-	    !log.npages || log.npages > VFIO_DIRTY_SIM_LOG_MAX_PAGES)
+	    !log.npages || log.npages > VFIO_DIRTY_SIM_LOG_MAX_PAGES) {
+		dev_dbg(sim->vdev.dev, "log: argsz %u, flags %#x or %llu pages\n",
+			log.argsz, log.flags, log.npages);
 		return -EINVAL;
-	ret = sim_check_range(log.iova, log.npages << PAGE_SHIFT, 0, &p);
+	}
+	ret = sim_check_range(sim, log.iova, log.npages << PAGE_SHIFT, 0, &p);
 	if (ret)
 		return ret;
 	useqs = u64_to_user_ptr(log.seqs);
@@ -464,7 +481,7 @@ void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	struct vfio_dirty_sim *sim = to_sim(vdev);
 	struct sim_pages p;
 
-	if (sim_check_range(iova, length, 0, &p))
+	if (sim_check_range(sim, iova, length, 0, &p))
 		return;
 	mutex_lock(&sim->pin_lock);
 	/*
