@@ -163,15 +163,19 @@ long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 	return ret;
 }
 
-/* Of @n pages pinned for the domains from page @index, those to count in. */
+/*
+ * Of @n pages pinned for the domains from page @index, those to count in:
+ * not the ones emulated devices already pin, which are counted already.
+ */
 static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
 			  struct page **pages, long n)
 {
+	bool pins = !xa_empty(&dma->pins);
 	long i, count = 0;
 
 	for (i = 0; i < n; i++)
 		if (!vfio_dirty_page_unheld(pages[i]) &&
-		    !xa_load(&dma->pins, index + i))
+		    !(pins && xa_load(&dma->pins, index + i)))
 			count++;
 	return count;
 }
@@ -183,6 +187,7 @@ static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
 static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
 			unsigned long pfn, unsigned long n)
 {
+	bool pins = !xa_empty(&dma->pins);
 	long count = 0;
 
 	for (; n; n--, index++, pfn++) {
@@ -191,7 +196,7 @@ static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_page_unheld(page))
 			continue;
 		unpin_user_pages_dirty_lock(&page, 1, dma->prot & IOMMU_WRITE);
-		if (!xa_load(&dma->pins, index))
+		if (!(pins && xa_load(&dma->pins, index)))
 			count++;
 	}
 	return count;
