@@ -13,10 +13,14 @@
  * the one it needs once (READ_ONCE()), so that it sees one value from start
  * to end, and a setter either stores a whole new value or leaves the old one.
  */
+#include <linux/ctype.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/kstrtox.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/overflow.h>
+#include <linux/string.h>
 
 #include "private.h"
 
@@ -34,22 +38,32 @@ u64 vfio_dirty_max_bitmap_size __read_mostly = VFIO_DIRTY_BITMAP_SIZE_DEFAULT;
 u64 vfio_dirty_chunk_size __read_mostly = VFIO_DIRTY_CHUNK_SIZE_DEFAULT;
 
 /*
- * Parse a size in bytes with an optional K, M, G, T, P or E suffix (and the
- * newline sysfs writes bring), into @size if it lies in [@min, @max] and is
- * a multiple of @align.
+ * Parse a size: a decimal number of bytes with an optional K, M, G, T, P or
+ * E suffix (powers of 1024), and the newline sysfs writes bring, into @size
+ * if it lies in [@min, @max] and is a multiple of @align.  Unlike memparse(),
+ * a number too large for 64 bits is refused rather than wrapped.
  */
 static int size_param_parse(const char *val, u64 min, u64 max, u64 align,
 			    u64 *size)
 {
-	char *end;
+	static const char suffixes[] = "KMGTPE";
+	size_t len = strcspn(val, "\n");
+	unsigned int shift = 0;
+	const char *suffix;
+	char buf[32];
 	u64 n;
 
-	n = memparse(val, &end);
-	if (end == val)
+	if (!len || len >= sizeof(buf) || (val[len] && strcmp(val + len, "\n")))
 		return -EINVAL;
-	if (*end == '\n')
-		end++;
-	if (*end || n < min || n > max || n % align)
+	memcpy(buf, val, len);
+	buf[len] = '\0';
+	suffix = strchr(suffixes, toupper(buf[len - 1]));
+	if (suffix) {
+		shift = 10 * (suffix - suffixes + 1);
+		buf[len - 1] = '\0';
+	}
+	if (kstrtou64(buf, 10, &n) || check_shl_overflow(n, shift, &n) ||
+	    n < min || n > max || n % align)
 		return -EINVAL;
 	*size = n;
 	return 0;
