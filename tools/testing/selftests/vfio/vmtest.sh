@@ -38,7 +38,7 @@ SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
 
 usage() {
 	cat <<EOF
-usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|-b]
+usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|-b|-r]
 
   -k  kernel series to boot (default "$KERNELS"; env VMTEST_KERNELS)
   -o  build output of "make kernels" and "make selftests" (default $OUT)
@@ -48,6 +48,8 @@ usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|
   -a  accelerator (default $ACCEL; env VMTEST_ACCEL)
   -d  demo: run vfio_dirty_demo against a simulated mdev instead of the tests
   -b  benchmark: run vfio_dirty_bench against edu instead of the tests
+  -r  dirty tracking bench: run vfio_dirty_track_bench against a simulated
+      mdev instead of the tests
 EOF
 }
 
@@ -61,7 +63,7 @@ log() {
 }
 
 MODE=run
-while getopts "k:o:m:t:a:dbh" opt; do
+while getopts "k:o:m:t:a:dbrh" opt; do
 	case $opt in
 	k) KERNELS=$OPTARG ;;
 	o) OUT=$OPTARG ;;
@@ -70,6 +72,7 @@ while getopts "k:o:m:t:a:dbh" opt; do
 	a) ACCEL=$OPTARG ;;
 	d) MODE=demo ;;
 	b) MODE=bench ;;
+	r) MODE=dirtybench ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 255 ;;
 	esac
@@ -265,6 +268,14 @@ for series in $KERNELS; do
 			sed '1d;$d'
 		grep -q '^VMTEST-DONE' "$dir/console.log" ||
 			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the benchmark did not finish; see $dir/console.log"; }
+		continue
+	fi
+	if [ "$MODE" = dirtybench ]; then
+		echo "kernel $kver ($accel):"
+		sed -n '/^VMTEST-DIRTYBENCH-BEGIN/,/^VMTEST-DIRTYBENCH-END/p' "$dir/console.log" |
+			sed '1d;$d'
+		grep -q '^VMTEST-DONE' "$dir/console.log" ||
+			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the dirty tracking bench did not finish; see $dir/console.log"; }
 		continue
 	fi
 	tap=$OUT/results/vmtest-$series.tap

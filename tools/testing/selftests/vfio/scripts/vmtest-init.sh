@@ -14,7 +14,8 @@
 # without it crashed or timed out.  "vmtest.mode=probe" on the kernel command
 # line only proves that the guest boots (the KVM trial); "vmtest.mode=demo"
 # runs vfio_dirty_demo against an mdev instead of the tests;
-# "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them.
+# "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them;
+# "vmtest.mode=dirtybench" runs vfio_dirty_track_bench against an mdev.
 
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
@@ -90,6 +91,17 @@ if [ "$mode" = demo ]; then
 	echo "VMTEST-DEMO-BEGIN"
 	./vfio_dirty_demo "$uuid" || echo "vfio_dirty_demo failed"
 	echo "VMTEST-DEMO-END"
+	mdev_remove "$uuid"
+	echo VMTEST-DONE
+	poweroff -f
+fi
+
+if [ "$mode" = dirtybench ]; then
+	uuid=$(mdev_create)
+	[ -n "$uuid" ] || fail "vfio_dirty_sim registers no mdev type"
+	echo "VMTEST-DIRTYBENCH-BEGIN"
+	./vfio_dirty_track_bench "$uuid" || echo "vfio_dirty_track_bench failed"
+	echo "VMTEST-DIRTYBENCH-END"
 	mdev_remove "$uuid"
 	echo VMTEST-DONE
 	poweroff -f

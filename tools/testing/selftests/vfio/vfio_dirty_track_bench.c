@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfio_dirty_track_bench: the cost of dirty tracking of one large mapping,
+ * from 1 to 16 TiB, on each backend, as one table.
+ *
+ * Usage: vfio_dirty_track_bench [-r REPS] UUID
+ *
+ * UUID is a vfio_dirty_sim instance: an emulated IOMMU, so a TiB-scale
+ * mapping costs nothing until it is tracked, and a DMA engine that dirties
+ * pages the way a mediated device does (vfio_dma_rw()).  For each size, one
+ * mapping at IOVA 0, and for each amount dirtied, the table gives:
+ *
+ *   - START: VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
+ *   - GET_BITMAP over the whole mapping, after the device wrote the dirty
+ *     pages;
+ *   - UNMAP with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP over the whole
+ *     mapping, after the device wrote them again (the report cleared them);
+ *   - the tracking memory: for vfio_iommu_type1, how much VmallocUsed of
+ *     /proc/meminfo grew across START (its bitmap, allocated there); for
+ *     vfio_dirty, stats/tracking_bytes once the pages are written (its
+ *     chunks, allocated when a page is first dirtied).
+ *
+ * "0.1% dirty" is one page in 1024, as runs of RUN_PAGES pages spread over
+ * the whole mapping, its first and last pages included.  Each report must
+ * hold exactly that many set bits; a report that does not aborts the row.
+ *
+ * Every mapping lies inside one MAP_NORESERVE anonymous region.  The runs
+ * the device writes are backed by MAP_FIXED | MAP_SHARED mappings of one
+ * memfd of RUN_PAGES pages, the same memory under every run, so that
+ * dirtying 2^21 pages (0.1% of 8 TiB) needs 2 MiB of RAM and one mapping
+ * per run (8192 at 16 TiB, far below vm.max_map_count).
+ *
+ * The stock driver refuses START at 2^31 pages (8 TiB at 4 KiB): its cell
+ * says so and it is not run at 16 TiB.  The 16 TiB row runs vfio_dirty
+ * with max_bitmap_size raised to 1 GiB (its bitmap is 512 MiB), restored
+ * after.  Each case runs REPS times (default 3), both backends in each
+ * repetition, in alternating order; the table gives medians and the ratio
+ * vfio_dirty / vfio_iommu_type1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "vfio_util.h"
+
+#define SZ_1T			(SZ_4T / 4)
+#define SZ_16T			(2 * SZ_8T)
+/* Pages per dirty run: 2 MiB, one DMA write and one memfd mapping each. */
+#define RUN_PAGES		512ULL
+#define RUN_BYTES		(RUN_PAGES * SZ_4K)
+/* "0.1%": one page in 1024, so that every size holds whole runs. */
+#define DIRTY_SHIFT		10
+#define DEFAULT_REPS		3
+#define MAX_REPS		15
+#define RAISED_CEILING		"1G"
+#define PATTERN			0x5a5a5a5a5a5a5a5aULL
+#define TRACKING_BYTES		"/sys/module/vfio_dirty/stats/tracking_bytes"
+
+static const struct {
+	const char *name;
+	uint64_t bytes;
+	bool type1;		/* the stock driver runs it */
+	bool raise_ceiling;	/* vfio_dirty needs max_bitmap_size raised */
+} sizes[] = {
+	{ "1 TiB", SZ_1T, true, false },
+	{ "2 TiB", 2 * SZ_1T, true, false },
+	{ "4 TiB", SZ_4T, true, false },
+	{ "8 TiB", SZ_8T, true, false },
+	{ "16 TiB", SZ_16T, false, true },
+};
+
+#define NR_SIZES	ARRAY_SIZE(sizes)
+
+static const char *const dirty_names[] = { "none", "0.1%" };
+
+#define NR_DIRTY	ARRAY_SIZE(dirty_names)
+
+enum { OP_START, OP_GET, OP_UNMAP, OP_MEM, NR_OPS };
+
+static const char *const op_names[NR_OPS] = {
+	[OP_START]	= "START",
+	[OP_GET]	= "GET_BITMAP",
+	[OP_UNMAP]	= "UNMAP with bitmap",
+	[OP_MEM]	= "tracking memory",
+};
+
+static const enum vfio_test_backend backends[] = {
+	VFIO_BACKEND_TYPE1,
+	VFIO_BACKEND_VFIO_DIRTY,
+};
+
+#define NR_BACKENDS	ARRAY_SIZE(backends)
+
+/*
+ * One cell of the table.  @ret is the first error the operation returned
+ * (the case then stops), @mismatch a report with the wrong number of bits.
+ */
+static struct cell {
+	int n;
+	int ret;
+	bool mismatch;
+	uint64_t dirty;
+	double v[MAX_REPS];
+} cells[NR_SIZES][NR_DIRTY][NR_OPS][NR_BACKENDS];
+
+static const char *device_name;
+static struct vfio_test_device dev = {
+	.container_fd = -1, .group_fd = -1, .device_fd = -1,
+};
+
+static char *vaddr;
+static int memfd = -1;
+static char saved_ceiling[32];
+static int status;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void restore_ceiling(void)
+{
+	if (saved_ceiling[0])
+		__module_param_write("vfio_dirty", "max_bitmap_size",
+				     saved_ceiling);
+	saved_ceiling[0] = '\0';
+}
+
+static void die(const char *what, int ret)
+{
+	fprintf(stderr, "vfio_dirty_track_bench: %s: %s\n", what, strerror(-ret));
+	restore_ceiling();
+	exit(1);
+}
+
+/* A "kB" line of /proc/meminfo, in bytes, or -1. */
+static long long meminfo_bytes(const char *field)
+{
+	size_t len = strlen(field);
+	long long val = -1;
+	char line[128];
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			val = strtoll(line + len + 1, NULL, 10) * 1024;
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+static long long tracking_bytes(void)
+{
+	long long val = -1;
+	FILE *f;
+
+	f = fopen(TRACKING_BYTES, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* Set bits of a mostly empty bitmap of @words 64-bit words. */
+static uint64_t weight(const uint64_t *bitmap, uint64_t words)
+{
+	uint64_t i, n = 0;
+
+	for (i = 0; i < words; i++)
+		if (bitmap[i])
+			n += __builtin_popcountll(bitmap[i]);
+	return n;
+}
+
+static uint64_t nr_runs(uint64_t bytes)
+{
+	return ((bytes / SZ_4K) >> DIRTY_SHIFT) / RUN_PAGES;
+}
+
+/* The IOVA of run @i of @nr, the first at 0, the last ending at @bytes. */
+static uint64_t run_iova(uint64_t bytes, uint64_t i, uint64_t nr)
+{
+	uint64_t iova = i * (bytes - RUN_BYTES) / (nr - 1);
+
+	return iova / RUN_BYTES * RUN_BYTES;
+}
+
+/* Back the runs of a mapping of @bytes with the memfd, or put back anon. */
+static void back_runs(uint64_t bytes, bool with_memfd)
+{
+	uint64_t i, nr = nr_runs(bytes);
+	void *p, *addr;
+
+	for (i = 0; i < nr; i++) {
+		addr = vaddr + run_iova(bytes, i, nr);
+		if (with_memfd)
+			p = mmap(addr, RUN_BYTES, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_FIXED, memfd, 0);
+		else
+			p = mmap(addr, RUN_BYTES, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				 MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED)
+			die("mmap of a dirty run", -errno);
+	}
+}
+
+/* The device writes every run of a mapping of @bytes. */
+static void dirty_runs(uint64_t bytes)
+{
+	uint64_t i, nr = nr_runs(bytes), done, failed;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		ret = __sim_write(dev.device_fd, 0, run_iova(bytes, i, nr),
+				  RUN_BYTES, PATTERN, &done, &failed);
+		if (ret || done != RUN_PAGES)
+			die("the device's write", ret ? ret : -EIO);
+	}
+}
+
+static void record(struct cell *c, int ret, double v)
+{
+	if (ret && !c->ret)
+		c->ret = ret;
+	if (!ret)
+		c->v[c->n++] = v;
+}
+
+/*
+ * GET_BITMAP, or UNMAP with bitmap, over a mapping of @bytes at IOVA 0,
+ * which must report @want dirty pages.  Return: 0, the call's errno, or
+ * -EBADMSG on a wrong count.
+ */
+static int report(struct cell *c, uint64_t bytes, bool do_unmap, uint64_t want)
+{
+	uint64_t words = bytes / SZ_4K / 64;
+	uint64_t *bitmap;
+	double t;
+	int ret;
+
+	bitmap = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (bitmap == MAP_FAILED)
+		die("the user bitmap", -errno);
+	t = now_ms();
+	if (do_unmap)
+		ret = __vfio_unmap_bitmap(dev.container_fd, 0, bytes, SZ_4K,
+					  bitmap, words * 8, NULL);
+	else
+		ret = __vfio_get_bitmap(dev.container_fd, 0, bytes, SZ_4K,
+					bitmap, words * 8);
+	t = now_ms() - t;
+	record(c, ret, t);
+	if (!ret) {
+		c->dirty = weight(bitmap, words);
+		if (c->dirty != want) {
+			fprintf(stderr, "%s reported %llu dirty pages, %llu written\n",
+				do_unmap ? "UNMAP" : "GET_BITMAP",
+				(unsigned long long)c->dirty,
+				(unsigned long long)want);
+			c->mismatch = true;
+			ret = -EBADMSG;
+		}
+	}
+	munmap(bitmap, words * 8);
+	return ret;
+}
+
+/* One repetition of one case: size @s, dirty amount @d, backend @b. */
+static void run_case(unsigned int s, unsigned int d, unsigned int b)
+{
+	struct cell *c[NR_OPS] = {
+		&cells[s][d][OP_START][b], &cells[s][d][OP_GET][b],
+		&cells[s][d][OP_UNMAP][b], &cells[s][d][OP_MEM][b],
+	};
+	uint64_t bytes = sizes[s].bytes;
+	uint64_t want = d ? nr_runs(bytes) * RUN_PAGES : 0;
+	long long before = 0;
+	double t;
+	int ret;
+
+	/* A case that failed once is not run again. */
+	if (c[OP_START]->ret || c[OP_GET]->ret || c[OP_UNMAP]->ret ||
+	    c[OP_GET]->mismatch || c[OP_UNMAP]->mismatch)
+		return;
+	ret = __vfio_map(dev.container_fd, vaddr, 0, bytes);
+	if (ret)
+		die("MAP_DMA", ret);
+	if (backends[b] == VFIO_BACKEND_TYPE1)
+		before = meminfo_bytes("VmallocUsed");
+	t = now_ms();
+	ret = __vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	t = now_ms() - t;
+	record(c[OP_START], ret, t);
+	if (ret)
+		goto out_unmap;
+	if (backends[b] == VFIO_BACKEND_TYPE1)
+		record(c[OP_MEM], 0, meminfo_bytes("VmallocUsed") - before);
+
+	if (d)
+		dirty_runs(bytes);
+	if (backends[b] == VFIO_BACKEND_VFIO_DIRTY)
+		record(c[OP_MEM], 0, tracking_bytes());
+	if (report(c[OP_GET], bytes, false, want))
+		goto out_stop;
+	if (d)
+		dirty_runs(bytes);
+	report(c[OP_UNMAP], bytes, true, want);
+
+out_stop:
+	__vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
+out_unmap:
+	__vfio_unmap_all(dev.container_fd, 0, 0, NULL);
+}
+
+static void run_size(unsigned int s, int reps)
+{
+	unsigned int i, b, d;
+	int rep, ret;
+
+	if (sizes[s].raise_ceiling) {
+		ret = __module_param_read("vfio_dirty", "max_bitmap_size",
+					  saved_ceiling, sizeof(saved_ceiling));
+		if (!ret)
+			ret = __module_param_write("vfio_dirty", "max_bitmap_size",
+						   RAISED_CEILING);
+		if (ret)
+			die("raising max_bitmap_size", ret);
+	}
+	back_runs(sizes[s].bytes, true);
+	for (rep = 0; rep < reps; rep++) {
+		for (i = 0; i < NR_BACKENDS; i++) {
+			b = rep % 2 ? NR_BACKENDS - 1 - i : i;
+			if (backends[b] == VFIO_BACKEND_TYPE1 && !sizes[s].type1)
+				continue;
+			ret = __vfio_test_device_open_on(&dev, device_name,
+							 VFIO_TYPE1v2_IOMMU,
+							 backends[b]);
+			if (ret)
+				die(vfio_test_backend_module(backends[b]), ret);
+			for (d = 0; d < NR_DIRTY; d++)
+				run_case(s, d, b);
+			vfio_test_device_close(&dev);
+		}
+	}
+	back_runs(sizes[s].bytes, false);
+	restore_ceiling();
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(struct cell *c)
+{
+	qsort(c->v, c->n, sizeof(c->v[0]), cmp_double);
+	return c->n % 2 ? c->v[c->n / 2] :
+			  (c->v[c->n / 2 - 1] + c->v[c->n / 2]) / 2;
+}
+
+static const char *dashes(int n)
+{
+	static const char line[] = "------------------------------";
+
+	return line + sizeof(line) - 1 - n;
+}
+
+static const char *errname(int ret)
+{
+	switch (ret) {
+	case -EINVAL:
+		return "EINVAL";
+	case -E2BIG:
+		return "E2BIG";
+	case -ENOMEM:
+		return "ENOMEM";
+	default:
+		return strerror(-ret);
+	}
+}
+
+/* Format cell @c of operation @op into @buf; return its median, or -1. */
+static double format_cell(char *buf, size_t size, struct cell *c, int op)
+{
+	double med;
+
+	if (c->mismatch) {
+		snprintf(buf, size, "MISMATCH: %llu dirty",
+			 (unsigned long long)c->dirty);
+		return -1;
+	}
+	if (c->ret) {
+		snprintf(buf, size, "%s", errname(c->ret));
+		return -1;
+	}
+	if (!c->n) {
+		snprintf(buf, size, "-");
+		return -1;
+	}
+	med = median(c);
+	if (op == OP_MEM)
+		snprintf(buf, size, "%20.0f KiB", med / 1024);
+	else if (op == OP_START)
+		snprintf(buf, size, "%21.1f ms", med);
+	else
+		snprintf(buf, size, "%-8llu dirty %7.1f ms",
+			 (unsigned long long)c->dirty, med);
+	return med;
+}
+
+static void print_table(int reps)
+{
+	char cell[NR_BACKENDS][48], ratio[16], pages[24];
+	double med[NR_BACKENDS];
+	unsigned int s, d, op, b;
+
+	printf("vfio_dirty_track_bench: device %s, one mapping at IOVA 0, medians of %d\n",
+	       device_name, reps);
+	printf("0.1%% dirty: 1 page in %u, in runs of %llu pages, first to last page\n",
+	       1U << DIRTY_SHIFT, RUN_PAGES);
+	printf("| %-6s | %10s | %-5s | %-17s | %-24s | %-24s | %8s |\n",
+	       "size", "pages", "dirty", "operation",
+	       vfio_test_backend_module(VFIO_BACKEND_TYPE1),
+	       vfio_test_backend_module(VFIO_BACKEND_VFIO_DIRTY), "ratio");
+	printf("|%s|%s|%s|%s|%s|%s|%s|\n", dashes(8), dashes(12), dashes(7),
+	       dashes(19), dashes(26), dashes(26), dashes(10));
+	for (s = 0; s < NR_SIZES; s++) {
+		for (d = 0; d < NR_DIRTY; d++) {
+			for (op = 0; op < NR_OPS; op++) {
+				for (b = 0; b < NR_BACKENDS; b++)
+					med[b] = format_cell(cell[b], sizeof(cell[b]),
+							     &cells[s][d][op][b], op);
+				if (med[0] > 0 && med[1] >= 0)
+					snprintf(ratio, sizeof(ratio), "%.3f",
+						 med[1] / med[0]);
+				else
+					snprintf(ratio, sizeof(ratio), "-");
+				snprintf(pages, sizeof(pages), "%llu",
+					 (unsigned long long)(sizes[s].bytes / SZ_4K));
+				printf("| %-6s | %10s | %-5s | %-17s | %24s | %24s | %8s |\n",
+				       d || op ? "" : sizes[s].name,
+				       d || op ? "" : pages,
+				       op ? "" : dirty_names[d], op_names[op],
+				       cell[0], cell[1], ratio);
+			}
+		}
+	}
+	printf("tracking memory: %s: VmallocUsed growth across START; %s: %s\n",
+	       vfio_test_backend_module(VFIO_BACKEND_TYPE1),
+	       vfio_test_backend_module(VFIO_BACKEND_VFIO_DIRTY),
+	       "stats/tracking_bytes after the writes");
+	printf("everything dirty: not measured: the device would have to write %s\n",
+	       "every page, TiB of DMA, more than a guest can do");
+}
+
+int main(int argc, char *argv[])
+{
+	int opt, reps = DEFAULT_REPS;
+	unsigned int s, d, op, b;
+
+	device_name = vfio_selftests_get_device(&argc, argv);
+	while ((opt = getopt(argc, argv, "r:")) != -1) {
+		if (opt != 'r')
+			goto usage;
+		reps = atoi(optarg);
+	}
+	if (!device_name || !vfio_device_is_dirty_sim(device_name) ||
+	    reps < 1 || reps > MAX_REPS)
+		goto usage;
+
+	vaddr = mmap(NULL, SZ_16T, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vaddr == MAP_FAILED)
+		die("mmap of 16 TiB", -errno);
+	memfd = memfd_create("vfio_dirty_track_bench", 0);
+	if (memfd < 0)
+		die("memfd_create", -errno);
+	if (ftruncate(memfd, RUN_BYTES))
+		die("ftruncate", -errno);
+
+	for (s = 0; s < NR_SIZES; s++)
+		run_size(s, reps);
+	print_table(reps);
+
+	for (s = 0; s < NR_SIZES; s++)
+		for (d = 0; d < NR_DIRTY; d++)
+			for (op = 0; op < NR_OPS; op++)
+				for (b = 0; b < NR_BACKENDS; b++)
+					if (cells[s][d][op][b].mismatch)
+						status = 1;
+	close(memfd);
+	munmap(vaddr, SZ_16T);
+	return status;
+
+usage:
+	fprintf(stderr, "usage: %s [-r REPS] UUID: a vfio_dirty_sim instance\n",
+		argv[0]);
+	fprintf(stderr, "REPS: 1 to %d (default %d)\n", MAX_REPS, DEFAULT_REPS);
+	return 2;
+}
