@@ -349,6 +349,6 @@ long vfio_dirty_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
 	case VFIO_IOMMU_DIRTY_PAGES:
 		return dirty_pages(iommu, arg);
 	default:
-		return -ENOTTY;
+		return vfio_dirty_test_ioctl(iommu, cmd, arg);
 	}
 }

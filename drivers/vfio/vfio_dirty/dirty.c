@@ -10,13 +10,13 @@
  * hold 2^31 pages or more, so bit numbers are u64, and the bitmap helpers,
  * which count in int, only ever see one chunk.
  *
- * Chunks.  The bits are stored in chunks of CHUNK_BITS bits (one page of
- * bitmap: 32768 bits, 128 MiB of IOVA with 4 KiB pages), in the mapping's
- * @dirty xarray, indexed by bit / CHUNK_BITS.  A chunk is allocated when one
- * of its bits is first set and freed when the mapping is reported, unless
- * it holds the bit of a pinned page, so the memory follows what is dirtied
- * rather than what is mapped.  The stats counter tracking_bytes counts
- * them, over every container.
+ * Chunks.  The bits are stored in chunks of VFIO_DIRTY_BITS bits (32768
+ * bits, 128 MiB of IOVA with 4 KiB pages; see bits.c), in the mapping's
+ * @dirty xarray, indexed by bit / VFIO_DIRTY_BITS.  A chunk is allocated
+ * when one of its bits is first set and freed when the mapping is reported,
+ * unless it holds the bit of a pinned page, so the memory follows what is
+ * dirtied rather than what is mapped.  The stats counter tracking_bytes
+ * counts them, over every container.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -29,26 +29,15 @@
  * the next report.  So while tracking, a pinned page's chunk always exists.
  *
  * Reports.  GET_BITMAP, and UNMAP_DMA with GET_DIRTY_BITMAP, lay the bits
- * out from the request's IOVA on, so a mapping's bits may start at any bit
- * of the user's bitmap, and two mappings may share a word.  The uAPI has the
- * user zero the bitmap, so a report writes only the words that have a bit
- * set, and never reads the bitmap.  Bit numbers, bit counts and word
- * indexes are u64 from the request down to the window: a request may cover
- * 2^31 pages and more, up to max_bitmap_size; only the window, at most
- * VFIO_DIRTY_CHUNK_SIZE_MAX bytes, meets the int-sized bitmap helpers.
- *
- * Chunks of a report.  The user's bitmap is cut into chunks of chunk_size
- * bytes (read once per request), counted from the request's first word.  A
- * report gathers bits in a window of kernel memory one chunk long (or the
- * whole bitmap, when that is smaller), so what a request allocates is
- * bounded by chunk_size, not by its size.  The window moves only forward,
- * to the chunk that holds the next bit set, which is enough because
- * mappings are reported in IOVA order and each mapping's chunks in order;
- * chunks without a set bit are never visited.  When it leaves a chunk, the
- * window writes out the chunk's words, zeroes what it used and yields the
- * CPU (cond_resched()).  At the end of each mapping the words it touched are
- * written out too (a word it shares with the next mapping is written again,
- * with more bits, by the next).
+ * out from the request's IOVA on, through the writer of bits.c: only the
+ * words of the user's bitmap that hold a set bit are written, and the cost
+ * of a report follows the words it writes, not the IOVA it covers.  The
+ * user's bitmap is cut into chunks of chunk_size bytes (read once per
+ * request), counted from the request's first word; the writer gathers the
+ * words of one chunk at most in kernel memory, so what a request allocates
+ * is bounded by chunk_size, not by its size.  Each write to the user's
+ * bitmap is followed by cond_resched().  Mappings are reported in IOVA
+ * order, and the writer is flushed at the end of each.
  *
  * Nothing lost.  A mapping's bits are cleared, or the mapping removed, only
  * once the user has them all.  GET_BITMAP reports every mapping of the
@@ -59,21 +48,14 @@
  * lock is held from report to removal, so a device cannot write between
  * them: a write before is reported, a write after finds no mapping.
  */
-#include <linux/bitmap.h>
 #include <linux/gfp.h>
-#include <linux/log2.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "bits.h"
 #include "private.h"
 
-/* Bits per chunk of a mapping's dirty bits: one page of bitmap. */
-#define CHUNK_BITS	(PAGE_SIZE * BITS_PER_BYTE)
-
-/* The window is written to the user's bitmap as u64 words. */
-static_assert(sizeof(unsigned long) == sizeof(u64));
-/* A window's bit count fits the bitmap helpers' unsigned int. */
-static_assert(VFIO_DIRTY_CHUNK_SIZE_MAX * BITS_PER_BYTE <= U32_MAX);
+static struct kmem_cache *bits_cache;
 
 /**
  * struct vfio_dirty_report - a report in progress
@@ -81,64 +63,73 @@ static_assert(VFIO_DIRTY_CHUNK_SIZE_MAX * BITS_PER_BYTE <= U32_MAX);
  * @bitmap: the user's bitmap
  * @iova: the IOVA of its bit 0
  * @last: the last byte of IOVA it covers
- * @first: the index in @bitmap of the word @words[0] stands for, a
- *	multiple of @nwords: the window is on chunk @first / @nwords
- * @nwords: words in the window
- * @placed: the window is on a chunk; before the first bit, it is on none
- * @lo: first word of @words touched since they were last written out
- * @hi: one past the last such word; @lo >= @hi when none
- * @used_lo: first word of @words touched since the window moved
- * @used_hi: one past the last such word: the words to zero when it moves
- * @words: the window
+ * @chunk: the chunk of the user's bitmap written last, U64_MAX before any
+ * @writer: lays the bits out; its buffer is one chunk of the user's bitmap
  */
 struct vfio_dirty_report {
 	struct vfio_dirty_iommu *iommu;
 	u64 __user *bitmap;
 	dma_addr_t iova;
 	dma_addr_t last;
-	u64 first;
-	unsigned long nwords;
-	bool placed;
-	unsigned long lo;
-	unsigned long hi;
-	unsigned long used_lo;
-	unsigned long used_hi;
-	unsigned long *words;
+	u64 chunk;
+	struct vfio_dirty_writer writer;
 };
+
+/**
+ * vfio_dirty_bits_cache_init() - create the cache of chunks of dirty bits
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vfio_dirty_bits_cache_init(void)
+{
+	bits_cache = kmem_cache_create("vfio_dirty_bits",
+				       sizeof(struct vfio_dirty_bits), 0,
+				       SLAB_ACCOUNT, NULL);
+	return bits_cache ? 0 : -ENOMEM;
+}
+
+/**
+ * vfio_dirty_bits_cache_exit() - destroy the cache of chunks of dirty bits
+ */
+void vfio_dirty_bits_cache_exit(void)
+{
+	kmem_cache_destroy(bits_cache);
+}
 
 /* Free chunk @index of @dma's dirty bits. */
 static void chunk_free(struct vfio_dirty_dma *dma, unsigned long index,
-		       unsigned long *chunk)
+		       struct vfio_dirty_bits *chunk)
 {
 	xa_erase(&dma->dirty, index);
-	free_page((unsigned long)chunk);
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -(s64)PAGE_SIZE);
+	kmem_cache_free(bits_cache, chunk);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+			    -(s64)sizeof(*chunk));
 }
 
 /* Set bits [@bit, @last] of @dma, allocating chunks as needed. */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
-	unsigned long *chunk;
+	struct vfio_dirty_bits *chunk;
 	u64 n;
 	int ret;
 
 	while (bit <= last) {
-		chunk = xa_load(&dma->dirty, bit / CHUNK_BITS);
+		chunk = xa_load(&dma->dirty, bit / VFIO_DIRTY_BITS);
 		if (!chunk) {
-			chunk = (unsigned long *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+			chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
 			if (!chunk)
 				return -ENOMEM;
-			ret = xa_err(xa_store(&dma->dirty, bit / CHUNK_BITS, chunk,
-					      GFP_KERNEL_ACCOUNT));
+			ret = xa_err(xa_store(&dma->dirty, bit / VFIO_DIRTY_BITS,
+					      chunk, GFP_KERNEL_ACCOUNT));
 			if (ret) {
-				free_page((unsigned long)chunk);
+				kmem_cache_free(bits_cache, chunk);
 				return ret;
 			}
 			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-					    PAGE_SIZE);
+					    sizeof(*chunk));
 		}
-		n = min(last - bit + 1, CHUNK_BITS - bit % CHUNK_BITS);
-		bitmap_set(chunk, bit % CHUNK_BITS, n);
+		n = min(last - bit + 1, VFIO_DIRTY_BITS - bit % VFIO_DIRTY_BITS);
+		vfio_dirty_bits_set(chunk, bit % VFIO_DIRTY_BITS, n);
 		bit += n;
 	}
 	return 0;
@@ -247,8 +238,8 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
  */
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
+	struct vfio_dirty_bits *chunk;
 	unsigned long index;
-	void *chunk;
 
 	xa_for_each(&dma->dirty, index, chunk) {
 		chunk_free(dma, index, chunk);
@@ -258,130 +249,68 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	dma->all_dirty = false;
 }
 
-/* Write out the words of the window touched since the last time. */
-static int report_flush(struct vfio_dirty_report *r)
-{
-	unsigned long i = r->lo, j;
-
-	while (i < r->hi) {
-		if (!r->words[i]) {
-			i++;
-			continue;
-		}
-		for (j = i + 1; j < r->hi && r->words[j]; j++)
-			;
-		if (copy_to_user(r->bitmap + r->first + i, &r->words[i],
-				 (j - i) * sizeof(u64)))
-			return -EFAULT;
-		vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES,
-				    (j - i) * sizeof(u64));
-		i = j;
-	}
-	r->lo = r->nwords;
-	r->hi = 0;
-	return 0;
-}
-
-/*
- * Move the window to the chunk that holds word @word of the user's bitmap:
- * write out the chunk it was on, if any, and zero what that one used.
- */
-static int report_move(struct vfio_dirty_report *r, u64 word)
-{
-	int ret;
-
-	if (r->placed) {
-		ret = report_flush(r);
-		if (ret)
-			return ret;
-		if (r->used_lo < r->used_hi)
-			memset(r->words + r->used_lo, 0,
-			       (r->used_hi - r->used_lo) * sizeof(*r->words));
-		cond_resched();
-	}
-	r->first = word - word % r->nwords;
-	r->placed = true;
-	r->used_lo = r->nwords;
-	r->used_hi = 0;
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, 1);
-	return 0;
-}
-
-/* Set @n bits from bit @bit of the user's bitmap; never below the window. */
-static int report_set(struct vfio_dirty_report *r, u64 bit, u64 n)
-{
-	unsigned long off, count, lo, hi;
-	u64 word;
-	int ret;
-
-	while (n) {
-		word = bit / BITS_PER_LONG;
-		if (r->placed && WARN_ON(word < r->first))
-			return -EINVAL;
-		if (!r->placed || word >= r->first + r->nwords) {
-			ret = report_move(r, word);
-			if (ret)
-				return ret;
-		}
-		off = bit - r->first * BITS_PER_LONG;
-		count = min_t(u64, n, r->nwords * BITS_PER_LONG - off);
-		bitmap_set(r->words, off, count);
-		lo = off / BITS_PER_LONG;
-		hi = (off + count - 1) / BITS_PER_LONG + 1;
-		r->lo = min(r->lo, lo);
-		r->hi = max(r->hi, hi);
-		r->used_lo = min(r->used_lo, lo);
-		r->used_hi = max(r->used_hi, hi);
-		bit += count;
-		n -= count;
-	}
-	return 0;
-}
-
 /* Report the bits of @dma, whose bit 0 is bit @base of the user's bitmap. */
 static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
 			 u64 base)
 {
-	unsigned long index, b, e;
-	unsigned long *chunk;
+	struct vfio_dirty_bits *chunk;
+	unsigned long index;
 	int ret;
 
 	xa_for_each(&dma->dirty, index, chunk) {
-		for (b = find_first_bit(chunk, CHUNK_BITS); b < CHUNK_BITS;
-		     b = find_next_bit(chunk, CHUNK_BITS, e)) {
-			e = find_next_zero_bit(chunk, CHUNK_BITS, b + 1);
-			ret = report_set(r, base + (u64)index * CHUNK_BITS + b,
-					 e - b);
-			if (ret)
-				return ret;
-		}
+		ret = vfio_dirty_writer_bits(&r->writer,
+					     base + (u64)index * VFIO_DIRTY_BITS,
+					     chunk);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
 
 /*
  * Clear the bits of @dma but those of its pinned pages, and free the chunks
- * left empty.
+ * that hold none.
  */
 static void reset_chunks(struct vfio_dirty_iommu *iommu,
 			 struct vfio_dirty_dma *dma)
 {
 	unsigned int pshift = vfio_dirty_pgshift(iommu) - PAGE_SHIFT;
-	unsigned long index, first, pindex;
+	unsigned long index, first, last, pindex;
+	struct vfio_dirty_bits *chunk;
 	struct vfio_dirty_pin *pin;
-	unsigned long *chunk;
 
 	xa_for_each(&dma->dirty, index, chunk) {
-		bitmap_zero(chunk, CHUNK_BITS);
-		first = (index * CHUNK_BITS) << pshift;
-		xa_for_each_range(&dma->pins, pindex, pin, first,
-				  first + (CHUNK_BITS << pshift) - 1)
-			__set_bit(page_bit(iommu, pindex) % CHUNK_BITS, chunk);
-		if (bitmap_empty(chunk, CHUNK_BITS))
+		first = (index * VFIO_DIRTY_BITS) << pshift;
+		last = first + (VFIO_DIRTY_BITS << pshift) - 1;
+		pindex = first;
+		if (!xa_find(&dma->pins, &pindex, last, XA_PRESENT)) {
 			chunk_free(dma, index, chunk);
+			continue;
+		}
+		vfio_dirty_bits_clear(chunk);
+		xa_for_each_range(&dma->pins, pindex, pin, first, last)
+			vfio_dirty_bits_set(chunk,
+					    page_bit(iommu, pindex) % VFIO_DIRTY_BITS,
+					    1);
 		cond_resched();
 	}
 	dma->all_dirty = false;
+}
+
+/* vfio_dirty_writer.write: copy words to the user's bitmap. */
+static int report_write(void *priv, u64 word, const u64 *words, u64 n)
+{
+	struct vfio_dirty_report *r = priv;
+
+	if (copy_to_user(r->bitmap + word, words, n * sizeof(u64)))
+		return -EFAULT;
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES, n * sizeof(u64));
+	if (word / r->writer.cap != r->chunk) {
+		r->chunk = word / r->writer.cap;
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, 1);
+	}
+	cond_resched();
+	return 0;
 }
 
 /**
@@ -391,8 +320,10 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
  * @size: bytes of IOVA the bitmap covers, at least one page
  * @bitmap: the user's bitmap, zeroed, big enough for what is reported
  *
- * The window is one chunk, chunk_size bytes as read now, or less when the
- * whole bitmap is smaller.
+ * The writer's buffer will be one chunk of the user's bitmap, chunk_size
+ * bytes as read now, or less when the whole bitmap is smaller; it is
+ * allocated for the first mapping with a page to report, so that a report
+ * of nothing allocates nothing but the report.
  *
  * Return: the report, or ERR_PTR(-ENOMEM).
  */
@@ -408,19 +339,14 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
-	r->nwords = min(chunk / sizeof(u64), DIV_ROUND_UP(npages, BITS_PER_LONG));
-	if (WARN_ON(!r->nwords))
-		r->nwords = 1;
-	r->words = kvcalloc(r->nwords, sizeof(*r->words), GFP_KERNEL_ACCOUNT);
-	if (!r->words) {
-		kfree(r);
-		return ERR_PTR(-ENOMEM);
-	}
+	r->writer.cap = min(chunk / sizeof(u64), DIV_ROUND_UP_ULL(npages, 64));
+	r->writer.write = report_write;
+	r->writer.priv = r;
 	r->iommu = iommu;
 	r->bitmap = bitmap;
 	r->iova = iova;
 	r->last = iova + (size - 1);
-	r->lo = r->nwords;
+	r->chunk = U64_MAX;
 	return r;
 }
 
@@ -435,7 +361,7 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
  *
  * Return: 0 with the pages in the user's bitmap, or an errno (-EFAULT: the
  * bitmap could not be written, maybe in part; -EINVAL: the mapping is not
- * all inside the range the bitmap covers).
+ * all inside the range the bitmap covers; -ENOMEM).
  */
 int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 			  struct vfio_dirty_dma *dma)
@@ -450,12 +376,21 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 	if (dma->iova < report->iova ||
 	    dma->iova + (dma->size - 1) > report->last)
 		return -EINVAL;
+	if (!dma->all_dirty && !iommu->unscoped_groups && xa_empty(&dma->dirty))
+		return 0;
+	if (!report->writer.buf) {
+		report->writer.buf = kvmalloc_array(report->writer.cap, sizeof(u64),
+						    GFP_KERNEL_ACCOUNT);
+		if (!report->writer.buf)
+			return -ENOMEM;
+	}
 	if (dma->all_dirty || iommu->unscoped_groups)
-		ret = report_set(report, base, dma->size >> pgshift);
+		ret = vfio_dirty_writer_set(&report->writer, base,
+					    dma->size >> pgshift);
 	else
 		ret = report_chunks(report, dma, base);
 	if (!ret)
-		ret = report_flush(report);
+		ret = vfio_dirty_writer_flush(&report->writer);
 	return ret;
 }
 
@@ -465,7 +400,7 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
  */
 void vfio_dirty_report_end(struct vfio_dirty_report *report)
 {
-	kvfree(report->words);
+	kvfree(report->writer.buf);
 	kfree(report);
 }
 

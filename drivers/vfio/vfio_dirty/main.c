@@ -143,11 +143,16 @@ static int __init vfio_dirty_init(void)
 	ret = vfio_dirty_stats_init();
 	if (ret)
 		return ret;
-	ret = vfio_register_iommu_driver(&vfio_dirty_ops);
+	ret = vfio_dirty_bits_cache_init();
 	if (ret)
 		goto err_stats_exit;
+	ret = vfio_register_iommu_driver(&vfio_dirty_ops);
+	if (ret)
+		goto err_bits_cache_exit;
 	return 0;
 
+err_bits_cache_exit:
+	vfio_dirty_bits_cache_exit();
 err_stats_exit:
 	vfio_dirty_stats_exit();
 	return ret;
@@ -157,6 +162,7 @@ module_init(vfio_dirty_init);
 static void __exit vfio_dirty_exit(void)
 {
 	vfio_unregister_iommu_driver(&vfio_dirty_ops);
+	vfio_dirty_bits_cache_exit();
 	vfio_dirty_stats_exit();
 }
 module_exit(vfio_dirty_exit);

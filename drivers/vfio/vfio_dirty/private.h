@@ -266,7 +266,21 @@ int vfio_dirty_dma_rw(void *iommu_data, dma_addr_t user_iova, void *data,
 void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
 			     struct vfio_dirty_dma *dma);
 
+/* test.c, in a build with CONFIG_VFIO_DIRTY_TEST=y only */
+#ifdef CONFIG_VFIO_DIRTY_TEST
+long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
+			   unsigned long arg);
+#else
+static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
+					 unsigned int cmd, unsigned long arg)
+{
+	return -ENOTTY;
+}
+#endif
+
 /* dirty.c */
+int vfio_dirty_bits_cache_init(void);
+void vfio_dirty_bits_cache_exit(void);
 int vfio_dirty_track_start(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_track_stop(struct vfio_dirty_iommu *iommu);
 int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,

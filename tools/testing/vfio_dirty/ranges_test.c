@@ -15,94 +15,10 @@
 #include <string.h>
 
 #include "ranges.h"
+#include "unit.h"
 
 #define PG		4096ULL
 #define TOP		(~0ULL)
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/*
- * Diagnostics kept per test at most, so that a failing loop cannot flood;
- * they are printed after the test's "not ok" line.
- */
-#define MAX_DIAGS	10
-
-static bool failed;
-static int diags;
-static char diag_buf[4096];
-static size_t diag_len;
-
-static void vappend(const char *fmt, va_list ap)
-{
-	int len;
-
-	len = vsnprintf(diag_buf + diag_len, sizeof(diag_buf) - diag_len, fmt,
-			ap);
-	if (len > 0 && diag_len + len < sizeof(diag_buf))
-		diag_len += len;
-}
-
-static void append(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vappend(fmt, ap);
-	va_end(ap);
-}
-
-/* Fail the test and say why, unless MAX_DIAGS were said already. */
-static void diag(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	failed = true;
-	if (diags++ >= MAX_DIAGS)
-		return;
-	append("# line %d: ", line);
-	va_start(ap, fmt);
-	vappend(fmt, ap);
-	va_end(ap);
-}
-
-static void expect_true(bool ok, const char *what, int line)
-{
-	if (!ok)
-		diag(line, "%s\n", what);
-}
-
-static void expect_u64(u64 got, u64 want, const char *what, int line)
-{
-	if (got != want)
-		diag(line, "%s: got 0x%llx, want 0x%llx\n", what, got, want);
-}
-
-static void expect_int(int got, int want, const char *what, int line)
-{
-	if (got != want)
-		diag(line, "%s: got %d, want %d\n", what, got, want);
-}
-
-#define EXPECT(cond)		expect_true(cond, #cond, __LINE__)
-#define EXPECT_U64(got, want)	expect_u64(got, want, #got, __LINE__)
-#define EXPECT_INT(got, want)	expect_int(got, want, #got, __LINE__)
-
-/* splitmix64: a fixed-seed generator, the same on every libc. */
-static u64 rng_state;
-
-static u64 rng(void)
-{
-	u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* A random number in [0, n). */
-static u64 rng_below(u64 n)
-{
-	return rng() % n;
-}
 
 static struct vfio_dirty_range pages(u64 first, u64 count)
 {
@@ -764,10 +680,7 @@ static void test_chunk_coverage(void)
 		append("# in random case %u\n", c - 1);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct unit_test tests[] = {
 	{ "range_init", test_range_init },
 	{ "validate_ok", test_validate_ok },
 	{ "validate_empty", test_validate_empty },
@@ -796,23 +709,5 @@ static const struct {
 
 int main(void)
 {
-	int status = 0;
-	u32 i;
-
-	printf("1..%zu\n", ARRAY_SIZE(tests));
-	for (i = 0; i < ARRAY_SIZE(tests); i++) {
-		failed = false;
-		diags = 0;
-		diag_len = 0;
-		tests[i].fn();
-		printf("%sok %u %s\n", failed ? "not " : "", i + 1,
-		       tests[i].name);
-		if (failed) {
-			fputs(diag_buf, stdout);
-			if (diags > MAX_DIAGS)
-				printf("# and %d more\n", diags - MAX_DIAGS);
-			status = 1;
-		}
-	}
-	return status;
+	return unit_main(tests, ARRAY_SIZE(tests));
 }

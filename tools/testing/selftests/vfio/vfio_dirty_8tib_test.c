@@ -25,10 +25,12 @@
  *   raised  vfio_dirty with the ceiling raised to 1 GiB: 8 TiB + 4 KiB and
  *           16 TiB tracked, queried and unmapped, a vIOMMU-style unmap of a
  *           16 TiB IOVA space, bitmaps that fault part way, bad bitmaps and
- *           a ceiling that changes between two calls.  Its variants move the
- *           bits in the user's bitmap as the iommufd selftests do: the first
- *           mapping at bit 0, in the middle of a word, in the middle of a
- *           byte, and the bitmap itself at an odd address;
+ *           a ceiling that changes between two calls, and everything
+ *           dirty (through the test hook of CONFIG_VFIO_DIRTY_TEST).  Its
+ *           variants move the bits in the user's bitmap as the iommufd
+ *           selftests do: the first mapping at bit 0, in the middle of a
+ *           word, in the middle of a byte, and the bitmap itself at an odd
+ *           address;
  *   race    vfio_dirty, the device's background writer running while the
  *           process queries and unmaps with a bitmap, checked against the
  *           device's write log, once per way the device writes (through
@@ -60,6 +62,12 @@
 #define RAISED_CEILING_STR	"1G"
 /* The process region all mappings lie in: 16 TiB and some slack. */
 #define REGION_SIZE	(SZ_16T + 64 * SZ_2M)
+
+/*
+ * A chunk of dirty bits, as tracking_bytes counts it: its 32768 bits and
+ * one bit per 64-bit word of them.
+ */
+#define CHUNK_BYTES	(SZ_4K + 64)
 
 #define PARAM_MAX	"max_bitmap_size"
 #define PARAM_CHUNK	"chunk_size"
@@ -278,6 +286,36 @@ static void expect_bits(struct __test_metadata *_metadata, struct ubm *bm,
 		TH_LOG("%s: unexpected bit %llu", what, (unsigned long long)got[i]);
 	free(got);
 	free(sorted);
+}
+
+/*
+ * Bits [@first, @first + @n) of @bm must be set and no other, @n maybe 0;
+ * the words found set are zeroed for the next call.  Word by word, so that
+ * it copes with billions of bits; @bm has no hole.
+ */
+static void expect_run(struct __test_metadata *_metadata, struct ubm *bm,
+		       uint64_t first, uint64_t n, const char *what)
+{
+	uint64_t *words = (uint64_t *)bm->mem, w, want, lo, hi, bad = 0;
+	uint64_t start = bm->misalign * 8ULL + first, end = start + n;
+
+	for (w = 0; w < bm->mem_size / 8; w++) {
+		lo = w * 64 > start ? w * 64 : start;
+		hi = w * 64 + 64 < end ? w * 64 + 64 : end;
+		want = 0;
+		if (lo < hi)
+			want = (hi - lo == 64 ? ~0ULL : ((1ULL << (hi - lo)) - 1))
+			       << (lo - w * 64);
+		if (words[w] != want && bad++ < 4)
+			TH_LOG("%s: bitmap word %llu is 0x%llx, expected 0x%llx",
+			       what, (unsigned long long)w,
+			       (unsigned long long)words[w],
+			       (unsigned long long)want);
+		if (words[w])
+			words[w] = 0;
+	}
+	EXPECT_EQ(0, bad) TH_LOG("%s: %llu words wrong", what,
+				 (unsigned long long)bad);
 }
 
 /* What every fixture holds: the device, the region, the saved parameters. */
@@ -1121,7 +1159,7 @@ TEST_F(raised, stats)
 	ASSERT_GE(tracking, 0);
 	for (i = 0; i < ARRAY_SIZE(bits); i++)
 		dev_write(_metadata, &self->c, 0, bits[i] * SZ_4K);
-	EXPECT_EQ(tracking + SZ_4K, stat_read("tracking_bytes"));
+	EXPECT_EQ(tracking + CHUNK_BYTES, stat_read("tracking_bytes"));
 
 	requests = stat_read("requests");
 	chunks = stat_read("chunks");
@@ -1141,6 +1179,54 @@ TEST_F(raised, stats)
 	EXPECT_EQ(requests + 2, stat_read("requests"));
 	EXPECT_EQ(chunks + 3, stat_read("chunks"));
 	EXPECT_EQ(bytes + 3 * 8, stat_read("bitmap_bytes"));
+	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
+	bm_free(&bm);
+}
+
+/*
+ * Everything dirty past 2^31 pages: one mapping of 8 TiB + 2 MiB, every
+ * page marked dirty by the test hook (no device can write terabytes here).
+ * A query reports every page of the mapping and no other bit, a second one
+ * nothing; marked again, an unmap with bitmap reports every page, and the
+ * tracking memory is given back.
+ */
+TEST_F_TIMEOUT(raised, everything_dirty, 300)
+{
+	const uint64_t iova = variant->a.bit * SZ_4K, size = SZ_8T + SZ_2M;
+	const uint64_t npages = size / SZ_4K;
+	int fd = self->c.dev.container_fd, ret;
+	long long tracking;
+	uint64_t unmapped;
+	struct ubm bm;
+
+	map_at(_metadata, &self->c, iova, size);
+	ret = __vfio_dirty_test_set_dirty(fd, iova, size);
+	if (ret == -ENOTTY)
+		SKIP(return, "vfio_dirty built without CONFIG_VFIO_DIRTY_TEST");
+	/* Not tracking. */
+	EXPECT_EQ(-EINVAL, ret);
+	bm_alloc(_metadata, &bm, variant->a.bit + npages, variant->a.misalign);
+	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	tracking = stat_read("tracking_bytes");
+	ASSERT_GE(tracking, 0);
+	/* Past the mapping, and not page aligned. */
+	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova, size + SZ_4K));
+	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova + 1, SZ_4K));
+
+	ASSERT_EQ(0, __vfio_dirty_test_set_dirty(fd, iova, size));
+	EXPECT_EQ(tracking + (npages + PAGE_BITS - 1) / PAGE_BITS * CHUNK_BYTES,
+		  stat_read("tracking_bytes"));
+	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + size, &bm));
+	expect_run(_metadata, &bm, variant->a.bit, npages, "GET_BITMAP");
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
+	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + size, &bm));
+	expect_run(_metadata, &bm, 0, 0, "GET_BITMAP again");
+
+	ASSERT_EQ(0, __vfio_dirty_test_set_dirty(fd, iova, size));
+	ASSERT_EQ(0, unmap_bitmap(&self->c, 0, iova + size, &bm, &unmapped));
+	EXPECT_EQ(size, unmapped);
+	expect_run(_metadata, &bm, variant->a.bit, npages, "UNMAP with bitmap");
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	bm_free(&bm);
 }

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 
 #include "vfio_util.h"
+#include "vfio_dirty_test.h"
 
 const char *vfio_selftests_get_device(int *argc, char *argv[])
 {
@@ -322,6 +323,17 @@ int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
 	};
 
 	return ioctl(container_fd, VFIO_IOMMU_DIRTY_PAGES, &req) ? -errno : 0;
+}
+
+int __vfio_dirty_test_set_dirty(int container_fd, uint64_t iova, uint64_t size)
+{
+	struct vfio_dirty_test_set_dirty set = {
+		.argsz = sizeof(set),
+		.iova = iova,
+		.size = size,
+	};
+
+	return ioctl(container_fd, VFIO_DIRTY_TEST_SET_DIRTY, &set) ? -errno : 0;
 }
 
 bool vfio_device_is_dirty_sim(const char *name)

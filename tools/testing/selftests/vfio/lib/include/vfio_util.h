@@ -229,6 +229,19 @@ int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
 		      uint64_t pgsize, uint64_t *bitmap, uint64_t bitmap_bytes);
 
 /**
+ * __vfio_dirty_test_set_dirty() - VFIO_DIRTY_TEST_SET_DIRTY, a test hook
+ * @container_fd: a container on vfio_dirty, tracking
+ * @iova: start of the range, inside one mapping
+ * @size: bytes
+ *
+ * Marks every page of the range dirty without writing it.
+ *
+ * Return: 0 or a negative errno: -ENOTTY when vfio_dirty was built without
+ * CONFIG_VFIO_DIRTY_TEST (or the container is not on vfio_dirty).
+ */
+int __vfio_dirty_test_set_dirty(int container_fd, uint64_t iova, uint64_t size);
+
+/**
  * vfio_device_is_dirty_sim() - is @name an instance of vfio_dirty_sim?
  * @name: BDF or mdev UUID
  *

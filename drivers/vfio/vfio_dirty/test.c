@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_dirty: test hooks.
+ *
+ * Built only with CONFIG_VFIO_DIRTY_TEST=y, for the selftests and the
+ * benchmarks; a production build has none of this, and its container
+ * ioctl answers -ENOTTY where this file would be called.  The hooks reach
+ * states a device cannot reach in a test VM: VFIO_DIRTY_TEST_SET_DIRTY marks
+ * terabytes dirty through the same path as a device's write, without the
+ * write.  The uAPI is in vfio_dirty_test.h.
+ */
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+
+#include "private.h"
+#include "vfio_dirty_test.h"
+
+/* Bytes marked between two yields of the CPU: 32 GiB, 2^23 bits at 4 KiB. */
+#define SET_DIRTY_STEP	(32ULL << 30)
+
+static int set_dirty(struct vfio_dirty_iommu *iommu, unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_test_set_dirty, size);
+	struct vfio_dirty_test_set_dirty set;
+	struct vfio_dirty_dma *dma;
+	u64 pgsize, last, offset, len;
+	int ret = 0;
+
+	if (copy_from_user(&set, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (set.argsz < minsz || set.flags || !set.size ||
+	    check_add_overflow(set.iova, set.size - 1, &last))
+		return -EINVAL;
+
+	mutex_lock(&iommu->lock);
+	pgsize = 1ULL << vfio_dirty_pgshift(iommu);
+	dma = vfio_dirty_dma_first(iommu, set.iova, set.iova);
+	if (!iommu->tracking || (set.iova | set.size) & (pgsize - 1) || !dma ||
+	    dma->iova > set.iova || last > dma->iova + (dma->size - 1)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	for (offset = set.iova - dma->iova; offset <= last - dma->iova;
+	     offset += len) {
+		len = min(SET_DIRTY_STEP, last - dma->iova - offset + 1);
+		ret = vfio_dirty_mark(iommu, dma, offset, len);
+		if (ret)
+			break;
+		cond_resched();
+	}
+out_unlock:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_test_ioctl() - the test-only container ioctls
+ * @iommu: the container
+ * @cmd: the ioctl, one the backend does not know otherwise
+ * @arg: its argument
+ *
+ * Return: what the ioctl returns; -ENOTTY for an unknown one.
+ */
+long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
+			   unsigned long arg)
+{
+	switch (cmd) {
+	case VFIO_DIRTY_TEST_SET_DIRTY:
+		return set_dirty(iommu, arg);
+	default:
+		return -ENOTTY;
+	}
+}

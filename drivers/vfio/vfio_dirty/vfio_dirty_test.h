@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * vfio_dirty: the test-only uAPI of test.c, in modules built with
+ * CONFIG_VFIO_DIRTY_TEST=y (the selftests' build), issued on a container
+ * file descriptor that uses vfio_dirty.  A module built without it answers
+ * -ENOTTY.  Not a stable interface: it moves with the selftests.
+ */
+#ifndef _VFIO_DIRTY_TEST_H
+#define _VFIO_DIRTY_TEST_H
+
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#define VFIO_DIRTY_TEST_BASE	0xe0
+
+/**
+ * struct vfio_dirty_test_set_dirty - mark pages dirty
+ * @argsz: sizeof(struct vfio_dirty_test_set_dirty)
+ * @flags: 0
+ * @iova: first byte, aligned to the container's page size
+ * @size: bytes, aligned to it, not zero, all inside one mapping
+ *
+ * Records every page of the range as written, as a write by an emulated
+ * device would, without writing it: so that tests can dirty terabytes.
+ * Dirty tracking must be started.  Errors: -EINVAL for bad arguments, a
+ * range not inside one mapping or tracking not started; -EFAULT; -ENOMEM,
+ * with part of the range maybe marked.
+ */
+struct vfio_dirty_test_set_dirty {
+	__u32 argsz;
+	__u32 flags;
+	__u64 iova;
+	__u64 size;
+};
+
+#define VFIO_DIRTY_TEST_SET_DIRTY	_IO(VFIO_TYPE, VFIO_DIRTY_TEST_BASE + 0)
+
+#endif /* _VFIO_DIRTY_TEST_H */

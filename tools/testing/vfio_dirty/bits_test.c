@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the chunks of dirty bits and of the writer that lays them
+ * out in a user's bitmap, drivers/vfio/vfio_dirty/bits.c, built in
+ * userspace.  Prints TAP; exits 1 if any test fails.
+ *
+ * The writer writes into a destination array the way the kernel copies to
+ * the user's bitmap: each write replaces the words it covers.  Every test
+ * checks the destination bit by bit against a plain reference, and every
+ * write against the writer's rules: only words with a bit set, never past
+ * the end of a chunk of the destination.  The random inputs come from a
+ * fixed seed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bits.h"
+#include "unit.h"
+
+/* The destination: 4096 words, 262144 bits. */
+#define DEST_WORDS	4096ULL
+#define DEST_BITS	(DEST_WORDS * 64)
+
+static u64 dest[DEST_WORDS];
+static u64 ref[DEST_WORDS];
+static u64 buf[DEST_WORDS];
+static u64 writes, words_written, fail_at;
+
+static void ref_set(u64 bit, u64 n)
+{
+	for (; n; n--, bit++)
+		ref[bit / 64] |= 1ULL << (bit % 64);
+}
+
+static int dest_write(void *priv, u64 word, const u64 *words, u64 n)
+{
+	struct vfio_dirty_writer *w = priv;
+	u64 i;
+
+	if (++writes == fail_at)
+		return -EFAULT;
+	EXPECT(n >= 1 && n <= w->cap);
+	EXPECT(word / w->cap == (word + n - 1) / w->cap);
+	EXPECT(word + n <= DEST_WORDS);
+	for (i = 0; i < n; i++)
+		EXPECT(words[i] != 0);
+	memcpy(&dest[word], words, n * sizeof(u64));
+	words_written += n;
+	return 0;
+}
+
+static void writer_init(struct vfio_dirty_writer *w, u64 cap)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = cap;
+	w->write = dest_write;
+	w->priv = w;
+	memset(dest, 0, sizeof(dest));
+	memset(ref, 0, sizeof(ref));
+	writes = 0;
+	words_written = 0;
+	fail_at = 0;
+}
+
+static void expect_dest(int line)
+{
+	u64 i;
+
+	for (i = 0; i < DEST_WORDS; i++) {
+		if (dest[i] != ref[i]) {
+			diag(line, "word %llu: got 0x%llx, want 0x%llx\n", i,
+			     dest[i], ref[i]);
+			return;
+		}
+	}
+}
+
+#define EXPECT_DEST()	expect_dest(__LINE__)
+
+/* The chunk's @used must be exactly its nonzero words. */
+static void expect_used(const struct vfio_dirty_bits *c, int line)
+{
+	unsigned int i;
+
+	for (i = 0; i < VFIO_DIRTY_BITS_WORDS; i++) {
+		bool used = c->used[i / 64] >> (i % 64) & 1;
+
+		if (used != !!c->words[i]) {
+			diag(line, "word %u: used %d, value 0x%llx\n", i, used,
+			     c->words[i]);
+			return;
+		}
+	}
+}
+
+static void chunk_fill(struct vfio_dirty_bits *c, bool *model)
+{
+	unsigned int k, bit, n, i;
+
+	memset(c, 0, sizeof(*c));
+	memset(model, 0, VFIO_DIRTY_BITS);
+	for (k = rng_below(12); k; k--) {
+		bit = rng_below(VFIO_DIRTY_BITS);
+		n = 1 + rng_below(rng_below(4) ? 100 : VFIO_DIRTY_BITS - bit);
+		if (bit + n > VFIO_DIRTY_BITS)
+			n = VFIO_DIRTY_BITS - bit;
+		vfio_dirty_bits_set(c, bit, n);
+		for (i = bit; i < bit + n; i++)
+			model[i] = true;
+	}
+}
+
+static void test_bits_set_clear(void)
+{
+	static struct vfio_dirty_bits c;
+	static bool model[VFIO_DIRTY_BITS];
+	unsigned int round, i;
+
+	rng_state = 3;
+	for (round = 0; round < 300; round++) {
+		chunk_fill(&c, model);
+		for (i = 0; i < VFIO_DIRTY_BITS; i++) {
+			if (model[i] != (c.words[i / 64] >> (i % 64) & 1)) {
+				diag(__LINE__, "round %u bit %u: want %d\n",
+				     round, i, model[i]);
+				break;
+			}
+		}
+		expect_used(&c, __LINE__);
+		vfio_dirty_bits_clear(&c);
+		for (i = 0; i < VFIO_DIRTY_BITS_WORDS; i++)
+			EXPECT(!c.words[i]);
+		expect_used(&c, __LINE__);
+	}
+}
+
+static void test_bits_set_edges(void)
+{
+	static struct vfio_dirty_bits c;
+
+	memset(&c, 0, sizeof(c));
+	vfio_dirty_bits_set(&c, 0, VFIO_DIRTY_BITS);
+	EXPECT_U64(c.words[0], ~0ULL);
+	EXPECT_U64(c.words[VFIO_DIRTY_BITS_WORDS - 1], ~0ULL);
+	EXPECT_U64(c.used[VFIO_DIRTY_BITS_WORDS / 64 - 1], ~0ULL);
+	expect_used(&c, __LINE__);
+
+	memset(&c, 0, sizeof(c));
+	vfio_dirty_bits_set(&c, 63, 2);
+	EXPECT_U64(c.words[0], 1ULL << 63);
+	EXPECT_U64(c.words[1], 1);
+	EXPECT_U64(c.used[0], 3);
+	vfio_dirty_bits_set(&c, VFIO_DIRTY_BITS - 1, 1);
+	EXPECT_U64(c.words[VFIO_DIRTY_BITS_WORDS - 1], 1ULL << 63);
+	expect_used(&c, __LINE__);
+}
+
+/* Runs: the first bit of each at or after the end of the one before. */
+static void test_writer_set_random(void)
+{
+	struct vfio_dirty_writer w;
+	u64 bit, n, round;
+
+	rng_state = 4;
+	for (round = 0; round < 2000; round++) {
+		writer_init(&w, 1 + rng_below(rng_below(2) ? 8 : 200));
+		bit = rng_below(200);
+		while (bit < DEST_BITS) {
+			n = 1 + rng_below(rng_below(5) ? 70 : 5000);
+			if (bit + n > DEST_BITS)
+				n = DEST_BITS - bit;
+			EXPECT_INT(vfio_dirty_writer_set(&w, bit, n), 0);
+			ref_set(bit, n);
+			/* A mapping may end here. */
+			if (!rng_below(3))
+				EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+			bit += n + (rng_below(3) ? rng_below(300) : 0);
+		}
+		EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+		EXPECT_DEST();
+		if (failed)
+			return;
+	}
+}
+
+/* Chunks at aligned and unaligned bits, with runs between them. */
+static void test_writer_bits_random(void)
+{
+	static struct vfio_dirty_bits c;
+	static bool model[VFIO_DIRTY_BITS];
+	struct vfio_dirty_writer w;
+	u64 bit, round, i, n;
+
+	rng_state = 5;
+	for (round = 0; round < 300; round++) {
+		writer_init(&w, 1 + rng_below(rng_below(2) ? 16 : 1000));
+		bit = rng_below(2) ? 64 * rng_below(8) : rng_below(500);
+		while (bit + VFIO_DIRTY_BITS <= DEST_BITS) {
+			chunk_fill(&c, model);
+			EXPECT_INT(vfio_dirty_writer_bits(&w, bit, &c), 0);
+			for (i = 0; i < VFIO_DIRTY_BITS; i++)
+				if (model[i])
+					ref_set(bit + i, 1);
+			bit += VFIO_DIRTY_BITS;
+			if (!rng_below(2)) {
+				EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+				/* The next mapping, maybe in the same word. */
+				bit += rng_below(2) ? 0 : rng_below(3000);
+				if (!rng_below(3) && bit + 100 < DEST_BITS) {
+					n = 1 + rng_below(100);
+					EXPECT_INT(vfio_dirty_writer_set(&w, bit, n), 0);
+					ref_set(bit, n);
+					bit += n;
+				}
+			}
+		}
+		EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+		EXPECT_DEST();
+		if (failed)
+			return;
+	}
+}
+
+/* Two mappings share a word; the first is written out before the second. */
+static void test_writer_shared_word(void)
+{
+	static struct vfio_dirty_bits c;
+	struct vfio_dirty_writer w;
+
+	writer_init(&w, 4);
+	EXPECT_INT(vfio_dirty_writer_set(&w, 10, 20), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	EXPECT_INT(vfio_dirty_writer_set(&w, 30, 3), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	memset(&c, 0, sizeof(c));
+	vfio_dirty_bits_set(&c, 0, 1);
+	vfio_dirty_bits_set(&c, 100, 1);
+	EXPECT_INT(vfio_dirty_writer_bits(&w, 40, &c), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	ref_set(10, 23);
+	ref_set(40, 1);
+	ref_set(140, 1);
+	EXPECT_DEST();
+	/* Word 0 was written three times, word 2 once. */
+	EXPECT_U64(words_written, 4);
+}
+
+/* Only the words with a bit set are written, each once. */
+static void test_writer_sparse(void)
+{
+	static struct vfio_dirty_bits c;
+	struct vfio_dirty_writer w;
+	u64 i;
+
+	writer_init(&w, 512);
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < VFIO_DIRTY_BITS; i += 1024)
+		vfio_dirty_bits_set(&c, i, 128);
+	EXPECT_INT(vfio_dirty_writer_bits(&w, 0, &c), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	for (i = 0; i < VFIO_DIRTY_BITS; i += 1024)
+		ref_set(i, 128);
+	EXPECT_DEST();
+	EXPECT_U64(words_written, 2 * VFIO_DIRTY_BITS / 1024);
+	EXPECT_U64(writes, VFIO_DIRTY_BITS / 1024);
+}
+
+/* A run of all ones fills whole chunks of the destination per write. */
+static void test_writer_long_run(void)
+{
+	struct vfio_dirty_writer w;
+
+	writer_init(&w, 1024);
+	EXPECT_INT(vfio_dirty_writer_set(&w, 5, DEST_BITS - 10), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	ref_set(5, DEST_BITS - 10);
+	EXPECT_DEST();
+	EXPECT_U64(writes, DEST_WORDS / 1024);
+	EXPECT_U64(words_written, DEST_WORDS);
+}
+
+/* A write that fails is returned, by whichever call made it. */
+static void test_writer_fault(void)
+{
+	static struct vfio_dirty_bits c;
+	struct vfio_dirty_writer w;
+
+	writer_init(&w, 2);
+	fail_at = 1;
+	EXPECT_INT(vfio_dirty_writer_set(&w, 0, 64 * 5), -EFAULT);
+	EXPECT_U64(words_written, 0);
+
+	writer_init(&w, 8);
+	fail_at = 1;
+	EXPECT_INT(vfio_dirty_writer_set(&w, 0, 10), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), -EFAULT);
+
+	writer_init(&w, 8);
+	fail_at = 2;
+	memset(&c, 0, sizeof(c));
+	vfio_dirty_bits_set(&c, 0, 1);
+	vfio_dirty_bits_set(&c, 64 * 100, 1);
+	EXPECT_INT(vfio_dirty_writer_bits(&w, 3, &c), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), -EFAULT);
+	EXPECT_U64(words_written, 1);
+	EXPECT_U64(dest[0], 1 << 3);
+}
+
+static const struct unit_test tests[] = {
+	{ "bits_set_clear", test_bits_set_clear },
+	{ "bits_set_edges", test_bits_set_edges },
+	{ "writer_set_random", test_writer_set_random },
+	{ "writer_bits_random", test_writer_bits_random },
+	{ "writer_shared_word", test_writer_shared_word },
+	{ "writer_sparse", test_writer_sparse },
+	{ "writer_long_run", test_writer_long_run },
+	{ "writer_fault", test_writer_fault },
+};
+
+int main(void)
+{
+	return unit_main(tests, ARRAY_SIZE(tests));
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Userspace stand-in for the kernel's <linux/minmax.h>: what bits.c uses. */
+#ifndef _VFIO_DIRTY_SHIM_LINUX_MINMAX_H
+#define _VFIO_DIRTY_SHIM_LINUX_MINMAX_H
+
+/* The smaller of two values of the same type, each evaluated once. */
+#define min(x, y) ({				\
+	__typeof__(x) _x = (x);			\
+	__typeof__(y) _y = (y);			\
+	(void)(&_x == &_y);			\
+	_x < _y ? _x : _y; })
+
+#endif /* _VFIO_DIRTY_SHIM_LINUX_MINMAX_H */
