@@ -78,7 +78,7 @@ cd "$top" || exit 1
 start=$(date +%s)
 if stage provision scripts/provision.sh $KERNELS; then
 	for k in $KERNELS; do
-		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1
+		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1 CONFIG_VFIO_DIRTY_TEST=y
 		stage "sparse-$k" scripts/kbuild.sh "$k" "$OUT/sparse-$k" C=2
 	done
 	stage checkpatch scripts/checkpatch.sh
