@@ -283,15 +283,15 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
 		first = (index * VFIO_DIRTY_BITS) << pshift;
 		last = first + (VFIO_DIRTY_BITS << pshift) - 1;
 		pindex = first;
-		if (!xa_find(&dma->pins, &pindex, last, XA_PRESENT)) {
+		if (xa_find(&dma->pins, &pindex, last, XA_PRESENT)) {
+			vfio_dirty_bits_clear(chunk);
+			xa_for_each_range(&dma->pins, pindex, pin, first, last)
+				vfio_dirty_bits_set(chunk,
+						    page_bit(iommu, pindex) %
+						    VFIO_DIRTY_BITS, 1);
+		} else {
 			chunk_free(dma, index, chunk);
-			continue;
 		}
-		vfio_dirty_bits_clear(chunk);
-		xa_for_each_range(&dma->pins, pindex, pin, first, last)
-			vfio_dirty_bits_set(chunk,
-					    page_bit(iommu, pindex) % VFIO_DIRTY_BITS,
-					    1);
 		cond_resched();
 	}
 	dma->all_dirty = false;
