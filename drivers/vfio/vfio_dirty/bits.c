@@ -15,18 +15,24 @@
  * the user's bitmap, whose bit 0 stands for the range's first page: a
  * mapping's bit 0 may fall at any bit of it, and two mappings may share a
  * word.  The uAPI has the user zero the bitmap, so only words with a bit
- * set are written, and the bitmap is never read.  The words are gathered in
- * @buf, a run of consecutive words within one chunk of the destination, and
- * written out when the next word does not extend the run, when the chunk
- * ends, or when the caller flushes (at the end of each mapping).  So the
- * memory a report needs is one chunk of destination, and a write never
- * crosses a chunk.
+ * set are written, and the bitmap is never read.  The destination is cut
+ * into chunks of @cap words, and no write crosses from one to the next.
+ * Words that land in the destination as they are stored (a chunk's words,
+ * when its bit 0 falls on a word's bit 0; a run of ones) are written
+ * straight from where they are, a consecutive run per write.  Words that
+ * must be built (shifted, or a part of a word) are gathered in @buf, a run
+ * of consecutive words, and written out when the next word does not extend
+ * the run, when @buf or the chunk is full, before a run written straight,
+ * or when the caller flushes (at the end of each mapping).  So a report
+ * needs no memory but the writer's, whatever its size.
  *
  * Order.  Bits are given in increasing order: each call's first bit lies
  * after every bit given before, except that it may share the last word
- * given.  That word may have been written out already (by a flush at the
- * end of a mapping); the writer keeps it as @tail, so that when the next
- * bits fall in it, it is written again, with all of its bits.
+ * given.  That word may have been written out already (at the end of a
+ * mapping, or as the last of a run written straight); the writer keeps it
+ * as @tail, so that when the next bits fall in it, it is written again,
+ * with all of its bits.  A run written straight starts at a word's bit 0,
+ * so it never shares its first word with what came before.
  *
  * Widths.  Bit numbers and counts are u64 here: a request may cover 2^31
  * pages and more.  A chunk's bit numbers are u32.
@@ -36,6 +42,11 @@
 #include <linux/string.h>
 
 #include "bits.h"
+
+/* The source of runs of ones: a chunk's worth. */
+static const u64 ones[VFIO_DIRTY_BITS_WORDS] = {
+	[0 ... VFIO_DIRTY_BITS_WORDS - 1] = ~0ULL
+};
 
 /* Set bits [@bit, @bit + @n) of @map, @n at least 1. */
 static void set_range(u64 *map, u32 bit, u32 n)
@@ -52,6 +63,24 @@ static void set_range(u64 *map, u32 bit, u32 n)
 	if (w < last)
 		memset(&map[w], 0xff, (last - w) * sizeof(u64));
 	map[last] |= tail;
+}
+
+/*
+ * The first word of @chunk at or after word @w that holds a bit, or, when
+ * @used is false, that holds none; VFIO_DIRTY_BITS_WORDS if there is none.
+ */
+static u32 next_word(const struct vfio_dirty_bits *chunk, u32 w, bool used)
+{
+	u64 map;
+
+	while (w < VFIO_DIRTY_BITS_WORDS) {
+		map = used ? chunk->used[w / 64] : ~chunk->used[w / 64];
+		map &= ~0ULL << (w % 64);
+		if (map)
+			return w - w % 64 + __ffs64(map);
+		w = w - w % 64 + 64;
+	}
+	return VFIO_DIRTY_BITS_WORDS;
 }
 
 /**
@@ -72,14 +101,25 @@ void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n)
  */
 void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk)
 {
-	unsigned int i;
-	u64 used;
+	u32 w, end;
 
-	for (i = 0; i < VFIO_DIRTY_BITS_WORDS / 64; i++) {
-		for (used = chunk->used[i]; used; used &= used - 1)
-			chunk->words[i * 64 + __ffs64(used)] = 0;
-		chunk->used[i] = 0;
+	for (w = next_word(chunk, 0, true); w < VFIO_DIRTY_BITS_WORDS;
+	     w = next_word(chunk, end, true)) {
+		end = next_word(chunk, w, false);
+		memset(&chunk->words[w], 0, (end - w) * sizeof(u64));
 	}
+	memset(chunk->used, 0, sizeof(chunk->used));
+}
+
+/**
+ * vfio_dirty_bits_empty() - does a chunk hold no bit?
+ * @chunk: the chunk
+ *
+ * Return: true if it holds none.
+ */
+bool vfio_dirty_bits_empty(const struct vfio_dirty_bits *chunk)
+{
+	return next_word(chunk, 0, true) == VFIO_DIRTY_BITS_WORDS;
 }
 
 /**
@@ -105,54 +145,64 @@ int vfio_dirty_writer_flush(struct vfio_dirty_writer *w)
 }
 
 /*
- * Put @m words at word @word of the destination, ORed with what it holds:
- * @src's, or all ones when @src is NULL.  @word is at least the last word
- * put before.
+ * Put @val at word @word of the destination, ORed with what it holds, unless
+ * it is zero.  @word is at least the last word put before.
  */
-static int put_words(struct vfio_dirty_writer *w, u64 word, const u64 *src,
-		     u64 m)
+static int put_word(struct vfio_dirty_writer *w, u64 word, u64 val)
 {
-	u64 room, take;
 	int ret;
 
-	while (m) {
-		if (w->n && word == w->first + w->n - 1) {
-			w->buf[w->n - 1] |= src ? *src++ : ~0ULL;
-			word++;
-			m--;
-			continue;
-		}
-		if (!w->n || word != w->first + w->n ||
-		    (w->first + w->n) % w->cap == 0) {
-			ret = vfio_dirty_writer_flush(w);
-			if (ret)
-				return ret;
-			w->first = word;
-			if (w->has_tail && w->tail_word == word) {
-				w->buf[0] = w->tail;
-				w->n = 1;
-				continue;
-			}
-		}
-		room = w->cap - (w->first + w->n) % w->cap;
-		take = min(m, room);
-		if (src) {
-			memcpy(&w->buf[w->n], src, take * sizeof(u64));
-			src += take;
-		} else {
-			memset(&w->buf[w->n], 0xff, take * sizeof(u64));
-		}
-		w->n += take;
-		word += take;
-		m -= take;
+	if (!val)
+		return 0;
+	if (w->n && word == w->first + w->n - 1) {
+		w->buf[w->n - 1] |= val;
+		return 0;
 	}
+	if (w->n && (word != w->first + w->n || word % w->cap == 0 ||
+		     w->n == VFIO_DIRTY_WRITER_WORDS)) {
+		ret = vfio_dirty_writer_flush(w);
+		if (ret)
+			return ret;
+	}
+	if (!w->n) {
+		w->first = word;
+		if (w->has_tail && w->tail_word == word)
+			val |= w->tail;
+	}
+	w->buf[w->n++] = val;
 	return 0;
 }
 
-/* Put one word, unless it is zero. */
-static int put_word(struct vfio_dirty_writer *w, u64 word, u64 val)
+/*
+ * Write @n words, none zero, straight from @src, or ones when @src is NULL,
+ * from word @word of the destination on, after the words gathered.  @word
+ * is past every word put before.
+ */
+static int put_straight(struct vfio_dirty_writer *w, u64 word, const u64 *src,
+			u64 n)
 {
-	return val ? put_words(w, word, &val, 1) : 0;
+	u64 take;
+	int ret;
+
+	ret = vfio_dirty_writer_flush(w);
+	if (ret)
+		return ret;
+	while (n) {
+		take = min(n, w->cap - word % w->cap);
+		if (!src)
+			take = min_t(u64, take, VFIO_DIRTY_BITS_WORDS);
+		ret = w->write(w->priv, word, src ? src : ones, take);
+		if (ret)
+			return ret;
+		if (src)
+			src += take;
+		word += take;
+		n -= take;
+	}
+	w->tail = src ? src[-1] : ~0ULL;
+	w->tail_word = word - 1;
+	w->has_tail = true;
+	return 0;
 }
 
 /**
@@ -179,7 +229,7 @@ int vfio_dirty_writer_set(struct vfio_dirty_writer *w, u64 bit, u64 n)
 		word++;
 	}
 	if (end / 64 > word) {
-		ret = put_words(w, word, NULL, end / 64 - word);
+		ret = put_straight(w, word, NULL, end / 64 - word);
 		if (ret)
 			return ret;
 		word = end / 64;
@@ -195,41 +245,37 @@ int vfio_dirty_writer_set(struct vfio_dirty_writer *w, u64 bit, u64 n)
  * @bit: the destination bit of the chunk's bit 0
  * @chunk: the chunk
  *
- * Only the words of the chunk that hold a bit are visited.
+ * Only the words of the chunk that hold a bit are visited.  When @bit is a
+ * word's bit 0, they are written straight from the chunk, a run of
+ * consecutive words per write.
  *
  * Return: 0, or what @w->write returned.
  */
 int vfio_dirty_writer_bits(struct vfio_dirty_writer *w, u64 bit,
 			   const struct vfio_dirty_bits *chunk)
 {
-	unsigned int shift = bit % 64, i, j, run;
-	u64 word = bit / 64, used, rest;
+	unsigned int shift = bit % 64;
+	u64 base = bit / 64;
+	u32 i, end;
 	int ret;
 
-	for (i = 0; i < VFIO_DIRTY_BITS_WORDS / 64; i++) {
-		used = chunk->used[i];
-		while (used) {
-			j = __ffs64(used);
-			if (!shift) {
-				/* Aligned: copy the whole run of words. */
-				rest = ~(used >> j);
-				run = rest ? __ffs64(rest) : 64 - j;
-				ret = put_words(w, word + i * 64 + j,
-						&chunk->words[i * 64 + j], run);
-				if (ret)
-					return ret;
-				used = j + run == 64 ? 0 :
-				       used & (~0ULL << (j + run));
-				continue;
-			}
-			rest = chunk->words[i * 64 + j];
-			ret = put_word(w, word + i * 64 + j, rest << shift);
-			if (!ret)
-				ret = put_word(w, word + i * 64 + j + 1,
-					       rest >> (64 - shift));
+	for (i = next_word(chunk, 0, true); i < VFIO_DIRTY_BITS_WORDS;
+	     i = next_word(chunk, end, true)) {
+		end = next_word(chunk, i, false);
+		if (!shift) {
+			ret = put_straight(w, base + i, &chunk->words[i],
+					   end - i);
 			if (ret)
 				return ret;
-			used &= used - 1;
+			continue;
+		}
+		for (; i < end; i++) {
+			ret = put_word(w, base + i, chunk->words[i] << shift);
+			if (!ret)
+				ret = put_word(w, base + i + 1,
+					       chunk->words[i] >> (64 - shift));
+			if (ret)
+				return ret;
 		}
 	}
 	return 0;

@@ -28,13 +28,16 @@ struct vfio_dirty_bits {
 
 void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n);
 void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk);
+bool vfio_dirty_bits_empty(const struct vfio_dirty_bits *chunk);
+
+/* Words the writer gathers before writing them out: 2 KiB. */
+#define VFIO_DIRTY_WRITER_WORDS	256
 
 /**
  * struct vfio_dirty_writer - bits on their way to a zeroed bitmap
- * @buf: room for @cap words
  * @cap: words in a chunk of the destination: the destination is cut into
- *	chunks of @cap words, counted from its word 0, and @buf never holds
- *	words of two chunks
+ *	chunks of @cap words, counted from its word 0, and no write crosses
+ *	from one to the next
  * @write: writes @n words from @words to the destination, from its word
  *	@word on; returns 0 or an errno
  * @priv: for @write
@@ -43,11 +46,11 @@ void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk);
  * @tail: the last word written out, when @has_tail
  * @tail_word: its index in the destination
  * @has_tail: a word was written out
+ * @buf: words gathered, consecutive, within one chunk of the destination
  *
- * The caller sets @buf, @cap, @write and @priv, and zeroes the rest.
+ * The caller sets @cap, @write and @priv, and zeroes the rest.
  */
 struct vfio_dirty_writer {
-	u64 *buf;
 	u64 cap;
 	int (*write)(void *priv, u64 word, const u64 *words, u64 n);
 	void *priv;
@@ -57,6 +60,7 @@ struct vfio_dirty_writer {
 	u64 tail;
 	u64 tail_word;
 	bool has_tail;
+	u64 buf[VFIO_DIRTY_WRITER_WORDS];
 };
 
 int vfio_dirty_writer_set(struct vfio_dirty_writer *w, u64 bit, u64 n);

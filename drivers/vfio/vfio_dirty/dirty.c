@@ -13,10 +13,14 @@
  * Chunks.  The bits are stored in chunks of VFIO_DIRTY_BITS bits (32768
  * bits, 128 MiB of IOVA with 4 KiB pages; see bits.c), in the mapping's
  * @dirty xarray, indexed by bit / VFIO_DIRTY_BITS.  A chunk is allocated
- * when one of its bits is first set and freed when the mapping is reported,
- * unless it holds the bit of a pinned page, so the memory follows what is
- * dirtied rather than what is mapped.  The stats counter tracking_bytes
- * counts them, over every container.
+ * when one of its bits is first set.  A GET_BITMAP clears the chunks it
+ * reported, and frees those it finds empty, which held no bit since the
+ * report before: a chunk that keeps being dirtied is cleared and kept,
+ * rather than freed and allocated again at each report, and one that is
+ * no longer dirtied is given back at the next report.  Tracking STOP,
+ * and the removal of the mapping, free them all.  So the memory follows
+ * what is dirtied rather than what is mapped.  The stats counter
+ * tracking_bytes counts the chunks, over every container.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -34,10 +38,12 @@
  * of a report follows the words it writes, not the IOVA it covers.  The
  * user's bitmap is cut into chunks of chunk_size bytes (read once per
  * request), counted from the request's first word; the writer gathers the
- * words of one chunk at most in kernel memory, so what a request allocates
- * is bounded by chunk_size, not by its size.  Each write to the user's
- * bitmap is followed by cond_resched().  Mappings are reported in IOVA
- * order, and the writer is flushed at the end of each.
+ * words it must build in its own buffer of 2 KiB, and copies the others
+ * straight from the chunks, so a request allocates the same whatever its
+ * size.  No copy to the user's bitmap crosses a chunk of it, and each is
+ * followed by cond_resched().  Mappings are reported in IOVA order, and
+ * the writer is flushed at the end of each.  The counters are added to
+ * once per request.
  *
  * Nothing lost.  A mapping's bits are cleared, or the mapping removed, only
  * once the user has them all.  GET_BITMAP reports every mapping of the
@@ -64,7 +70,9 @@ static struct kmem_cache *bits_cache;
  * @iova: the IOVA of its bit 0
  * @last: the last byte of IOVA it covers
  * @chunk: the chunk of the user's bitmap written last, U64_MAX before any
- * @writer: lays the bits out; its buffer is one chunk of the user's bitmap
+ * @chunks: chunks of the user's bitmap written, for the stats
+ * @bytes: bytes of it written, for the stats
+ * @writer: lays the bits out
  */
 struct vfio_dirty_report {
 	struct vfio_dirty_iommu *iommu;
@@ -72,6 +80,8 @@ struct vfio_dirty_report {
 	dma_addr_t iova;
 	dma_addr_t last;
 	u64 chunk;
+	u64 chunks;
+	u64 bytes;
 	struct vfio_dirty_writer writer;
 };
 
@@ -82,9 +92,13 @@ struct vfio_dirty_report {
  */
 int vfio_dirty_bits_cache_init(void)
 {
-	bits_cache = kmem_cache_create("vfio_dirty_bits",
-				       sizeof(struct vfio_dirty_bits), 0,
-				       SLAB_ACCOUNT, NULL);
+	/* A report copies the bits to the user's bitmap straight from them. */
+	bits_cache = kmem_cache_create_usercopy("vfio_dirty_bits",
+						sizeof(struct vfio_dirty_bits), 0,
+						SLAB_ACCOUNT,
+						offsetof(struct vfio_dirty_bits, words),
+						sizeof_field(struct vfio_dirty_bits, words),
+						NULL);
 	return bits_cache ? 0 : -ENOMEM;
 }
 
@@ -240,12 +254,15 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
 	struct vfio_dirty_bits *chunk;
 	unsigned long index;
+	s64 freed = 0;
 
 	xa_for_each(&dma->dirty, index, chunk) {
-		chunk_free(dma, index, chunk);
+		kmem_cache_free(bits_cache, chunk);
+		freed += sizeof(*chunk);
 		cond_resched();
 	}
 	xa_destroy(&dma->dirty);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -freed);
 	dma->all_dirty = false;
 }
 
@@ -269,7 +286,7 @@ static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma
 
 /*
  * Clear the bits of @dma but those of its pinned pages, and free the chunks
- * that hold none.
+ * that held none.
  */
 static void reset_chunks(struct vfio_dirty_iommu *iommu,
 			 struct vfio_dirty_dma *dma)
@@ -280,18 +297,19 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
 	struct vfio_dirty_pin *pin;
 
 	xa_for_each(&dma->dirty, index, chunk) {
+		if (vfio_dirty_bits_empty(chunk)) {
+			/* No pin: a pinned page's bit is always set. */
+			chunk_free(dma, index, chunk);
+			cond_resched();
+			continue;
+		}
+		vfio_dirty_bits_clear(chunk);
 		first = (index * VFIO_DIRTY_BITS) << pshift;
 		last = first + (VFIO_DIRTY_BITS << pshift) - 1;
-		pindex = first;
-		if (xa_find(&dma->pins, &pindex, last, XA_PRESENT)) {
-			vfio_dirty_bits_clear(chunk);
-			xa_for_each_range(&dma->pins, pindex, pin, first, last)
-				vfio_dirty_bits_set(chunk,
-						    page_bit(iommu, pindex) %
-						    VFIO_DIRTY_BITS, 1);
-		} else {
-			chunk_free(dma, index, chunk);
-		}
+		xa_for_each_range(&dma->pins, pindex, pin, first, last)
+			vfio_dirty_bits_set(chunk,
+					    page_bit(iommu, pindex) % VFIO_DIRTY_BITS,
+					    1);
 		cond_resched();
 	}
 	dma->all_dirty = false;
@@ -304,10 +322,10 @@ static int report_write(void *priv, u64 word, const u64 *words, u64 n)
 
 	if (copy_to_user(r->bitmap + word, words, n * sizeof(u64)))
 		return -EFAULT;
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES, n * sizeof(u64));
+	r->bytes += n * sizeof(u64);
 	if (word / r->writer.cap != r->chunk) {
 		r->chunk = word / r->writer.cap;
-		vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, 1);
+		r->chunks++;
 	}
 	cond_resched();
 	return 0;
@@ -320,10 +338,7 @@ static int report_write(void *priv, u64 word, const u64 *words, u64 n)
  * @size: bytes of IOVA the bitmap covers, at least one page
  * @bitmap: the user's bitmap, zeroed, big enough for what is reported
  *
- * The writer's buffer will be one chunk of the user's bitmap, chunk_size
- * bytes as read now, or less when the whole bitmap is smaller; it is
- * allocated for the first mapping with a page to report, so that a report
- * of nothing allocates nothing but the report.
+ * The user's bitmap is cut into chunks of chunk_size bytes, as read now.
  *
  * Return: the report, or ERR_PTR(-ENOMEM).
  */
@@ -331,7 +346,6 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
 						  dma_addr_t iova, u64 size,
 						  u64 __user *bitmap)
 {
-	u64 npages = size >> vfio_dirty_pgshift(iommu);
 	u64 chunk = READ_ONCE(vfio_dirty_chunk_size);
 	struct vfio_dirty_report *r;
 
@@ -339,7 +353,7 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
-	r->writer.cap = min(chunk / sizeof(u64), DIV_ROUND_UP_ULL(npages, 64));
+	r->writer.cap = chunk / sizeof(u64);
 	r->writer.write = report_write;
 	r->writer.priv = r;
 	r->iommu = iommu;
@@ -361,7 +375,7 @@ struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu
  *
  * Return: 0 with the pages in the user's bitmap, or an errno (-EFAULT: the
  * bitmap could not be written, maybe in part; -EINVAL: the mapping is not
- * all inside the range the bitmap covers; -ENOMEM).
+ * all inside the range the bitmap covers).
  */
 int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 			  struct vfio_dirty_dma *dma)
@@ -376,14 +390,6 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 	if (dma->iova < report->iova ||
 	    dma->iova + (dma->size - 1) > report->last)
 		return -EINVAL;
-	if (!dma->all_dirty && !iommu->unscoped_groups && xa_empty(&dma->dirty))
-		return 0;
-	if (!report->writer.buf) {
-		report->writer.buf = kvmalloc_array(report->writer.cap, sizeof(u64),
-						    GFP_KERNEL_ACCOUNT);
-		if (!report->writer.buf)
-			return -ENOMEM;
-	}
 	if (dma->all_dirty || iommu->unscoped_groups)
 		ret = vfio_dirty_writer_set(&report->writer, base,
 					    dma->size >> pgshift);
@@ -395,12 +401,13 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 }
 
 /**
- * vfio_dirty_report_end() - free a report
+ * vfio_dirty_report_end() - count a report's writes and free it
  * @report: from vfio_dirty_report_begin()
  */
 void vfio_dirty_report_end(struct vfio_dirty_report *report)
 {
-	kvfree(report->writer.buf);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, report->chunks);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES, report->bytes);
 	kfree(report);
 }
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/minmax.h>
+
 #include "bits.h"
 #include "unit.h"
 
@@ -24,7 +26,6 @@
 
 static u64 dest[DEST_WORDS];
 static u64 ref[DEST_WORDS];
-static u64 buf[DEST_WORDS];
 static u64 writes, words_written, fail_at;
 
 static void ref_set(u64 bit, u64 n)
@@ -40,7 +41,7 @@ static int dest_write(void *priv, u64 word, const u64 *words, u64 n)
 
 	if (++writes == fail_at)
 		return -EFAULT;
-	EXPECT(n >= 1 && n <= w->cap);
+	EXPECT(n >= 1 && n <= w->cap && n <= VFIO_DIRTY_BITS_WORDS);
 	EXPECT(word / w->cap == (word + n - 1) / w->cap);
 	EXPECT(word + n <= DEST_WORDS);
 	for (i = 0; i < n; i++)
@@ -53,7 +54,6 @@ static int dest_write(void *priv, u64 word, const u64 *words, u64 n)
 static void writer_init(struct vfio_dirty_writer *w, u64 cap)
 {
 	memset(w, 0, sizeof(*w));
-	w->buf = buf;
 	w->cap = cap;
 	w->write = dest_write;
 	w->priv = w;
@@ -95,21 +95,28 @@ static void expect_used(const struct vfio_dirty_bits *c, int line)
 	}
 }
 
-static void chunk_fill(struct vfio_dirty_bits *c, bool *model)
+/* Fill @c with random runs of bits below @limit, and @model with them. */
+static void chunk_fill_below(struct vfio_dirty_bits *c, bool *model,
+			     unsigned int limit)
 {
 	unsigned int k, bit, n, i;
 
 	memset(c, 0, sizeof(*c));
 	memset(model, 0, VFIO_DIRTY_BITS);
 	for (k = rng_below(12); k; k--) {
-		bit = rng_below(VFIO_DIRTY_BITS);
-		n = 1 + rng_below(rng_below(4) ? 100 : VFIO_DIRTY_BITS - bit);
-		if (bit + n > VFIO_DIRTY_BITS)
-			n = VFIO_DIRTY_BITS - bit;
+		bit = rng_below(limit);
+		n = 1 + rng_below(rng_below(4) ? 100 : limit - bit);
+		if (bit + n > limit)
+			n = limit - bit;
 		vfio_dirty_bits_set(c, bit, n);
 		for (i = bit; i < bit + n; i++)
 			model[i] = true;
 	}
+}
+
+static void chunk_fill(struct vfio_dirty_bits *c, bool *model)
+{
+	chunk_fill_below(c, model, VFIO_DIRTY_BITS);
 }
 
 static void test_bits_set_clear(void)
@@ -129,10 +136,13 @@ static void test_bits_set_clear(void)
 			}
 		}
 		expect_used(&c, __LINE__);
+		EXPECT(vfio_dirty_bits_empty(&c) ==
+		       !memchr(model, true, VFIO_DIRTY_BITS));
 		vfio_dirty_bits_clear(&c);
 		for (i = 0; i < VFIO_DIRTY_BITS_WORDS; i++)
 			EXPECT(!c.words[i]);
 		expect_used(&c, __LINE__);
+		EXPECT(vfio_dirty_bits_empty(&c));
 	}
 }
 
@@ -267,7 +277,11 @@ static void test_writer_sparse(void)
 	EXPECT_U64(writes, VFIO_DIRTY_BITS / 1024);
 }
 
-/* A run of all ones fills whole chunks of the destination per write. */
+/*
+ * A run of all ones: its partial first and last words are gathered, the
+ * rest is written straight, in writes of a chunk's worth of words at most
+ * that do not cross a chunk of the destination.
+ */
 static void test_writer_long_run(void)
 {
 	struct vfio_dirty_writer w;
@@ -277,8 +291,83 @@ static void test_writer_long_run(void)
 	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
 	ref_set(5, DEST_BITS - 10);
 	EXPECT_DEST();
-	EXPECT_U64(writes, DEST_WORDS / 1024);
+	/* Word 0; words 1-511, 512-1023, then two per 1024; word 4095. */
+	EXPECT_U64(writes, 1 + 2 * DEST_WORDS / 1024 + 1);
 	EXPECT_U64(words_written, DEST_WORDS);
+}
+
+/*
+ * A chunk at a word's bit 0 is written straight; its last word, shared
+ * with the next mapping, is written again with the next mapping's bits.
+ */
+static void test_writer_straight_tail(void)
+{
+	static struct vfio_dirty_bits c;
+	struct vfio_dirty_writer w;
+
+	writer_init(&w, 8);
+	memset(&c, 0, sizeof(c));
+	vfio_dirty_bits_set(&c, 64, 36);
+	EXPECT_INT(vfio_dirty_writer_bits(&w, 0, &c), 0);
+	EXPECT_U64(writes, 1);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	EXPECT_INT(vfio_dirty_writer_set(&w, 100, 5), 0);
+	EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+	ref_set(64, 41);
+	EXPECT_DEST();
+	EXPECT_U64(writes, 2);
+	EXPECT_U64(words_written, 2);
+}
+
+/*
+ * Mappings as a report meets them: random lengths, one after the other or
+ * with gaps, each reported whole (all dirty) or chunk by chunk, with bits
+ * only within the mapping, and the writer flushed after each.
+ */
+static void report_chunk_below(struct vfio_dirty_writer *w, u64 bit, u64 limit)
+{
+	static struct vfio_dirty_bits c;
+	static bool model[VFIO_DIRTY_BITS];
+	u64 i;
+
+	chunk_fill_below(&c, model, min_t(u64, limit, VFIO_DIRTY_BITS));
+	EXPECT_INT(vfio_dirty_writer_bits(w, bit, &c), 0);
+	for (i = 0; i < VFIO_DIRTY_BITS; i++)
+		if (model[i])
+			ref_set(bit + i, 1);
+}
+
+static void test_writer_mappings_random(void)
+{
+	struct vfio_dirty_writer w;
+	u64 bit, len, k, round;
+
+	rng_state = 6;
+	for (round = 0; round < 500; round++) {
+		writer_init(&w, 1 + rng_below(rng_below(2) ? 16 : 1000));
+		bit = rng_below(200);
+		while (bit < DEST_BITS) {
+			len = 1 + rng_below(rng_below(3) ? 300 :
+					    3 * VFIO_DIRTY_BITS);
+			if (bit + len > DEST_BITS)
+				len = DEST_BITS - bit;
+			if (!rng_below(4)) {
+				EXPECT_INT(vfio_dirty_writer_set(&w, bit, len), 0);
+				ref_set(bit, len);
+			} else {
+				/* A chunk the mapping's pages never dirtied is not there. */
+				for (k = 0; k * VFIO_DIRTY_BITS < len; k++)
+					if (rng_below(4))
+						report_chunk_below(&w, bit + k * VFIO_DIRTY_BITS,
+								   len - k * VFIO_DIRTY_BITS);
+			}
+			EXPECT_INT(vfio_dirty_writer_flush(&w), 0);
+			bit += len + (rng_below(2) ? 0 : rng_below(200));
+		}
+		EXPECT_DEST();
+		if (failed)
+			return;
+	}
 }
 
 /* A write that fails is returned, by whichever call made it. */
@@ -316,6 +405,8 @@ static const struct unit_test tests[] = {
 	{ "writer_shared_word", test_writer_shared_word },
 	{ "writer_sparse", test_writer_sparse },
 	{ "writer_long_run", test_writer_long_run },
+	{ "writer_straight_tail", test_writer_straight_tail },
+	{ "writer_mappings_random", test_writer_mappings_random },
 	{ "writer_fault", test_writer_fault },
 };
 

@@ -10,4 +10,7 @@
 	(void)(&_x == &_y);			\
 	_x < _y ? _x : _y; })
 
+/* The smaller of two values, each converted to @type first. */
+#define min_t(type, x, y)	min((type)(x), (type)(y))
+
 #endif /* _VFIO_DIRTY_SHIM_LINUX_MINMAX_H */
