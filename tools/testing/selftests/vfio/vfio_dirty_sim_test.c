@@ -1038,15 +1038,13 @@ TEST_F(sim, writer_unmap_churn)
 }
 
 /*
- * The negative control: a write to page P after the last query, then a
- * plain unmap.  The write succeeded, and no later query can report it.
+ * Start dirty tracking, check that nothing is reported yet, then have the
+ * device write page @p; returns the last sequence number before the write.
  */
-TEST_F(sim, unmap_loses_dirty)
+static uint64_t write_after_query(struct __test_metadata *_metadata, int fd,
+				  int cfd, uint32_t flags, long p)
 {
-	const long P = 77;
-	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
-	uint64_t bitmap[BITMAP_WORDS], seqs[BUF_PAGES], s_b, s_u, f_u, seq;
-	uint64_t done, failed, unmapped;
+	uint64_t bitmap[BITMAP_WORDS], s_b, done;
 
 	log_clear(_metadata, fd, 0, BUF_PAGES);
 	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
@@ -1054,9 +1052,41 @@ TEST_F(sim, unmap_loses_dirty)
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, BUF_PAGES));
 	s_b = log_seq(_metadata, fd, NULL);
 
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(P), page_size,
+	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(p), page_size,
 				 pattern(0), &done, NULL));
 	EXPECT_EQ(1, done);
+	return s_b;
+}
+
+/*
+ * Have the device write page @p after an unmap that left the counters at
+ * @s_u and @f_u: the write takes the next number, and fails.
+ */
+static void write_after_unmap(struct __test_metadata *_metadata, int fd,
+			      uint32_t flags, long p, uint64_t s_u, uint64_t f_u)
+{
+	uint64_t done, failed, seq;
+
+	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(p), page_size,
+				 pattern(1), &done, &failed));
+	EXPECT_EQ(0, done);
+	EXPECT_EQ(1, failed);
+	seq = log_seq(_metadata, fd, &failed);
+	EXPECT_EQ(s_u + 1, seq);
+	EXPECT_EQ(f_u + 1, failed);
+}
+
+/*
+ * The negative control: a write to page P after the last query, then a
+ * plain unmap.  The write succeeded, and no later query can report it.
+ */
+TEST_F(sim, unmap_loses_dirty)
+{
+	const long P = 77;
+	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
+	uint64_t bitmap[BITMAP_WORDS], seqs[BUF_PAGES], s_b, s_u, f_u, unmapped;
+
+	s_b = write_after_query(_metadata, fd, cfd, variant->flags, P);
 	EXPECT_EQ(0, words_not((char *)self->buf + P * page_size, page_size,
 			       pattern(0)));
 
@@ -1067,13 +1097,7 @@ TEST_F(sim, unmap_loses_dirty)
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
 
 	/* After the unmap returned, a write to P takes a later number, and fails. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(P), page_size,
-				 pattern(1), &done, &failed));
-	EXPECT_EQ(0, done);
-	EXPECT_EQ(1, failed);
-	seq = log_seq(_metadata, fd, &failed);
-	EXPECT_EQ(s_u + 1, seq);
-	EXPECT_EQ(f_u + 1, failed);
+	write_after_unmap(_metadata, fd, variant->flags, P, s_u, f_u);
 
 	/* The log: P's write, the one before the unmap, succeeded... */
 	log_pages(_metadata, fd, seqs);
@@ -1093,18 +1117,9 @@ TEST_F(sim, unmap_bitmap_keeps_dirty)
 {
 	const long P = 77;
 	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
-	uint64_t bitmap[BITMAP_WORDS], seqs[BUF_PAGES], s_b, s_u, f_u, seq;
-	uint64_t done, failed, unmapped;
+	uint64_t bitmap[BITMAP_WORDS], seqs[BUF_PAGES], s_b, s_u, f_u, unmapped;
 
-	log_clear(_metadata, fd, 0, BUF_PAGES);
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
-	get_bitmap(_metadata, cfd, bitmap);
-	EXPECT_EQ(0, bitmap_weight_bits(bitmap, BUF_PAGES));
-	s_b = log_seq(_metadata, fd, NULL);
-
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(P), page_size,
-				 pattern(0), &done, NULL));
-	EXPECT_EQ(1, done);
+	s_b = write_after_query(_metadata, fd, cfd, variant->flags, P);
 
 	memset(bitmap, 0, sizeof(bitmap));
 	ASSERT_EQ(0, __vfio_unmap_bitmap(cfd, TEST_IOVA, BUF_SIZE, page_size,
@@ -1115,13 +1130,7 @@ TEST_F(sim, unmap_bitmap_keeps_dirty)
 	EXPECT_EQ(1, bitmap_weight_bits(bitmap, BUF_PAGES));
 	EXPECT_TRUE(bitmap_test_bit(bitmap, P));
 
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(P), page_size,
-				 pattern(1), &done, &failed));
-	EXPECT_EQ(0, done);
-	EXPECT_EQ(1, failed);
-	seq = log_seq(_metadata, fd, &failed);
-	EXPECT_EQ(s_u + 1, seq);
-	EXPECT_EQ(f_u + 1, failed);
+	write_after_unmap(_metadata, fd, variant->flags, P, s_u, f_u);
 
 	log_pages(_metadata, fd, seqs);
 	EXPECT_EQ(1, count_above(seqs, s_b));
