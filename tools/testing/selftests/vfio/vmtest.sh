@@ -222,6 +222,17 @@ parse_console() {
 	}' "$log"
 }
 
+# print_output SERIES LOG TAG WHAT: what the guest printed between its
+# VMTEST-TAG-BEGIN and VMTEST-TAG-END lines in LOG; dies, saying that WHAT
+# did not finish, if the guest did not finish
+print_output() {
+	local series=$1 log=$2 tag=$3 what=$4
+
+	sed -n "/^VMTEST-$tag-BEGIN/,/^VMTEST-$tag-END/p" "$log" | sed '1d;$d'
+	grep -q '^VMTEST-DONE' "$log" ||
+		{ grep '^VMTEST-ERROR' "$log"; die "$series: $what did not finish; see $log"; }
+}
+
 kvm_works() {
 	local series=$1 dir=$2
 
@@ -254,28 +265,15 @@ for series in $KERNELS; do
 	log "$series: booting $kver ($accel, $MEM, timeout ${TIMEOUT}s)"
 	start=$(date +%s)
 	boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$TIMEOUT"
-	if [ "$MODE" = demo ]; then
+	case $MODE in
+	demo) tag=DEMO what="the demo" ;;
+	bench) tag=BENCH what="the benchmark" ;;
+	dirtybench) tag=DIRTYBENCH what="the dirty tracking bench" ;;
+	*) tag= ;;
+	esac
+	if [ -n "$tag" ]; then
 		echo "kernel $kver ($accel):"
-		sed -n '/^VMTEST-DEMO-BEGIN/,/^VMTEST-DEMO-END/p' "$dir/console.log" |
-			sed '1d;$d'
-		grep -q '^VMTEST-DONE' "$dir/console.log" ||
-			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the demo did not finish; see $dir/console.log"; }
-		continue
-	fi
-	if [ "$MODE" = bench ]; then
-		echo "kernel $kver ($accel):"
-		sed -n '/^VMTEST-BENCH-BEGIN/,/^VMTEST-BENCH-END/p' "$dir/console.log" |
-			sed '1d;$d'
-		grep -q '^VMTEST-DONE' "$dir/console.log" ||
-			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the benchmark did not finish; see $dir/console.log"; }
-		continue
-	fi
-	if [ "$MODE" = dirtybench ]; then
-		echo "kernel $kver ($accel):"
-		sed -n '/^VMTEST-DIRTYBENCH-BEGIN/,/^VMTEST-DIRTYBENCH-END/p' "$dir/console.log" |
-			sed '1d;$d'
-		grep -q '^VMTEST-DONE' "$dir/console.log" ||
-			{ grep '^VMTEST-ERROR' "$dir/console.log"; die "$series: the dirty tracking bench did not finish; see $dir/console.log"; }
+		print_output "$series" "$dir/console.log" "$tag" "$what"
 		continue
 	fi
 	tap=$OUT/results/vmtest-$series.tap
