@@ -175,11 +175,8 @@ static void run_column(const char *name, int col)
 	int ret;
 
 	if (columns[col].ceiling) {
-		ret = __module_param_read("vfio_dirty", "max_bitmap_size", old,
-					  sizeof(old));
-		if (!ret)
-			ret = __module_param_write("vfio_dirty", "max_bitmap_size",
-						   columns[col].ceiling);
+		ret = __vfio_dirty_ceiling_set(columns[col].ceiling, old,
+					       sizeof(old));
 		if (ret)
 			die("setting max_bitmap_size", ret);
 	}
@@ -220,8 +217,7 @@ static void run_column(const char *name, int col)
 	__vfio_unmap_all(dev.container_fd, 0, 0, NULL);
 
 	vfio_test_device_close(&dev);
-	if (old[0])
-		__module_param_write("vfio_dirty", "max_bitmap_size", old);
+	vfio_dirty_ceiling_restore(old);
 }
 
 static const char *errname(int ret)

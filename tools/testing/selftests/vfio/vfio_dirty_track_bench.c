@@ -142,18 +142,10 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void restore_ceiling(void)
-{
-	if (saved_ceiling[0])
-		__module_param_write("vfio_dirty", "max_bitmap_size",
-				     saved_ceiling);
-	saved_ceiling[0] = '\0';
-}
-
 static void die(const char *what, int ret)
 {
 	fprintf(stderr, "vfio_dirty_track_bench: %s: %s\n", what, strerror(-ret));
-	restore_ceiling();
+	vfio_dirty_ceiling_restore(saved_ceiling);
 	exit(1);
 }
 
@@ -416,11 +408,8 @@ static void run_size(unsigned int s, int reps)
 	int rep, ret;
 
 	if (sizes[s].ceiling) {
-		ret = __module_param_read("vfio_dirty", "max_bitmap_size",
-					  saved_ceiling, sizeof(saved_ceiling));
-		if (!ret)
-			ret = __module_param_write("vfio_dirty", "max_bitmap_size",
-						   sizes[s].ceiling);
+		ret = __vfio_dirty_ceiling_set(sizes[s].ceiling, saved_ceiling,
+					       sizeof(saved_ceiling));
 		if (ret)
 			die("raising max_bitmap_size", ret);
 	}
@@ -442,7 +431,7 @@ static void run_size(unsigned int s, int reps)
 		}
 	}
 	back_runs(s, false);
-	restore_ceiling();
+	vfio_dirty_ceiling_restore(saved_ceiling);
 }
 
 static int cmp_double(const void *a, const void *b)

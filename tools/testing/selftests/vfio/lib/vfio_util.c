@@ -172,6 +172,24 @@ int __module_param_write(const char *module, const char *param,
 	return write_line(path, value);
 }
 
+int __vfio_dirty_ceiling_set(const char *value, char *saved, size_t size)
+{
+	int ret;
+
+	ret = __module_param_read("vfio_dirty", "max_bitmap_size", saved, size);
+	if (!ret)
+		ret = __module_param_write("vfio_dirty", "max_bitmap_size",
+					   value);
+	return ret;
+}
+
+void vfio_dirty_ceiling_restore(char *saved)
+{
+	if (saved[0])
+		__module_param_write("vfio_dirty", "max_bitmap_size", saved);
+	saved[0] = '\0';
+}
+
 int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
 			       unsigned long iommu_type,
 			       enum vfio_test_backend backend)

@@ -139,6 +139,24 @@ int __module_param_write(const char *module, const char *param,
 			 const char *value);
 
 /**
+ * __vfio_dirty_ceiling_set() - set vfio_dirty's max_bitmap_size
+ * @value: the new ceiling, as the parameter takes it ("1G")
+ * @saved: filled in with the value it replaces, for
+ *         vfio_dirty_ceiling_restore()
+ * @size: size of @saved
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_dirty_ceiling_set(const char *value, char *saved, size_t size);
+
+/**
+ * vfio_dirty_ceiling_restore() - undo __vfio_dirty_ceiling_set()
+ * @saved: what it saved; nothing is written if it is empty, and it is
+ *         emptied
+ */
+void vfio_dirty_ceiling_restore(char *saved);
+
+/**
  * vfio_test_device_close() - close what __vfio_test_device_open() opened
  * @dev: the device; safe on a partly opened one
  */
