@@ -85,27 +85,23 @@ BASE_DIR=/selftests
 . /selftests/kselftest/runner.sh
 cd /selftests/vfio || fail "no selftests"
 
-if [ "$mode" = demo ]; then
+# run_on_mdev TAG PROGRAM: PROGRAM against a new vfio_dirty_sim instance
+# instead of the tests, its output between VMTEST-TAG-BEGIN and VMTEST-TAG-END.
+run_on_mdev() {
 	uuid=$(mdev_create)
 	[ -n "$uuid" ] || fail "vfio_dirty_sim registers no mdev type"
-	echo "VMTEST-DEMO-BEGIN"
-	./vfio_dirty_demo "$uuid" || echo "vfio_dirty_demo failed"
-	echo "VMTEST-DEMO-END"
+	echo "VMTEST-$1-BEGIN"
+	"./$2" "$uuid" || echo "$2 failed"
+	echo "VMTEST-$1-END"
 	mdev_remove "$uuid"
 	echo VMTEST-DONE
 	poweroff -f
-fi
+}
 
-if [ "$mode" = dirtybench ]; then
-	uuid=$(mdev_create)
-	[ -n "$uuid" ] || fail "vfio_dirty_sim registers no mdev type"
-	echo "VMTEST-DIRTYBENCH-BEGIN"
-	./vfio_dirty_track_bench "$uuid" || echo "vfio_dirty_track_bench failed"
-	echo "VMTEST-DIRTYBENCH-END"
-	mdev_remove "$uuid"
-	echo VMTEST-DONE
-	poweroff -f
-fi
+case $mode in
+demo) run_on_mdev DEMO vfio_dirty_demo ;;
+dirtybench) run_on_mdev DIRTYBENCH vfio_dirty_track_bench ;;
+esac
 
 edu=
 for dev in /sys/bus/pci/devices/*; do
