@@ -85,7 +85,9 @@ esac
 for tool in qemu-system-x86_64 busybox cpio gzip modprobe xz timeout; do
 	command -v "$tool" >/dev/null || die "$tool not found: run scripts/provision.sh"
 done
-busybox --list | grep -qx poweroff || die "busybox lacks poweroff"
+# grep reads all of the list: with -q it could stop early, and pipefail
+# would then see busybox killed by SIGPIPE.
+busybox --list | grep -x poweroff >/dev/null || die "busybox lacks poweroff"
 
 # copy_binary ROOTFS PATH: a host program and the shared libraries it needs
 copy_binary() {
