@@ -304,12 +304,14 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
 			continue;
 		}
 		vfio_dirty_bits_clear(chunk);
-		first = (index * VFIO_DIRTY_BITS) << pshift;
-		last = first + (VFIO_DIRTY_BITS << pshift) - 1;
-		xa_for_each_range(&dma->pins, pindex, pin, first, last)
-			vfio_dirty_bits_set(chunk,
-					    page_bit(iommu, pindex) % VFIO_DIRTY_BITS,
-					    1);
+		if (!xa_empty(&dma->pins)) {
+			first = (index * VFIO_DIRTY_BITS) << pshift;
+			last = first + (VFIO_DIRTY_BITS << pshift) - 1;
+			xa_for_each_range(&dma->pins, pindex, pin, first, last)
+				vfio_dirty_bits_set(chunk,
+						    page_bit(iommu, pindex) %
+						    VFIO_DIRTY_BITS, 1);
+		}
 		cond_resched();
 	}
 	dma->all_dirty = false;
