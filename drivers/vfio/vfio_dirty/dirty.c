@@ -20,7 +20,10 @@
  * no longer dirtied is given back at the next report.  Tracking STOP,
  * and the removal of the mapping, free them all.  So the memory follows
  * what is dirtied rather than what is mapped.  The stats counter
- * tracking_bytes counts the chunks, over every container.
+ * tracking_bytes counts the chunks, over every container.  Chunks are
+ * added and removed only under the container's lock, which every walk of
+ * them holds: a walk finds them sixteen at a time under the RCU read
+ * lock, and works on them out of it, where it may sleep.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -118,6 +121,57 @@ static void chunk_free(struct vfio_dirty_dma *dma, unsigned long index,
 	kmem_cache_free(bits_cache, chunk);
 	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
 			    -(s64)sizeof(*chunk));
+}
+
+/* Chunks a walk of a mapping's chunks finds under one RCU read lock. */
+#define CHUNK_BATCH	16
+
+/**
+ * struct chunk_batch - a walk of a mapping's chunks, in index order
+ * @next: the index to look from
+ * @done: no chunk is left past the last batch
+ * @n: chunks in the batch
+ * @index: their indexes
+ * @chunk: the chunks
+ *
+ * Zeroed, it starts at index 0.
+ */
+struct chunk_batch {
+	unsigned long next;
+	bool done;
+	unsigned int n;
+	unsigned long index[CHUNK_BATCH];
+	struct vfio_dirty_bits *chunk[CHUNK_BATCH];
+};
+
+/*
+ * Fill @b with the next chunks of @dma, whose container is locked (or
+ * gone): only its holder adds or removes chunks, so the chunks stay valid
+ * out of the RCU read lock, and the caller may sleep on them.  One walk of
+ * the xarray finds a batch, rather than one lookup from its root per
+ * chunk.  Return: the number of chunks, 0 at the end.
+ */
+static unsigned int chunk_batch_next(struct vfio_dirty_dma *dma,
+				     struct chunk_batch *b)
+{
+	XA_STATE(xas, &dma->dirty, b->next);
+	struct vfio_dirty_bits *chunk;
+
+	b->n = 0;
+	if (b->done)
+		return 0;
+	rcu_read_lock();
+	xas_for_each(&xas, chunk, ULONG_MAX) {
+		b->index[b->n] = xas.xa_index;
+		b->chunk[b->n] = chunk;
+		if (++b->n == CHUNK_BATCH)
+			break;
+	}
+	rcu_read_unlock();
+	b->done = b->n < CHUNK_BATCH;
+	if (b->n)
+		b->next = b->index[b->n - 1] + 1;
+	return b->n;
 }
 
 /* Set bits [@bit, @last] of @dma, allocating chunks as needed. */
@@ -252,13 +306,14 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
  */
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
-	struct vfio_dirty_bits *chunk;
-	unsigned long index;
+	struct chunk_batch b = {};
+	unsigned int i;
 	s64 freed = 0;
 
-	xa_for_each(&dma->dirty, index, chunk) {
-		kmem_cache_free(bits_cache, chunk);
-		freed += sizeof(*chunk);
+	while (chunk_batch_next(dma, &b)) {
+		for (i = 0; i < b.n; i++)
+			kmem_cache_free(bits_cache, b.chunk[i]);
+		freed += b.n * sizeof(struct vfio_dirty_bits);
 		cond_resched();
 	}
 	xa_destroy(&dma->dirty);
@@ -270,16 +325,18 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
 			 u64 base)
 {
-	struct vfio_dirty_bits *chunk;
-	unsigned long index;
+	struct chunk_batch b = {};
+	unsigned int i;
 	int ret;
 
-	xa_for_each(&dma->dirty, index, chunk) {
-		ret = vfio_dirty_writer_bits(&r->writer,
-					     base + (u64)index * VFIO_DIRTY_BITS,
-					     chunk);
-		if (ret)
-			return ret;
+	while (chunk_batch_next(dma, &b)) {
+		for (i = 0; i < b.n; i++) {
+			ret = vfio_dirty_writer_bits(&r->writer,
+						     base + (u64)b.index[i] *
+						     VFIO_DIRTY_BITS, b.chunk[i]);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }
@@ -292,20 +349,24 @@ static void reset_chunks(struct vfio_dirty_iommu *iommu,
 			 struct vfio_dirty_dma *dma)
 {
 	unsigned int pshift = vfio_dirty_pgshift(iommu) - PAGE_SHIFT;
-	unsigned long index, first, last, pindex;
+	unsigned long first, last, pindex;
 	struct vfio_dirty_bits *chunk;
+	struct chunk_batch b = {};
 	struct vfio_dirty_pin *pin;
+	unsigned int i;
 
-	xa_for_each(&dma->dirty, index, chunk) {
-		if (vfio_dirty_bits_empty(chunk)) {
-			/* No pin: a pinned page's bit is always set. */
-			chunk_free(dma, index, chunk);
-			cond_resched();
-			continue;
-		}
-		vfio_dirty_bits_clear(chunk);
-		if (!xa_empty(&dma->pins)) {
-			first = (index * VFIO_DIRTY_BITS) << pshift;
+	while (chunk_batch_next(dma, &b)) {
+		for (i = 0; i < b.n; i++) {
+			chunk = b.chunk[i];
+			if (vfio_dirty_bits_empty(chunk)) {
+				/* No pin: a pinned page's bit is always set. */
+				chunk_free(dma, b.index[i], chunk);
+				continue;
+			}
+			vfio_dirty_bits_clear(chunk);
+			if (xa_empty(&dma->pins))
+				continue;
+			first = (b.index[i] * VFIO_DIRTY_BITS) << pshift;
 			last = first + (VFIO_DIRTY_BITS << pshift) - 1;
 			xa_for_each_range(&dma->pins, pindex, pin, first, last)
 				vfio_dirty_bits_set(chunk,
