@@ -220,20 +220,6 @@ static void run_column(const char *name, int col)
 	vfio_dirty_ceiling_restore(old);
 }
 
-static const char *errname(int ret)
-{
-	switch (ret) {
-	case -EINVAL:
-		return "EINVAL";
-	case -E2BIG:
-		return "E2BIG";
-	case -ENOMEM:
-		return "ENOMEM";
-	default:
-		return strerror(-ret);
-	}
-}
-
 static void print_table(void)
 {
 	char cell[32];
@@ -255,7 +241,7 @@ static void print_table(void)
 			if (!cells[r][c].ran)
 				snprintf(cell, sizeof(cell), "-");
 			else if (cells[r][c].ret)
-				snprintf(cell, sizeof(cell), "%s", errname(cells[r][c].ret));
+				snprintf(cell, sizeof(cell), "%s", vfio_errname(cells[r][c].ret));
 			else if (cells[r][c].report)
 				snprintf(cell, sizeof(cell), "%llu dirty",
 					 (unsigned long long)cells[r][c].dirty);

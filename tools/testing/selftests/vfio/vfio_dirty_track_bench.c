@@ -455,20 +455,6 @@ static const char *dashes(int n)
 	return line + sizeof(line) - 1 - n;
 }
 
-static const char *errname(int ret)
-{
-	switch (ret) {
-	case -EINVAL:
-		return "EINVAL";
-	case -E2BIG:
-		return "E2BIG";
-	case -ENOMEM:
-		return "ENOMEM";
-	default:
-		return strerror(-ret);
-	}
-}
-
 /* Format cell @c of operation @op into @buf; return its median, or -1. */
 static double format_cell(char *buf, size_t size, struct cell *c, int op)
 {
@@ -480,7 +466,7 @@ static double format_cell(char *buf, size_t size, struct cell *c, int op)
 		return -1;
 	}
 	if (c->ret) {
-		snprintf(buf, size, "%s", errname(c->ret));
+		snprintf(buf, size, "%s", vfio_errname(c->ret));
 		return -1;
 	}
 	if (!c->n) {

@@ -172,6 +172,20 @@ int __module_param_write(const char *module, const char *param,
 	return write_line(path, value);
 }
 
+const char *vfio_errname(int ret)
+{
+	switch (ret) {
+	case -EINVAL:
+		return "EINVAL";
+	case -E2BIG:
+		return "E2BIG";
+	case -ENOMEM:
+		return "ENOMEM";
+	default:
+		return strerror(-ret);
+	}
+}
+
 int __vfio_dirty_ceiling_set(const char *value, char *saved, size_t size)
 {
 	int ret;

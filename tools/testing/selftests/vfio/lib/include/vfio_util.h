@@ -139,6 +139,15 @@ int __module_param_write(const char *module, const char *param,
 			 const char *value);
 
 /**
+ * vfio_errname() - a negative errno as a table shows it
+ * @ret: the errno, negative
+ *
+ * Return: "EINVAL", "E2BIG" or "ENOMEM" for the errnos a dirty bitmap
+ * request fails with by design, strerror() of any other.
+ */
+const char *vfio_errname(int ret);
+
+/**
  * __vfio_dirty_ceiling_set() - set vfio_dirty's max_bitmap_size
  * @value: the new ceiling, as the parameter takes it ("1G")
  * @saved: filled in with the value it replaces, for
