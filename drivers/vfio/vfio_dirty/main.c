@@ -115,7 +115,7 @@ static const struct kernel_param_ops chunk_size_ops = {
 
 module_param_cb(chunk_size, &chunk_size_ops, &vfio_dirty_chunk_size, 0644);
 MODULE_PARM_DESC(chunk_size,
-		 "Bytes of user dirty bitmap filled per step of a request, a multiple of 8 from 8 to 64M, K/M suffixes accepted (default: 2M, 64 GiB of IOVA at 4 KiB)");
+		 "Bytes of user dirty bitmap a request writes per step at most, a multiple of 8 from 8 to 64M, K/M suffixes accepted (default: 2M, 64 GiB of IOVA at 4 KiB)");
 
 static const struct vfio_iommu_driver_ops vfio_dirty_ops = {
 	.name			= "vfio-dirty",

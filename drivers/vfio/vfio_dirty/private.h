@@ -50,17 +50,12 @@ struct vfio_dirty_report;
  */
 #define VFIO_DIRTY_BITMAP_SIZE_MAX	(16ULL << 30)
 /*
- * The default chunk_size, bytes of user bitmap filled per step of a
- * request: 2 MiB, as iova_bitmap's window, is 64 GiB of IOVA at 4 KiB, so
- * that a 16 TiB unmap takes 256 steps.  The window is allocated per request
- * (at most the request's bitmap) and charged to the caller's memcg.
+ * The default chunk_size, bytes of user bitmap a request writes per step at
+ * most: 2 MiB, as iova_bitmap's window, is 64 GiB of IOVA at 4 KiB, so that
+ * a 16 TiB unmap takes 256 steps.
  */
 #define VFIO_DIRTY_CHUNK_SIZE_DEFAULT	(2ULL << 20)
-/*
- * The highest chunk_size accepted: 64 MiB of kernel memory per request.  A
- * window of that many bits (2^29) still fits the int-sized bit counts of the
- * bitmap helpers.
- */
+/* The highest chunk_size accepted: 64 MiB, 2 TiB of IOVA at 4 KiB. */
 #define VFIO_DIRTY_CHUNK_SIZE_MAX	(64ULL << 20)
 
 extern bool vfio_dirty_claim;
