@@ -112,17 +112,6 @@ void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk)
 }
 
 /**
- * vfio_dirty_bits_empty() - does a chunk hold no bit?
- * @chunk: the chunk
- *
- * Return: true if it holds none.
- */
-bool vfio_dirty_bits_empty(const struct vfio_dirty_bits *chunk)
-{
-	return next_word(chunk, 0, true) == VFIO_DIRTY_BITS_WORDS;
-}
-
-/**
  * vfio_dirty_writer_flush() - write out the words gathered
  * @w: the writer
  *

@@ -28,7 +28,6 @@ struct vfio_dirty_bits {
 
 void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n);
 void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk);
-bool vfio_dirty_bits_empty(const struct vfio_dirty_bits *chunk);
 
 /* Words the writer gathers before writing them out: 2 KiB. */
 #define VFIO_DIRTY_WRITER_WORDS	256

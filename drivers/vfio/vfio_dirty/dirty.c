@@ -13,17 +13,23 @@
  * Chunks.  The bits are stored in chunks of VFIO_DIRTY_BITS bits (32768
  * bits, 128 MiB of IOVA with 4 KiB pages; see bits.c), in the mapping's
  * @dirty xarray, indexed by bit / VFIO_DIRTY_BITS.  A chunk is allocated
- * when one of its bits is first set.  A GET_BITMAP clears the chunks it
- * reported, and frees those it finds empty, which held no bit since the
- * report before: a chunk that keeps being dirtied is cleared and kept,
- * rather than freed and allocated again at each report, and one that is
- * no longer dirtied is given back at the next report.  Tracking STOP,
- * and the removal of the mapping, free them all.  So the memory follows
- * what is dirtied rather than what is mapped.  The stats counter
- * tracking_bytes counts the chunks, over every container.  Chunks are
- * added and removed only under the container's lock, which every walk of
- * them holds: a walk finds them sixteen at a time under the RCU read
- * lock, and works on them out of it, where it may sleep.
+ * when one of its bits is first set.  Tracking STOP, and the removal of
+ * the mapping, free them all.  The stats counter tracking_bytes counts the
+ * chunks, over every container.  Chunks are added and removed only under
+ * the container's lock, which every walk of them holds: a walk finds them
+ * sixteen at a time under the RCU read lock, and works on them out of it,
+ * where it may sleep.
+ *
+ * Generations.  A GET_BITMAP that succeeded clears the bits of the
+ * mappings it reported without touching their chunks: it advances each
+ * mapping's @dirty_gen, and a chunk whose @gen is not its mapping's holds
+ * no bit, whatever its words say (it is stale).  A stale chunk's words are
+ * cleared when a bit is next set in it, by the write that dirties it, which
+ * makes it current again; a report frees the stale chunks it finds, dirtied
+ * by no one since the report before.  So a report touches each chunk it
+ * copies once, a chunk that keeps being dirtied is kept rather than freed
+ * and allocated again at each report, and the memory follows what is
+ * dirtied rather than what is mapped.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -32,8 +38,9 @@
  * are set by dma_rw() writes and by emulated devices' pins.  A pinned page
  * may be written at any time, so it stays dirty while it is pinned: tracking
  * starts with the pinned pages' bits set (the only memory START allocates),
- * a report sets them again after clearing, and an unpin leaves the bit for
- * the next report.  So while tracking, a pinned page's chunk always exists.
+ * a report sets them again in the new generation (their chunks are current
+ * then, so a report never frees them), and an unpin leaves the bit for the
+ * next report.  So while tracking, a pinned page's chunk always exists.
  *
  * Reports.  GET_BITMAP, and UNMAP_DMA with GET_DIRTY_BITMAP, lay the bits
  * out from the request's IOVA on, through the writer of bits.c: only the
@@ -66,6 +73,15 @@
 
 static struct kmem_cache *bits_cache;
 
+/*
+ * A chunk of a mapping's dirty bits: @bits holds bits only while @gen is
+ * the mapping's @dirty_gen (see Generations above).
+ */
+struct vfio_dirty_chunk {
+	u64 gen;
+	struct vfio_dirty_bits bits;
+};
+
 /**
  * struct vfio_dirty_report - a report in progress
  * @iommu: the container, locked for the whole report
@@ -97,9 +113,10 @@ int vfio_dirty_bits_cache_init(void)
 {
 	/* A report copies the bits to the user's bitmap straight from them. */
 	bits_cache = kmem_cache_create_usercopy("vfio_dirty_bits",
-						sizeof(struct vfio_dirty_bits), 0,
+						sizeof(struct vfio_dirty_chunk), 0,
 						SLAB_ACCOUNT,
-						offsetof(struct vfio_dirty_bits, words),
+						offsetof(struct vfio_dirty_chunk,
+							 bits.words),
 						sizeof_field(struct vfio_dirty_bits, words),
 						NULL);
 	return bits_cache ? 0 : -ENOMEM;
@@ -115,7 +132,7 @@ void vfio_dirty_bits_cache_exit(void)
 
 /* Free chunk @index of @dma's dirty bits. */
 static void chunk_free(struct vfio_dirty_dma *dma, unsigned long index,
-		       struct vfio_dirty_bits *chunk)
+		       struct vfio_dirty_chunk *chunk)
 {
 	xa_erase(&dma->dirty, index);
 	kmem_cache_free(bits_cache, chunk);
@@ -141,7 +158,7 @@ struct chunk_batch {
 	bool done;
 	unsigned int n;
 	unsigned long index[CHUNK_BATCH];
-	struct vfio_dirty_bits *chunk[CHUNK_BATCH];
+	struct vfio_dirty_chunk *chunk[CHUNK_BATCH];
 };
 
 /*
@@ -155,7 +172,7 @@ static unsigned int chunk_batch_next(struct vfio_dirty_dma *dma,
 				     struct chunk_batch *b)
 {
 	XA_STATE(xas, &dma->dirty, b->next);
-	struct vfio_dirty_bits *chunk;
+	struct vfio_dirty_chunk *chunk;
 
 	b->n = 0;
 	if (b->done)
@@ -174,19 +191,27 @@ static unsigned int chunk_batch_next(struct vfio_dirty_dma *dma,
 	return b->n;
 }
 
-/* Set bits [@bit, @last] of @dma, allocating chunks as needed. */
+/*
+ * Set bits [@bit, @last] of @dma, allocating chunks as needed, and clearing
+ * stale ones first.
+ */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
-	struct vfio_dirty_bits *chunk;
+	struct vfio_dirty_chunk *chunk;
 	u64 n;
 	int ret;
 
 	while (bit <= last) {
 		chunk = xa_load(&dma->dirty, bit / VFIO_DIRTY_BITS);
+		if (chunk && chunk->gen != dma->dirty_gen) {
+			vfio_dirty_bits_clear(&chunk->bits);
+			chunk->gen = dma->dirty_gen;
+		}
 		if (!chunk) {
 			chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
 			if (!chunk)
 				return -ENOMEM;
+			chunk->gen = dma->dirty_gen;
 			ret = xa_err(xa_store(&dma->dirty, bit / VFIO_DIRTY_BITS,
 					      chunk, GFP_KERNEL_ACCOUNT));
 			if (ret) {
@@ -197,7 +222,7 @@ static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 					    sizeof(*chunk));
 		}
 		n = min(last - bit + 1, VFIO_DIRTY_BITS - bit % VFIO_DIRTY_BITS);
-		vfio_dirty_bits_set(chunk, bit % VFIO_DIRTY_BITS, n);
+		vfio_dirty_bits_set(&chunk->bits, bit % VFIO_DIRTY_BITS, n);
 		bit += n;
 	}
 	return 0;
@@ -313,7 +338,7 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	while (chunk_batch_next(dma, &b)) {
 		for (i = 0; i < b.n; i++)
 			kmem_cache_free(bits_cache, b.chunk[i]);
-		freed += b.n * sizeof(struct vfio_dirty_bits);
+		freed += b.n * sizeof(struct vfio_dirty_chunk);
 		cond_resched();
 	}
 	xa_destroy(&dma->dirty);
@@ -321,19 +346,29 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	dma->all_dirty = false;
 }
 
-/* Report the bits of @dma, whose bit 0 is bit @base of the user's bitmap. */
+/*
+ * Report the bits of @dma, whose bit 0 is bit @base of the user's bitmap,
+ * and free its stale chunks, which hold none.
+ */
 static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
 			 u64 base)
 {
+	struct vfio_dirty_chunk *chunk;
 	struct chunk_batch b = {};
 	unsigned int i;
 	int ret;
 
 	while (chunk_batch_next(dma, &b)) {
 		for (i = 0; i < b.n; i++) {
+			chunk = b.chunk[i];
+			if (chunk->gen != dma->dirty_gen) {
+				chunk_free(dma, b.index[i], chunk);
+				continue;
+			}
 			ret = vfio_dirty_writer_bits(&r->writer,
 						     base + (u64)b.index[i] *
-						     VFIO_DIRTY_BITS, b.chunk[i]);
+						     VFIO_DIRTY_BITS,
+						     &chunk->bits);
 			if (ret)
 				return ret;
 		}
@@ -342,40 +377,28 @@ static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma
 }
 
 /*
- * Clear the bits of @dma but those of its pinned pages, and free the chunks
- * that held none.
+ * Clear the bits of @dma, reported, but those of its pinned pages: start a
+ * generation, and set the pinned pages' bits in it.
  */
-static void reset_chunks(struct vfio_dirty_iommu *iommu,
-			 struct vfio_dirty_dma *dma)
+static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
 {
-	unsigned int pshift = vfio_dirty_pgshift(iommu) - PAGE_SHIFT;
-	unsigned long first, last, pindex;
-	struct vfio_dirty_bits *chunk;
-	struct chunk_batch b = {};
 	struct vfio_dirty_pin *pin;
-	unsigned int i;
+	unsigned long index;
 
-	while (chunk_batch_next(dma, &b)) {
-		for (i = 0; i < b.n; i++) {
-			chunk = b.chunk[i];
-			if (vfio_dirty_bits_empty(chunk)) {
-				/* No pin: a pinned page's bit is always set. */
-				chunk_free(dma, b.index[i], chunk);
-				continue;
-			}
-			vfio_dirty_bits_clear(chunk);
-			if (xa_empty(&dma->pins))
-				continue;
-			first = (b.index[i] * VFIO_DIRTY_BITS) << pshift;
-			last = first + (VFIO_DIRTY_BITS << pshift) - 1;
-			xa_for_each_range(&dma->pins, pindex, pin, first, last)
-				vfio_dirty_bits_set(chunk,
-						    page_bit(iommu, pindex) %
-						    VFIO_DIRTY_BITS, 1);
-		}
-		cond_resched();
-	}
+	dma->dirty_gen++;
 	dma->all_dirty = false;
+	xa_for_each(&dma->pins, index, pin) {
+		/*
+		 * A pinned page's chunk exists while tracking, so this
+		 * allocates nothing and cannot fail; were it to, the whole
+		 * mapping is reported next rather than the page lost.
+		 */
+		if (set_bits(dma, page_bit(iommu, index),
+			     page_bit(iommu, index))) {
+			dma->all_dirty = true;
+			break;
+		}
+	}
 }
 
 /* vfio_dirty_writer.write: copy words to the user's bitmap. */
@@ -533,7 +556,7 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	}
 	for (dma = vfio_dirty_dma_first(iommu, iova, last);
 	     dma && dma->iova <= last; dma = dma_next(dma))
-		reset_chunks(iommu, dma);
+		reset_dma(iommu, dma);
 	vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
 out_end:
 	vfio_dirty_report_end(report);

@@ -176,6 +176,7 @@ struct vfio_dirty_iova {
  * @pins: struct vfio_dirty_pin of emulated devices' pins, by page index
  *	(offset >> PAGE_SHIFT)
  * @dirty: dirty bits, by chunk (see dirty.c)
+ * @dirty_gen: reports that cleared @dirty (see dirty.c)
  */
 struct vfio_dirty_dma {
 	struct rb_node node;
@@ -189,6 +190,7 @@ struct vfio_dirty_dma {
 	struct mm_struct *mm;
 	struct xarray pins;
 	struct xarray dirty;
+	u64 dirty_gen;
 };
 
 /* A page pinned by emulated devices: @refs pins of @page. */

@@ -136,13 +136,10 @@ static void test_bits_set_clear(void)
 			}
 		}
 		expect_used(&c, __LINE__);
-		EXPECT(vfio_dirty_bits_empty(&c) ==
-		       !memchr(model, true, VFIO_DIRTY_BITS));
 		vfio_dirty_bits_clear(&c);
 		for (i = 0; i < VFIO_DIRTY_BITS_WORDS; i++)
 			EXPECT(!c.words[i]);
 		expect_used(&c, __LINE__);
-		EXPECT(vfio_dirty_bits_empty(&c));
 	}
 }
 

@@ -64,10 +64,10 @@
 #define REGION_SIZE	(SZ_16T + 64 * SZ_2M)
 
 /*
- * A chunk of dirty bits, as tracking_bytes counts it: its 32768 bits and
- * one bit per 64-bit word of them.
+ * A chunk of dirty bits, as tracking_bytes counts it: its 32768 bits, one
+ * bit per 64-bit word of them and its generation.
  */
-#define CHUNK_BYTES	(SZ_4K + 64)
+#define CHUNK_BYTES	(SZ_4K + 72)
 
 #define PARAM_MAX	"max_bitmap_size"
 #define PARAM_CHUNK	"chunk_size"
