@@ -111,14 +111,9 @@ struct vfio_dirty_report {
  */
 int vfio_dirty_bits_cache_init(void)
 {
-	/* A report copies the bits to the user's bitmap straight from them. */
-	bits_cache = kmem_cache_create_usercopy("vfio_dirty_bits",
-						sizeof(struct vfio_dirty_chunk), 0,
-						SLAB_ACCOUNT,
-						offsetof(struct vfio_dirty_chunk,
-							 bits.words),
-						sizeof_field(struct vfio_dirty_bits, words),
-						NULL);
+	bits_cache = kmem_cache_create("vfio_dirty_bits",
+				       sizeof(struct vfio_dirty_chunk), 0,
+				       SLAB_ACCOUNT, NULL);
 	return bits_cache ? 0 : -ENOMEM;
 }
 
@@ -401,13 +396,21 @@ static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
 	}
 }
 
-/* vfio_dirty_writer.write: copy words to the user's bitmap. */
+/*
+ * vfio_dirty_writer.write: store words in the user's bitmap, at most a
+ * chunk's worth, one by one in a single user access window.
+ */
 static int report_write(void *priv, u64 word, const u64 *words, u64 n)
 {
 	struct vfio_dirty_report *r = priv;
+	u64 __user *dst = r->bitmap + word;
+	u64 i;
 
-	if (copy_to_user(r->bitmap + word, words, n * sizeof(u64)))
+	if (!user_write_access_begin(dst, n * sizeof(u64)))
 		return -EFAULT;
+	for (i = 0; i < n; i++)
+		unsafe_put_user(words[i], &dst[i], err_fault);
+	user_write_access_end();
 	r->bytes += n * sizeof(u64);
 	if (word / r->writer.cap != r->chunk) {
 		r->chunk = word / r->writer.cap;
@@ -415,6 +418,10 @@ static int report_write(void *priv, u64 word, const u64 *words, u64 n)
 	}
 	cond_resched();
 	return 0;
+
+err_fault:
+	user_write_access_end();
+	return -EFAULT;
 }
 
 /**
