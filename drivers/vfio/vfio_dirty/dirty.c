@@ -327,12 +327,10 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
 	struct chunk_batch b = {};
-	unsigned int i;
 	s64 freed = 0;
 
 	while (chunk_batch_next(dma, &b)) {
-		for (i = 0; i < b.n; i++)
-			kmem_cache_free(bits_cache, b.chunk[i]);
+		kmem_cache_free_bulk(bits_cache, b.n, (void **)b.chunk);
 		freed += b.n * sizeof(struct vfio_dirty_chunk);
 		cond_resched();
 	}
