@@ -312,6 +312,19 @@ static void record(struct cell *c, int ret, double v)
 		c->v[c->n++] = v;
 }
 
+/* A bitmap of @words 64-bit words, zeroed, its pages faulted in. */
+static uint64_t *zeroed_bitmap(uint64_t words, const char *what)
+{
+	uint64_t *bitmap;
+
+	bitmap = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (bitmap == MAP_FAILED)
+		die(what, -errno);
+	memset(bitmap, 0, words * 8);
+	return bitmap;
+}
+
 /*
  * GET_BITMAP, or UNMAP with bitmap, over a mapping of @bytes at IOVA 0,
  * which must report @want dirty pages.  Return: 0, the call's errno, or
@@ -324,11 +337,7 @@ static int report(struct cell *c, uint64_t bytes, bool do_unmap, uint64_t want)
 	double t;
 	int ret;
 
-	bitmap = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (bitmap == MAP_FAILED)
-		die("the user bitmap", -errno);
-	memset(bitmap, 0, words * 8);
+	bitmap = zeroed_bitmap(words, "the user bitmap");
 	t = now_ms();
 	if (do_unmap)
 		ret = __vfio_unmap_bitmap(dev.container_fd, 0, bytes, SZ_4K,
@@ -419,11 +428,7 @@ static void measure_floor(unsigned int s)
 	if (!chunks)
 		die("the floor's chunks", -ENOMEM);
 	memset(chunks, 0xff, runs * CHUNK_BYTES);
-	bitmap = mmap(NULL, words * 8, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (bitmap == MAP_FAILED)
-		die("the floor's bitmap", -errno);
-	memset(bitmap, 0, words * 8);
+	bitmap = zeroed_bitmap(words, "the floor's bitmap");
 	t = now_ms();
 	for (i = 0; i < runs; i++) {
 		w = run_iova(s, DIRTY_SOME, i) / SZ_4K / 64;
