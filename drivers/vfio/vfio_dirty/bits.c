@@ -11,6 +11,11 @@
  * chunk costs what it holds, not its size.  Bits are only ever set one
  * range at a time, or all cleared at once, which keeps @used exact.
  *
+ * Runs.  While the bits set in a chunk's span are one run, dirty.c keeps
+ * the run's first bit and length instead of a chunk: vfio_dirty_run_join()
+ * says whether a range set next keeps them one run, and the writer lays a
+ * run out as ones.
+ *
  * The writer.  A report lays out the bits of the mappings of a range into
  * the user's bitmap, whose bit 0 stands for the range's first page: a
  * mapping's bit 0 may fall at any bit of it, and two mappings may share a
@@ -109,6 +114,27 @@ void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk)
 		memset(&chunk->words[w], 0, (end - w) * sizeof(u64));
 	}
 	memset(chunk->used, 0, sizeof(chunk->used));
+}
+
+/**
+ * vfio_dirty_run_join() - join a range of bits to a run of them
+ * @first: the run's first bit
+ * @n: its bits, at least 1
+ * @bit: the range's first bit
+ * @count: its bits, at least 1
+ *
+ * Return: true, with the run grown to cover the range, when the two overlap
+ * or touch; false, with the run unchanged, when bits would lie between.
+ */
+bool vfio_dirty_run_join(u32 *first, u32 *n, u32 bit, u32 count)
+{
+	u32 end = max(*first + *n, bit + count);
+
+	if (bit > *first + *n || bit + count < *first)
+		return false;
+	*first = min(*first, bit);
+	*n = end - *first;
+	return true;
 }
 
 /**

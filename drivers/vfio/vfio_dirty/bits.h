@@ -28,6 +28,7 @@ struct vfio_dirty_bits {
 
 void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n);
 void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk);
+bool vfio_dirty_run_join(u32 *first, u32 *n, u32 bit, u32 count);
 
 /* Words the writer gathers before writing them out: 2 KiB. */
 #define VFIO_DIRTY_WRITER_WORDS	256

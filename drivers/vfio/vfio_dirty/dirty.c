@@ -8,28 +8,36 @@
  * written since they were last reported: one bit per page of the
  * container's page size, bit 0 for the mapping's first page.  A mapping may
  * hold 2^31 pages or more, so bit numbers are u64, and the bitmap helpers,
- * which count in int, only ever see one chunk.
+ * which count in int, only ever see one span of them.
  *
- * Chunks.  The bits are stored in chunks of VFIO_DIRTY_BITS bits (32768
- * bits, 128 MiB of IOVA with 4 KiB pages; see bits.c), in the mapping's
- * @dirty xarray, indexed by bit / VFIO_DIRTY_BITS.  A chunk is allocated
- * when one of its bits is first set.  Tracking STOP, and the removal of
- * the mapping, free them all.  The stats counter tracking_bytes counts the
- * chunks, over every container.  Chunks are added and removed only under
- * the container's lock, which every walk of them holds: a walk finds them
+ * Entries.  The bits are kept by spans of VFIO_DIRTY_BITS bits (128 MiB of
+ * IOVA with 4 KiB pages), in the mapping's @dirty xarray, indexed by
+ * bit / VFIO_DIRTY_BITS.  A span holds no entry until one of its bits is
+ * set.  While its set bits are one run (what a device writing a buffer, or
+ * a huge page, leaves), its entry is the run itself, an xarray value: no
+ * memory but the xarray's, and a report writes it out as ones, reading
+ * nothing else.  The first range set that does not join the run turns it
+ * into a chunk, a bitmap of the span from bits.c.  Tracking STOP, and the
+ * removal of the mapping, drop them all.  The stats counter tracking_bytes
+ * counts the chunks, over every container; runs and the xarray's own
+ * nodes are not counted.  Entries are added and removed only under the
+ * container's lock, which every walk of them holds: a walk finds them
  * sixteen at a time under the RCU read lock, and works on them out of it,
  * where it may sleep.
  *
  * Generations.  A GET_BITMAP that succeeded clears the bits of the
- * mappings it reported without touching their chunks: it advances each
- * mapping's @dirty_gen, and a chunk whose @gen is not its mapping's holds
- * no bit, whatever its words say (it is stale).  A stale chunk's words are
- * cleared when a bit is next set in it, by the write that dirties it, which
- * makes it current again; a report frees the stale chunks it finds, dirtied
- * by no one since the report before.  So a report touches each chunk it
- * copies once, a chunk that keeps being dirtied is kept rather than freed
- * and allocated again at each report, and the memory follows what is
- * dirtied rather than what is mapped.
+ * mappings it reported without touching their entries: it advances each
+ * mapping's @dirty_gen, and an entry of another generation holds no bit,
+ * whatever it says (it is stale).  A chunk records its generation, a run
+ * only its parity: a report that reads a mapping's entries drops the stale
+ * ones it finds, and one that reports the mapping whole without reading
+ * them drops them all before the generation advances, so no entry is older
+ * than the generation before.  A bit set next in a stale run replaces it;
+ * one set in a stale chunk clears its words first, which makes it current
+ * again.  So a report reads each entry it copies once, a chunk that keeps
+ * being dirtied is kept rather than freed and allocated again at each
+ * report, and the memory follows what is dirtied rather than what is
+ * mapped.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -38,9 +46,10 @@
  * are set by dma_rw() writes and by emulated devices' pins.  A pinned page
  * may be written at any time, so it stays dirty while it is pinned: tracking
  * starts with the pinned pages' bits set (the only memory START allocates),
- * a report sets them again in the new generation (their chunks are current
- * then, so a report never frees them), and an unpin leaves the bit for the
- * next report.  So while tracking, a pinned page's chunk always exists.
+ * a report sets them again in the new generation (their entries are
+ * current then, so a report never drops them), and an unpin leaves the bit
+ * for the next report.  So while tracking, a pinned page's entry always
+ * exists.
  *
  * Reports.  GET_BITMAP, and UNMAP_DMA with GET_DIRTY_BITMAP, lay the bits
  * out from the request's IOVA on, through the writer of bits.c: only the
@@ -49,11 +58,11 @@
  * user's bitmap is cut into chunks of chunk_size bytes (read once per
  * request), counted from the request's first word; the writer gathers the
  * words it must build in its own buffer of 2 KiB, and copies the others
- * straight from the chunks, so a request allocates the same whatever its
- * size.  No copy to the user's bitmap crosses a chunk of it, and each is
- * followed by cond_resched().  Mappings are reported in IOVA order, and
- * the writer is flushed at the end of each.  The counters are added to
- * once per request.
+ * straight from the chunks, or from a constant run of ones, so a request
+ * allocates the same whatever its size.  No copy to the user's bitmap
+ * crosses a chunk of it, and each is followed by cond_resched().  Mappings
+ * are reported in IOVA order, and the writer is flushed at the end of
+ * each.  The counters are added to once per request.
  *
  * Nothing lost.  A mapping's bits are cleared, or the mapping removed, only
  * once the user has them all.  GET_BITMAP reports every mapping of the
@@ -125,99 +134,167 @@ void vfio_dirty_bits_cache_exit(void)
 	kmem_cache_destroy(bits_cache);
 }
 
-/* Free chunk @index of @dma's dirty bits. */
-static void chunk_free(struct vfio_dirty_dma *dma, unsigned long index,
-		       struct vfio_dirty_chunk *chunk)
+/*
+ * A run: the bits of a chunk's span when they are one run, kept in its slot
+ * of the xarray as a value: bit 0 is the parity of its generation, bits
+ * 1-15 its first bit, bits 16-30 its length less one.
+ */
+#define RUN_FIRST_SHIFT	1
+#define RUN_LEN_SHIFT	16
+#define RUN_MASK	(VFIO_DIRTY_BITS - 1)
+
+static_assert(VFIO_DIRTY_BITS == 1 << (RUN_LEN_SHIFT - RUN_FIRST_SHIFT));
+
+static void *run_entry(struct vfio_dirty_dma *dma, u32 first, u32 n)
 {
-	xa_erase(&dma->dirty, index);
-	kmem_cache_free(bits_cache, chunk);
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-			    -(s64)sizeof(*chunk));
+	return xa_mk_value((dma->dirty_gen & 1) |
+			   (unsigned long)first << RUN_FIRST_SHIFT |
+			   (unsigned long)(n - 1) << RUN_LEN_SHIFT);
 }
 
-/* Chunks a walk of a mapping's chunks finds under one RCU read lock. */
-#define CHUNK_BATCH	16
+static bool run_current(struct vfio_dirty_dma *dma, void *entry)
+{
+	return (xa_to_value(entry) & 1) == (dma->dirty_gen & 1);
+}
+
+static u32 run_first(void *entry)
+{
+	return xa_to_value(entry) >> RUN_FIRST_SHIFT & RUN_MASK;
+}
+
+static u32 run_len(void *entry)
+{
+	return (xa_to_value(entry) >> RUN_LEN_SHIFT & RUN_MASK) + 1;
+}
+
+/* Is @entry, a run or a chunk of @dma, stale (see Generations above)? */
+static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
+{
+	if (xa_is_value(entry))
+		return !run_current(dma, entry);
+	return ((struct vfio_dirty_chunk *)entry)->gen != dma->dirty_gen;
+}
+
+/* Drop @entry, at @index of @dma's dirty bits. */
+static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
+		       void *entry)
+{
+	xa_erase(&dma->dirty, index);
+	if (xa_is_value(entry))
+		return;
+	kmem_cache_free(bits_cache, entry);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+			    -(s64)sizeof(struct vfio_dirty_chunk));
+}
+
+/* Entries a walk of a mapping's dirty bits finds under one RCU read lock. */
+#define ENTRY_BATCH	16
 
 /**
- * struct chunk_batch - a walk of a mapping's chunks, in index order
+ * struct entry_batch - a walk of a mapping's dirty bits, in index order
  * @next: the index to look from
- * @done: no chunk is left past the last batch
- * @n: chunks in the batch
+ * @done: no entry is left past the last batch
+ * @n: entries in the batch
  * @index: their indexes
- * @chunk: the chunks
+ * @entry: the entries, runs and chunks
  *
  * Zeroed, it starts at index 0.
  */
-struct chunk_batch {
+struct entry_batch {
 	unsigned long next;
 	bool done;
 	unsigned int n;
-	unsigned long index[CHUNK_BATCH];
-	struct vfio_dirty_chunk *chunk[CHUNK_BATCH];
+	unsigned long index[ENTRY_BATCH];
+	void *entry[ENTRY_BATCH];
 };
 
 /*
- * Fill @b with the next chunks of @dma, whose container is locked (or
- * gone): only its holder adds or removes chunks, so the chunks stay valid
+ * Fill @b with the next entries of @dma, whose container is locked (or
+ * gone): only its holder adds or removes them, so the chunks stay valid
  * out of the RCU read lock, and the caller may sleep on them.  One walk of
  * the xarray finds a batch, rather than one lookup from its root per
- * chunk.  Return: the number of chunks, 0 at the end.
+ * entry.  Return: the number of entries, 0 at the end.
  */
-static unsigned int chunk_batch_next(struct vfio_dirty_dma *dma,
-				     struct chunk_batch *b)
+static unsigned int entry_batch_next(struct vfio_dirty_dma *dma,
+				     struct entry_batch *b)
 {
 	XA_STATE(xas, &dma->dirty, b->next);
-	struct vfio_dirty_chunk *chunk;
+	void *entry;
 
 	b->n = 0;
 	if (b->done)
 		return 0;
 	rcu_read_lock();
-	xas_for_each(&xas, chunk, ULONG_MAX) {
+	xas_for_each(&xas, entry, ULONG_MAX) {
 		b->index[b->n] = xas.xa_index;
-		b->chunk[b->n] = chunk;
-		if (++b->n == CHUNK_BATCH)
+		b->entry[b->n] = entry;
+		if (++b->n == ENTRY_BATCH)
 			break;
 	}
 	rcu_read_unlock();
-	b->done = b->n < CHUNK_BATCH;
+	b->done = b->n < ENTRY_BATCH;
 	if (b->n)
 		b->next = b->index[b->n - 1] + 1;
 	return b->n;
 }
 
 /*
- * Set bits [@bit, @last] of @dma, allocating chunks as needed, and clearing
- * stale ones first.
+ * Set bits [@first, @first + @n) of the span of entry @index of @dma: as a
+ * run while its bits stay one, in a chunk from the first range that does
+ * not join them.  A stale run is replaced, a stale chunk cleared first.
  */
+static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
+		     u32 first, u32 n)
+{
+	void *entry = xa_load(&dma->dirty, index);
+	struct vfio_dirty_chunk *chunk = entry;
+	u32 run_start, run_n;
+	int ret;
+
+	if (!entry || (xa_is_value(entry) && !run_current(dma, entry)))
+		return xa_err(xa_store(&dma->dirty, index,
+				       run_entry(dma, first, n),
+				       GFP_KERNEL_ACCOUNT));
+	if (xa_is_value(entry)) {
+		run_start = run_first(entry);
+		run_n = run_len(entry);
+		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
+			return xa_err(xa_store(&dma->dirty, index,
+					       run_entry(dma, run_start, run_n),
+					       GFP_KERNEL_ACCOUNT));
+		chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
+		if (!chunk)
+			return -ENOMEM;
+		chunk->gen = dma->dirty_gen;
+		vfio_dirty_bits_set(&chunk->bits, run_start, run_n);
+		ret = xa_err(xa_store(&dma->dirty, index, chunk,
+				      GFP_KERNEL_ACCOUNT));
+		if (ret) {
+			kmem_cache_free(bits_cache, chunk);
+			return ret;
+		}
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+				    sizeof(*chunk));
+	} else if (chunk->gen != dma->dirty_gen) {
+		vfio_dirty_bits_clear(&chunk->bits);
+		chunk->gen = dma->dirty_gen;
+	}
+	vfio_dirty_bits_set(&chunk->bits, first, n);
+	return 0;
+}
+
+/* Set bits [@bit, @last] of @dma. */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
-	struct vfio_dirty_chunk *chunk;
 	u64 n;
 	int ret;
 
 	while (bit <= last) {
-		chunk = xa_load(&dma->dirty, bit / VFIO_DIRTY_BITS);
-		if (chunk && chunk->gen != dma->dirty_gen) {
-			vfio_dirty_bits_clear(&chunk->bits);
-			chunk->gen = dma->dirty_gen;
-		}
-		if (!chunk) {
-			chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
-			if (!chunk)
-				return -ENOMEM;
-			chunk->gen = dma->dirty_gen;
-			ret = xa_err(xa_store(&dma->dirty, bit / VFIO_DIRTY_BITS,
-					      chunk, GFP_KERNEL_ACCOUNT));
-			if (ret) {
-				kmem_cache_free(bits_cache, chunk);
-				return ret;
-			}
-			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-					    sizeof(*chunk));
-		}
 		n = min(last - bit + 1, VFIO_DIRTY_BITS - bit % VFIO_DIRTY_BITS);
-		vfio_dirty_bits_set(&chunk->bits, bit % VFIO_DIRTY_BITS, n);
+		ret = entry_set(dma, bit / VFIO_DIRTY_BITS,
+				bit % VFIO_DIRTY_BITS, n);
+		if (ret)
+			return ret;
 		bit += n;
 	}
 	return 0;
@@ -326,12 +403,17 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
  */
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
-	struct chunk_batch b = {};
+	struct entry_batch b = {};
+	unsigned int i, chunks;
 	s64 freed = 0;
 
-	while (chunk_batch_next(dma, &b)) {
-		kmem_cache_free_bulk(bits_cache, b.n, (void **)b.chunk);
-		freed += b.n * sizeof(struct vfio_dirty_chunk);
+	while (entry_batch_next(dma, &b)) {
+		for (i = 0, chunks = 0; i < b.n; i++) {
+			if (!xa_is_value(b.entry[i]))
+				b.entry[chunks++] = b.entry[i];
+		}
+		kmem_cache_free_bulk(bits_cache, chunks, b.entry);
+		freed += chunks * sizeof(struct vfio_dirty_chunk);
 		cond_resched();
 	}
 	xa_destroy(&dma->dirty);
@@ -341,27 +423,35 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 
 /*
  * Report the bits of @dma, whose bit 0 is bit @base of the user's bitmap,
- * and free its stale chunks, which hold none.
+ * and drop its stale entries, which hold none.
  */
-static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
-			 u64 base)
+static int report_entries(struct vfio_dirty_report *r,
+			  struct vfio_dirty_dma *dma, u64 base)
 {
 	struct vfio_dirty_chunk *chunk;
-	struct chunk_batch b = {};
+	struct entry_batch b = {};
 	unsigned int i;
+	void *entry;
+	u64 bit;
 	int ret;
 
-	while (chunk_batch_next(dma, &b)) {
+	while (entry_batch_next(dma, &b)) {
 		for (i = 0; i < b.n; i++) {
-			chunk = b.chunk[i];
-			if (chunk->gen != dma->dirty_gen) {
-				chunk_free(dma, b.index[i], chunk);
+			entry = b.entry[i];
+			bit = base + (u64)b.index[i] * VFIO_DIRTY_BITS;
+			if (entry_stale(dma, entry)) {
+				entry_free(dma, b.index[i], entry);
 				continue;
 			}
-			ret = vfio_dirty_writer_bits(&r->writer,
-						     base + (u64)b.index[i] *
-						     VFIO_DIRTY_BITS,
-						     &chunk->bits);
+			if (xa_is_value(entry)) {
+				ret = vfio_dirty_writer_set(&r->writer,
+							    bit + run_first(entry),
+							    run_len(entry));
+			} else {
+				chunk = entry;
+				ret = vfio_dirty_writer_bits(&r->writer, bit,
+							     &chunk->bits);
+			}
 			if (ret)
 				return ret;
 		}
@@ -371,20 +461,26 @@ static int report_chunks(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma
 
 /*
  * Clear the bits of @dma, reported, but those of its pinned pages: start a
- * generation, and set the pinned pages' bits in it.
+ * generation, and set the pinned pages' bits in it.  A mapping reported
+ * whole, its entries unread, loses them first: a report that reads them
+ * drops the stale ones, this drops the rest, so no entry is ever more than
+ * one generation old, and a run's parity tells its generation.
  */
 static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
 {
 	struct vfio_dirty_pin *pin;
 	unsigned long index;
 
+	if (dma->all_dirty || iommu->unscoped_groups)
+		vfio_dirty_dma_clear(dma);
 	dma->dirty_gen++;
-	dma->all_dirty = false;
 	xa_for_each(&dma->pins, index, pin) {
 		/*
-		 * A pinned page's chunk exists while tracking, so this
-		 * allocates nothing and cannot fail; were it to, the whole
-		 * mapping is reported next rather than the page lost.
+		 * A pinned page's entry exists while tracking: setting it
+		 * again allocates nothing, unless it turns a run into a
+		 * chunk, or the entries were just dropped.  Should that
+		 * fail, the whole mapping is reported next rather than the
+		 * page lost.
 		 */
 		if (set_bits(dma, page_bit(iommu, index),
 			     page_bit(iommu, index))) {
@@ -485,7 +581,7 @@ int vfio_dirty_report_dma(struct vfio_dirty_report *report,
 		ret = vfio_dirty_writer_set(&report->writer, base,
 					    dma->size >> pgshift);
 	else
-		ret = report_chunks(report, dma, base);
+		ret = report_entries(report, dma, base);
 	if (!ret)
 		ret = vfio_dirty_writer_flush(&report->writer);
 	return ret;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the chunks of dirty bits and of the writer that lays them
- * out in a user's bitmap, drivers/vfio/vfio_dirty/bits.c, built in
+ * Unit tests of the chunks of dirty bits, of runs of them, and of the writer
+ * that lays them out in a user's bitmap, drivers/vfio/vfio_dirty/bits.c, built in
  * userspace.  Prints TAP; exits 1 if any test fails.
  *
  * The writer writes into a destination array the way the kernel copies to
@@ -162,6 +162,65 @@ static void test_bits_set_edges(void)
 	vfio_dirty_bits_set(&c, VFIO_DIRTY_BITS - 1, 1);
 	EXPECT_U64(c.words[VFIO_DIRTY_BITS_WORDS - 1], 1ULL << 63);
 	expect_used(&c, __LINE__);
+}
+
+/*
+ * Joining ranges to a run, against a model of the chunk: a join succeeds
+ * exactly when the model's set bits stay one run, and the run is then
+ * exactly them; a refused join leaves the run as it was.  Ranges that touch
+ * the run at either end, overlap it, hold it or lie in it are all drawn.
+ */
+static void test_run_join(void)
+{
+	static bool model[VFIO_DIRTY_BITS];
+	u32 first, n, bit, count, i, lo, hi;
+	unsigned int round, step;
+	bool joined, one_run;
+
+	rng_state = 11;
+	for (round = 0; round < 2000; round++) {
+		memset(model, 0, sizeof(model));
+		first = rng_below(VFIO_DIRTY_BITS);
+		n = 1 + rng_below(min(VFIO_DIRTY_BITS - first, 64U));
+		for (i = first; i < first + n; i++)
+			model[i] = true;
+		for (step = 0; step < 8; step++) {
+			lo = first > 70 ? first - 70 : 0;
+			hi = min(first + n + 70, (u32)VFIO_DIRTY_BITS);
+			bit = lo + rng_below(hi - lo);
+			count = 1 + rng_below(min(VFIO_DIRTY_BITS - bit, 80U));
+			one_run = bit <= first + n && bit + count >= first;
+			joined = vfio_dirty_run_join(&first, &n, bit, count);
+			EXPECT(joined == one_run);
+			if (!joined)
+				continue;
+			for (i = bit; i < bit + count; i++)
+				model[i] = true;
+			for (i = 0; i < VFIO_DIRTY_BITS; i++) {
+				if (model[i] != (i >= first && i < first + n)) {
+					diag(__LINE__, "round %u bit %u: want %d\n",
+					     round, i, model[i]);
+					break;
+				}
+			}
+		}
+	}
+
+	first = 0;
+	n = 1;
+	EXPECT(vfio_dirty_run_join(&first, &n, 1, VFIO_DIRTY_BITS - 1));
+	EXPECT_U64(first, 0);
+	EXPECT_U64(n, VFIO_DIRTY_BITS);
+	first = 5;
+	n = 1;
+	EXPECT(!vfio_dirty_run_join(&first, &n, 7, 1));
+	EXPECT(!vfio_dirty_run_join(&first, &n, 3, 1));
+	EXPECT_U64(first, 5);
+	EXPECT_U64(n, 1);
+	EXPECT(vfio_dirty_run_join(&first, &n, 4, 1));
+	EXPECT(vfio_dirty_run_join(&first, &n, 6, 1));
+	EXPECT_U64(first, 4);
+	EXPECT_U64(n, 3);
 }
 
 /* Runs: the first bit of each at or after the end of the one before. */
@@ -397,6 +456,7 @@ static void test_writer_fault(void)
 static const struct unit_test tests[] = {
 	{ "bits_set_clear", test_bits_set_clear },
 	{ "bits_set_edges", test_bits_set_edges },
+	{ "run_join", test_run_join },
 	{ "writer_set_random", test_writer_set_random },
 	{ "writer_bits_random", test_writer_bits_random },
 	{ "writer_shared_word", test_writer_shared_word },

@@ -1282,6 +1282,52 @@ TEST_F(sim, dirty_exact)
 	munmap(data, BUF_SIZE);
 }
 
+/*
+ * Writes that keep a span's dirty pages one run: a run grown at either
+ * end is reported whole, and a page written next to a run a query cleared
+ * is reported without it (pins excepted, which stay dirty).
+ */
+TEST_F(sim, dirty_run)
+{
+	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
+	const bool pin = variant->flags & VFIO_DIRTY_SIM_DMA_PIN;
+	bool want[BUF_PAGES] = { }, after[BUF_PAGES] = { };
+	uint64_t bitmap[BITMAP_WORDS], done;
+	long p;
+
+	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	/* 20-23, then 24 after it and 19 before it. */
+	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(20),
+				 4 * page_size, pattern(0), &done, NULL));
+	EXPECT_EQ(4, done);
+	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(24),
+				 page_size, pattern(1), &done, NULL));
+	EXPECT_EQ(1, done);
+	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(19),
+				 page_size, pattern(2), &done, NULL));
+	EXPECT_EQ(1, done);
+	for (p = 19; p < 25; p++)
+		want[p] = true;
+	get_bitmap(_metadata, cfd, bitmap);
+	EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
+
+	/* Next to the cleared run, at both ends. */
+	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(25),
+				 page_size, pattern(3), &done, NULL));
+	EXPECT_EQ(1, done);
+	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(18),
+				 page_size, pattern(4), &done, NULL));
+	EXPECT_EQ(1, done);
+	if (pin)
+		memcpy(after, want, sizeof(after));
+	after[18] = true;
+	after[25] = true;
+	get_bitmap(_metadata, cfd, bitmap);
+	EXPECT_EQ(-1, bitmap_first_diff(bitmap, after));
+	EXPECT_EQ(pin ? 8 : 2, bitmap_weight_bits(bitmap, BUF_PAGES));
+	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
 int main(int argc, char *argv[])
 {
 	device_name = vfio_selftests_get_device(&argc, argv);

@@ -10,6 +10,13 @@
 	(void)(&_x == &_y);			\
 	_x < _y ? _x : _y; })
 
+/* The larger of two values of the same type, each evaluated once. */
+#define max(x, y) ({				\
+	__typeof__(x) _x = (x);			\
+	__typeof__(y) _y = (y);			\
+	(void)(&_x == &_y);			\
+	_x > _y ? _x : _y; })
+
 /* The smaller of two values, each converted to @type first. */
 #define min_t(type, x, y)	min((type)(x), (type)(y))
 
