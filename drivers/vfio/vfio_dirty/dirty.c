@@ -175,6 +175,13 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 	return ((struct vfio_dirty_chunk *)entry)->gen != dma->dirty_gen;
 }
 
+/* Put @entry, a run or a chunk, at @index of @dma's dirty bits. */
+static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
+		       void *entry)
+{
+	return xa_err(xa_store(&dma->dirty, index, entry, GFP_KERNEL_ACCOUNT));
+}
+
 /* Drop @entry, at @index of @dma's dirty bits. */
 static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
@@ -183,6 +190,7 @@ static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
 	if (xa_is_value(entry))
 		return;
 	kmem_cache_free(bits_cache, entry);
+	dma->dirty_chunks--;
 	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
 			    -(s64)sizeof(struct vfio_dirty_chunk));
 }
@@ -252,27 +260,24 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 	int ret;
 
 	if (!entry || (xa_is_value(entry) && !run_current(dma, entry)))
-		return xa_err(xa_store(&dma->dirty, index,
-				       run_entry(dma, first, n),
-				       GFP_KERNEL_ACCOUNT));
+		return entry_store(dma, index, run_entry(dma, first, n));
 	if (xa_is_value(entry)) {
 		run_start = run_first(entry);
 		run_n = run_len(entry);
 		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
-			return xa_err(xa_store(&dma->dirty, index,
-					       run_entry(dma, run_start, run_n),
-					       GFP_KERNEL_ACCOUNT));
+			return entry_store(dma, index,
+					   run_entry(dma, run_start, run_n));
 		chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
 		if (!chunk)
 			return -ENOMEM;
 		chunk->gen = dma->dirty_gen;
 		vfio_dirty_bits_set(&chunk->bits, run_start, run_n);
-		ret = xa_err(xa_store(&dma->dirty, index, chunk,
-				      GFP_KERNEL_ACCOUNT));
+		ret = entry_store(dma, index, chunk);
 		if (ret) {
 			kmem_cache_free(bits_cache, chunk);
 			return ret;
 		}
+		dma->dirty_chunks++;
 		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
 				    sizeof(*chunk));
 	} else if (chunk->gen != dma->dirty_gen) {
@@ -407,12 +412,15 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	unsigned int i, chunks;
 	s64 freed = 0;
 
-	while (entry_batch_next(dma, &b)) {
+	/* Only chunks need freeing: the walk stops at the last. */
+	while (dma->dirty_chunks && entry_batch_next(dma, &b)) {
 		for (i = 0, chunks = 0; i < b.n; i++) {
 			if (!xa_is_value(b.entry[i]))
 				b.entry[chunks++] = b.entry[i];
 		}
-		kmem_cache_free_bulk(bits_cache, chunks, b.entry);
+		if (chunks)
+			kmem_cache_free_bulk(bits_cache, chunks, b.entry);
+		dma->dirty_chunks -= chunks;
 		freed += chunks * sizeof(struct vfio_dirty_chunk);
 		cond_resched();
 	}

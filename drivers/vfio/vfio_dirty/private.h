@@ -175,7 +175,8 @@ struct vfio_dirty_iova {
  * @mm: the owner's mm, whose locked_vm counts the pinned pages
  * @pins: struct vfio_dirty_pin of emulated devices' pins, by page index
  *	(offset >> PAGE_SHIFT)
- * @dirty: dirty bits, by chunk (see dirty.c)
+ * @dirty: dirty bits, a run or a chunk per span (see dirty.c)
+ * @dirty_chunks: chunks in @dirty
  * @dirty_gen: reports that cleared @dirty (see dirty.c)
  */
 struct vfio_dirty_dma {
@@ -190,6 +191,7 @@ struct vfio_dirty_dma {
 	struct mm_struct *mm;
 	struct xarray pins;
 	struct xarray dirty;
+	unsigned long dirty_chunks;
 	u64 dirty_gen;
 };
 
