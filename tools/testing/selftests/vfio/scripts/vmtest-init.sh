@@ -140,8 +140,16 @@ if [ -z "$uuid" ]; then
 	skip_leg mdev-leg "vfio_dirty_sim registers no mdev type"
 else
 	export VFIO_SELFTESTS_BDF=$uuid
+	# edu, bound to vfio-pci, joins some tests' containers for a while.
+	if [ -n "$edu" ] && ./scripts/setup.sh "$edu" >/dev/null; then
+		export VFIO_SELFTESTS_PCI_BDF=$edu
+	fi
 	# shellcheck disable=SC2086
 	run_many $DEVICE_TESTS
+	if [ -n "${VFIO_SELFTESTS_PCI_BDF:-}" ]; then
+		./scripts/cleanup.sh "$edu" >/dev/null
+		unset VFIO_SELFTESTS_PCI_BDF
+	fi
 	mdev_remove "$uuid"
 fi
 
