@@ -231,6 +231,17 @@ static void get_bitmap(struct __test_metadata *_metadata, int container_fd,
 				       BITMAP_WORDS * sizeof(*bitmap)));
 }
 
+/* The device writes pages [@page, @page + @npages) with pattern(@n): all. */
+static void write_pages(struct __test_metadata *_metadata, int fd,
+			uint32_t flags, long page, long npages, unsigned int n)
+{
+	uint64_t done;
+
+	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(page), npages * page_size,
+				 pattern(n), &done, NULL));
+	EXPECT_EQ(npages, done);
+}
+
 /* Expect @err from @request with @args, member @member set to @value. */
 #define EXPECT_ARG_ERR(err, fd, request, args, member, value) do {	\
 	__typeof__(args) __args = (args);				\
@@ -1252,15 +1263,11 @@ TEST_F(sim, dirty_exact)
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, none));
 
 	for (i = 0; i < ARRAY_SIZE(pages); i++) {
-		ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(pages[i]),
-					 page_size, pattern(i), &done, NULL));
-		EXPECT_EQ(1, done);
+		write_pages(_metadata, fd, variant->flags, pages[i], 1, i);
 		want[pages[i]] = true;
 	}
 	/* Five pages across a word of the bitmap. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(126),
-				 5 * page_size, pattern(0), &done, NULL));
-	EXPECT_EQ(5, done);
+	write_pages(_metadata, fd, variant->flags, 126, 5, 0);
 	for (p = 126; p < 131; p++)
 		want[p] = true;
 
@@ -1269,9 +1276,7 @@ TEST_F(sim, dirty_exact)
 	EXPECT_EQ(ARRAY_SIZE(pages) + 5, bitmap_weight_bits(bitmap, BUF_PAGES));
 
 	/* The query cleared what vfio_dma_rw() dirtied; pins stay dirty. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(300),
-				 page_size, pattern(1), &done, NULL));
-	EXPECT_EQ(1, done);
+	write_pages(_metadata, fd, variant->flags, 300, 1, 1);
 	memcpy(after, pin ? want : none, sizeof(after));
 	after[300] = true;
 	get_bitmap(_metadata, cfd, bitmap);
@@ -1296,32 +1301,22 @@ TEST_F(sim, dirty_run)
 	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
 	const bool pin = variant->flags & VFIO_DIRTY_SIM_DMA_PIN;
 	bool want[BUF_PAGES] = { }, after[BUF_PAGES] = { };
-	uint64_t bitmap[BITMAP_WORDS], done;
+	uint64_t bitmap[BITMAP_WORDS];
 	long p;
 
 	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
 	/* 20-23, then 24 after it and 19 before it. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(20),
-				 4 * page_size, pattern(0), &done, NULL));
-	EXPECT_EQ(4, done);
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(24),
-				 page_size, pattern(1), &done, NULL));
-	EXPECT_EQ(1, done);
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(19),
-				 page_size, pattern(2), &done, NULL));
-	EXPECT_EQ(1, done);
+	write_pages(_metadata, fd, variant->flags, 20, 4, 0);
+	write_pages(_metadata, fd, variant->flags, 24, 1, 1);
+	write_pages(_metadata, fd, variant->flags, 19, 1, 2);
 	for (p = 19; p < 25; p++)
 		want[p] = true;
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
 
 	/* Next to the cleared run, at both ends. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(25),
-				 page_size, pattern(3), &done, NULL));
-	EXPECT_EQ(1, done);
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(18),
-				 page_size, pattern(4), &done, NULL));
-	EXPECT_EQ(1, done);
+	write_pages(_metadata, fd, variant->flags, 25, 1, 3);
+	write_pages(_metadata, fd, variant->flags, 18, 1, 4);
 	if (pin)
 		memcpy(after, want, sizeof(after));
 	after[18] = true;
@@ -1365,16 +1360,14 @@ TEST_F(sim, iommu_group_comes_and_goes)
 	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
 	const bool pin = variant->flags & VFIO_DIRTY_SIM_DMA_PIN;
 	bool want[BUF_PAGES] = { };
-	uint64_t bitmap[BITMAP_WORDS], done;
+	uint64_t bitmap[BITMAP_WORDS];
 	int group, round, i;
 
 	if (!bdf)
 		SKIP(return, "no PCI device: set VFIO_SELFTESTS_PCI_BDF");
 	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
 	for (round = 1; round <= 2; round++) {
-		ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(round),
-					 page_size, pattern(round), &done, NULL));
-		EXPECT_EQ(1, done);
+		write_pages(_metadata, fd, variant->flags, round, 1, round);
 		want[round] = true;
 		get_bitmap(_metadata, cfd, bitmap);
 		EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
