@@ -99,32 +99,6 @@ static void die(const char *what, int ret)
 	exit(1);
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long val = -1;
-
-	if (f && fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	if (f)
-		fclose(f);
-	return val;
-}
-
-static int write_long(const char *path, long val)
-{
-	FILE *f = fopen(path, "w");
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%ld\n", val) < 0)
-		ret = -EIO;
-	if (fclose(f))
-		ret = -errno;
-	return ret;
-}
-
 /* Touched anonymous memory in 4 KiB pages (no THP), or NULL. */
 static void *alloc_4k(size_t size)
 {
@@ -141,7 +115,7 @@ static void *alloc_4k(size_t size)
 static void restore_hugepages(void)
 {
 	if (old_nr_hugepages >= 0)
-		write_long(NR_HUGEPAGES, old_nr_hugepages);
+		__sysfs_write_long(NR_HUGEPAGES, old_nr_hugepages);
 }
 
 /*
@@ -150,15 +124,15 @@ static void restore_hugepages(void)
  */
 static void *alloc_2m(size_t size)
 {
-	long nr = read_long(NR_HUGEPAGES);
+	long nr = sysfs_read_long(NR_HUGEPAGES);
 	void *p;
 
 	if (nr >= 0 && nr < WANT_HUGEPAGES) {
-		if (!write_long(NR_HUGEPAGES, WANT_HUGEPAGES)) {
+		if (!__sysfs_write_long(NR_HUGEPAGES, WANT_HUGEPAGES)) {
 			old_nr_hugepages = nr;
 			atexit(restore_hugepages);
 		}
-		nr = read_long(NR_HUGEPAGES);
+		nr = sysfs_read_long(NR_HUGEPAGES);
 	}
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,

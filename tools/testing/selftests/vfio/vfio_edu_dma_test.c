@@ -31,6 +31,14 @@
 #define GONE_IOVA	0x300000ULL	/* mapped, written, then unmapped */
 #define NEVER_IOVA	0x8000000ULL	/* never mapped */
 
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT	26
+#endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB	(30 << MAP_HUGE_SHIFT)
+#endif
+#define NR_1G_PAGES	"/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
+
 #define DST_FILL	0xa5
 #define GONE_FILL	0x3c
 
@@ -136,6 +144,9 @@ FIXTURE(edu_dma) {
 	uint8_t *src;
 	uint8_t *dst;
 	uint8_t *gone;
+	/* a 1 GiB hugetlb page, and the count of them to put back, or -1 */
+	uint8_t *giga;
+	long nr_1g;
 };
 
 FIXTURE_VARIANT(edu_dma) {
@@ -170,6 +181,8 @@ FIXTURE_SETUP(edu_dma)
 	self->src = NULL;
 	self->dst = NULL;
 	self->gone = NULL;
+	self->giga = NULL;
+	self->nr_1g = -1;
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 	why = edu_unsupported(device_name);
@@ -213,6 +226,10 @@ FIXTURE_TEARDOWN(edu_dma)
 		munmap(self->dst, SZ_4K);
 	if (self->gone)
 		munmap(self->gone, SZ_4K);
+	if (self->giga)
+		munmap(self->giga, SZ_1G);
+	if (self->nr_1g >= 0)
+		__sysfs_write_long(NR_1G_PAGES, self->nr_1g);
 }
 
 TEST_F(edu_dma, registers)
@@ -277,6 +294,62 @@ TEST_F(edu_dma, partial)
 	EXPECT_EQ(-1, first_diff(self->src, self->dst, 0x800));
 	EXPECT_EQ(-1, first_diff(self->src + 0x810, self->dst + 0x810,
 				 EDU_DMA_MAX - 0x810));
+}
+
+/*
+ * A mapping backed by one 1 GiB hugetlb page, at IOVA 0: pinned as one run
+ * of physically consecutive pages over 512 batches of pins, and mapped in
+ * one piece.  The engine reads near the top of its DMA window and writes
+ * near the bottom, both inside the page: every byte comes from, and lands
+ * at, its own offset, and nothing around the write moves.  A guest seldom
+ * finds 1 GiB free in one piece once it runs: boot it with
+ * "hugepagesz=1G hugepages=1" (vmtest.sh does).
+ */
+TEST_F(edu_dma, gigantic_page)
+{
+	const uint64_t from = EDU_DMA_LIMIT - 2 * SZ_4K + 0x345;
+	const uint64_t to = SZ_4K + 0x21;
+	const uint32_t len = 1000;
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+	long nr, locked;
+	uint8_t *giga;
+
+	nr = sysfs_read_long(NR_1G_PAGES);
+	if (nr < 0)
+		SKIP(return, "the kernel has no 1 GiB hugetlb pages");
+	if (!nr) {
+		ASSERT_EQ(0, __sysfs_write_long(NR_1G_PAGES, 1));
+		self->nr_1g = 0;
+	}
+	giga = mmap(NULL, SZ_1G, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1GB,
+		    -1, 0);
+	if (giga == MAP_FAILED)
+		SKIP(return, "no free 1 GiB page (nr_hugepages %ld): %s",
+		     sysfs_read_long(NR_1G_PAGES), strerror(errno));
+	self->giga = giga;
+	fill_pattern(giga + from, EDU_DMA_MAX, 0x29);
+	memset(giga, DST_FILL, 3 * SZ_4K);
+
+	/* The fixture's pages lie in the way. */
+	ASSERT_EQ(0, __vfio_unmap(fd, SRC_IOVA, SZ_4K, NULL));
+	ASSERT_EQ(0, __vfio_unmap(fd, DST_IOVA, SZ_4K, NULL));
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, giga, 0, SZ_1G));
+	EXPECT_EQ(locked + SZ_1G / 1024, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, __edu_dma(&self->edu, false, from, 0, EDU_DMA_MAX));
+	ASSERT_EQ(0, __edu_dma(&self->edu, true, to, 0, len));
+	EXPECT_EQ(-1, first_diff(giga + from, giga + to, len));
+	EXPECT_EQ(-1, first_not(giga, to, DST_FILL));
+	EXPECT_EQ(-1, first_not(giga + to + len, 3 * SZ_4K - to - len,
+				DST_FILL));
+
+	ASSERT_EQ(0, __vfio_unmap(fd, 0, SZ_1G, &unmapped));
+	EXPECT_EQ(SZ_1G, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
 
 /*

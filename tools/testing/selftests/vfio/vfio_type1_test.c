@@ -207,6 +207,58 @@ TEST_F(type1, map_errors)
 	EXPECT_EQ(SZ_2M, unmapped);
 }
 
+/*
+ * A VFIO_TYPE1_IOMMU (v1) container: an unmap takes every mapping that
+ * starts in its range, whole, even past the range's end, and one that
+ * starts inside a mapping unmaps nothing and succeeds.  Dirty tracking is
+ * for type1v2 only.
+ */
+TEST_F(type1, v1_unmap)
+{
+	uint64_t bitmap[SZ_1M / SZ_4K / 64] = { 0 };
+	long locked, pinned_kb;
+	uint64_t unmapped;
+	int fd;
+
+	vfio_test_device_close(&self->dev);
+	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
+						VFIO_TYPE1_IOMMU,
+						variant->backend));
+	fd = self->dev.container_fd;
+	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M,
+				SZ_1M));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+
+	/* From inside the first mapping: nothing, and no error. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_2M, &unmapped));
+	EXPECT_EQ(0, unmapped);
+	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA + SZ_1M, SZ_4K));
+
+	/* No tracking on v1, so no bitmap either. */
+	EXPECT_EQ(-EACCES, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_1M, SZ_4K,
+					       bitmap, sizeof(bitmap), NULL));
+
+	/* Its first page: the whole first mapping. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	EXPECT_EQ(SZ_1M, unmapped);
+	EXPECT_EQ(locked + pinned_kb / 2, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+
+	/* A range over the new page and the second's first: both, whole. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M + SZ_4K, &unmapped));
+	EXPECT_EQ(SZ_1M + SZ_4K, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(0, unmapped);
+}
+
 TEST_F(type1, dirty_bitmap)
 {
 	const uint64_t npages = SZ_2M / SZ_4K;

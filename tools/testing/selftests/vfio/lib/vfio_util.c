@@ -135,6 +135,22 @@ static int write_line(const char *path, const char *line)
 	return ret;
 }
 
+long sysfs_read_long(const char *path)
+{
+	char buf[32];
+
+	read_line(path, buf, sizeof(buf));
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
+}
+
+int __sysfs_write_long(const char *path, long val)
+{
+	char line[32];
+
+	snprintf(line, sizeof(line), "%ld\n", val);
+	return write_line(path, line);
+}
+
 long module_refcnt(const char *module)
 {
 	char path[PATH_MAX], buf[32];

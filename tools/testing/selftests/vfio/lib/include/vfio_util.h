@@ -21,6 +21,7 @@
 #include <linux/vfio_dirty.h>
 
 #define SZ_4K	0x1000UL
+#define SZ_1M	0x100000UL
 #define SZ_2M	0x200000UL
 #define SZ_1G	0x40000000UL
 #define SZ_4T	0x40000000000ULL
@@ -103,6 +104,23 @@ const char *vfio_test_backend_module(enum vfio_test_backend backend);
 int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
 			       unsigned long iommu_type,
 			       enum vfio_test_backend backend);
+
+/**
+ * sysfs_read_long() - the number a sysfs or procfs file holds
+ * @path: the file
+ *
+ * Return: the number, or -1 when the file cannot be read.
+ */
+long sysfs_read_long(const char *path);
+
+/**
+ * __sysfs_write_long() - write a number to a sysfs or procfs file
+ * @path: the file
+ * @val: the number
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sysfs_write_long(const char *path, long val);
 
 /**
  * module_refcnt() - /sys/module/@module/refcnt
