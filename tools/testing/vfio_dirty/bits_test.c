@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the chunks of dirty bits, of runs of them, and of the writer
- * that lays them out in a user's bitmap, drivers/vfio/vfio_dirty/bits.c, built in
- * userspace.  Prints TAP; exits 1 if any test fails.
+ * Unit tests of the chunks of dirty bits, of runs of them, and of the
+ * writer that lays them out in a user's bitmap,
+ * drivers/vfio/vfio_dirty/bits.c, built in userspace.  Prints TAP; exits 1
+ * if any test fails.
  *
  * The writer writes into a destination array the way the kernel copies to
  * the user's bitmap: each write replaces the words it covers.  Every test

@@ -23,9 +23,6 @@
  * the @seq read after an unmap returned must fail.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1327,23 +1324,6 @@ TEST_F(sim, dirty_run)
 	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
 }
 
-/* The group of PCI device @bdf, opened, or -errno. */
-static int pci_group_open(const char *bdf)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t len;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	len = readlink(path, link, sizeof(link) - 1);
-	if (len < 0)
-		return -errno;
-	link[len] = '\0';
-	snprintf(path, sizeof(path), "/dev/vfio/%s", basename(link));
-	fd = open(path, O_RDWR);
-	return fd < 0 ? -errno : fd;
-}
-
 /*
  * A group behind an IOMMU shares the container for a while: its device may
  * write anywhere, so while it is there every query reports every mapped
@@ -1374,7 +1354,7 @@ TEST_F(sim, iommu_group_comes_and_goes)
 		if (!pin)
 			want[round] = false;
 
-		group = pci_group_open(bdf);
+		group = __vfio_group_open(bdf);
 		ASSERT_LE(0, group) TH_LOG("%s: %s", bdf, strerror(-group));
 		ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &cfd));
 		for (i = 0; i < round; i++) {

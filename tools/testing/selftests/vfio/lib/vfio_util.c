@@ -51,6 +51,20 @@ static int device_group(const char *name, bool *is_mdev)
 	return -ENODEV;
 }
 
+int __vfio_group_open(const char *name)
+{
+	char path[64];
+	bool is_mdev;
+	int group, fd;
+
+	group = device_group(name, &is_mdev);
+	if (group < 0)
+		return group;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	fd = open(path, O_RDWR);
+	return fd < 0 ? -errno : fd;
+}
+
 int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
 			    unsigned long iommu_type)
 {
@@ -153,11 +167,10 @@ int __sysfs_write_long(const char *path, long val)
 
 long module_refcnt(const char *module)
 {
-	char path[PATH_MAX], buf[32];
+	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", module);
-	read_line(path, buf, sizeof(buf));
-	return buf[0] ? strtol(buf, NULL, 10) : -1;
+	return sysfs_read_long(path);
 }
 
 int __module_param_read(const char *module, const char *param, char *buf,

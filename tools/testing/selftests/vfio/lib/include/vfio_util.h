@@ -60,6 +60,15 @@ struct vfio_test_device {
 const char *vfio_selftests_get_device(int *argc, char *argv[]);
 
 /**
+ * __vfio_group_open() - open the VFIO group of a device
+ * @name: BDF or mdev UUID
+ *
+ * Return: the group's file descriptor, or a negative errno (-ENODEV when
+ * no such device exists).
+ */
+int __vfio_group_open(const char *name);
+
+/**
  * __vfio_test_device_open() - open a device through a new type1 container
  * @dev: filled in; closed with vfio_test_device_close()
  * @name: BDF or mdev UUID
