@@ -18,7 +18,7 @@
 #   make bench-ranges      benchmark of the range splitter (a table)
 #   make bench-backend     MAP/UNMAP_DMA cost, vfio_dirty against the stock
 #                          type1, on edu in a 6.1 guest (a table)
-#   make bench-dirty       dirty tracking cost of one mapping of 1 to 16 TiB,
+#   make bench-dirty       dirty tracking cost of 1 GiB to 64 TiB of mappings,
 #                          vfio_dirty against the stock type1, on the
 #                          simulated device in a 6.1 guest (a table)
 #   make selftests         build the kselftests (static)
