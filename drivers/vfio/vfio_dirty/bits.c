@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio_dirty: chunks of dirty bits and the writer that lays them out in a
+ * vfio_dirty: blocks of dirty bits and the writer that lays them out in a
  * user's bitmap.
  *
  * Theory of operation
  *
- * Chunks.  A mapping's dirty bits are kept in chunks of VFIO_DIRTY_BITS
+ * Blocks.  A mapping's dirty bits are kept in blocks of VFIO_DIRTY_BITS
  * bits (dirty.c allocates them as pages are dirtied).  Next to its bits a
- * chunk keeps @used, one bit per 64-bit word that holds a bit: so walking a
- * chunk costs what it holds, not its size.  Bits are only ever set one
+ * block keeps @used, one bit per 64-bit word that holds a bit: so walking a
+ * block costs what it holds, not its size.  Bits are only ever set one
  * range at a time, or all cleared at once, which keeps @used exact.
  *
- * Runs.  While the bits set in a chunk's span are one run, dirty.c keeps
- * the run's first bit and length instead of a chunk: vfio_dirty_run_join()
- * says whether a range set next keeps them one run, and the writer lays a
- * run out as ones.
+ * Runs.  While the bits set in a span of a mapping are one run, dirty.c
+ * keeps the run's first bit and length instead of blocks:
+ * vfio_dirty_run_join() says whether a range set next keeps them one run,
+ * and the writer lays a run out as ones.
  *
  * The writer.  A report lays out the bits of the mappings of a range into
  * the user's bitmap, whose bit 0 stands for the range's first page: a
@@ -22,7 +22,7 @@
  * word.  The uAPI has the user zero the bitmap, so only words with a bit
  * set are written, and the bitmap is never read.  The destination is cut
  * into chunks of @cap words, and no write crosses from one to the next.
- * Words that land in the destination as they are stored (a chunk's words,
+ * Words that land in the destination as they are stored (a block's words,
  * when its bit 0 falls on a word's bit 0; a run of ones) are written
  * straight from where they are, a consecutive run per write.  Words that
  * must be built (shifted, or a part of a word) are gathered in @buf, a run
@@ -40,7 +40,7 @@
  * so it never shares its first word with what came before.
  *
  * Widths.  Bit numbers and counts are u64 here: a request may cover 2^31
- * pages and more.  A chunk's bit numbers are u32.
+ * pages and more.  A block's bit numbers are u32.
  */
 #include <linux/bitops.h>
 #include <linux/minmax.h>
@@ -48,7 +48,7 @@
 
 #include "bits.h"
 
-/* The source of runs of ones: a chunk's worth. */
+/* The source of runs of ones: a block's worth. */
 static const u64 ones[VFIO_DIRTY_BITS_WORDS] = {
 	[0 ... VFIO_DIRTY_BITS_WORDS - 1] = ~0ULL
 };
@@ -71,15 +71,15 @@ static void set_range(u64 *map, u32 bit, u32 n)
 }
 
 /*
- * The first word of @chunk at or after word @w that holds a bit, or, when
+ * The first word of @block at or after word @w that holds a bit, or, when
  * @used is false, that holds none; VFIO_DIRTY_BITS_WORDS if there is none.
  */
-static u32 next_word(const struct vfio_dirty_bits *chunk, u32 w, bool used)
+static u32 next_word(const struct vfio_dirty_bits *block, u32 w, bool used)
 {
 	u64 map;
 
 	while (w < VFIO_DIRTY_BITS_WORDS) {
-		map = used ? chunk->used[w / 64] : ~chunk->used[w / 64];
+		map = used ? block->used[w / 64] : ~block->used[w / 64];
 		map &= ~0ULL << (w % 64);
 		if (map)
 			return w - w % 64 + __ffs64(map);
@@ -89,31 +89,31 @@ static u32 next_word(const struct vfio_dirty_bits *chunk, u32 w, bool used)
 }
 
 /**
- * vfio_dirty_bits_set() - set bits of a chunk
- * @chunk: the chunk
+ * vfio_dirty_bits_set() - set bits of a block
+ * @block: the block
  * @bit: the first bit
  * @n: how many, at least 1; @bit + @n is at most VFIO_DIRTY_BITS
  */
-void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n)
+void vfio_dirty_bits_set(struct vfio_dirty_bits *block, u32 bit, u32 n)
 {
-	set_range(chunk->words, bit, n);
-	set_range(chunk->used, bit / 64, (bit + n - 1) / 64 - bit / 64 + 1);
+	set_range(block->words, bit, n);
+	set_range(block->used, bit / 64, (bit + n - 1) / 64 - bit / 64 + 1);
 }
 
 /**
- * vfio_dirty_bits_clear() - clear every bit of a chunk
- * @chunk: the chunk; only the words that hold a bit are written
+ * vfio_dirty_bits_clear() - clear every bit of a block
+ * @block: the block; only the words that hold a bit are written
  */
-void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk)
+void vfio_dirty_bits_clear(struct vfio_dirty_bits *block)
 {
 	u32 w, end;
 
-	for (w = next_word(chunk, 0, true); w < VFIO_DIRTY_BITS_WORDS;
-	     w = next_word(chunk, end, true)) {
-		end = next_word(chunk, w, false);
-		memset(&chunk->words[w], 0, (end - w) * sizeof(u64));
+	for (w = next_word(block, 0, true); w < VFIO_DIRTY_BITS_WORDS;
+	     w = next_word(block, end, true)) {
+		end = next_word(block, w, false);
+		memset(&block->words[w], 0, (end - w) * sizeof(u64));
 	}
-	memset(chunk->used, 0, sizeof(chunk->used));
+	memset(block->used, 0, sizeof(block->used));
 }
 
 /**
@@ -255,40 +255,40 @@ int vfio_dirty_writer_set(struct vfio_dirty_writer *w, u64 bit, u64 n)
 }
 
 /**
- * vfio_dirty_writer_bits() - lay out the bits of a chunk
+ * vfio_dirty_writer_bits() - lay out the bits of a block
  * @w: the writer
- * @bit: the destination bit of the chunk's bit 0
- * @chunk: the chunk
+ * @bit: the destination bit of the block's bit 0
+ * @block: the block
  *
- * Only the words of the chunk that hold a bit are visited.  When @bit is a
- * word's bit 0, they are written straight from the chunk, a run of
+ * Only the words of the block that hold a bit are visited.  When @bit is a
+ * word's bit 0, they are written straight from the block, a run of
  * consecutive words per write.
  *
  * Return: 0, or what @w->write returned.
  */
 int vfio_dirty_writer_bits(struct vfio_dirty_writer *w, u64 bit,
-			   const struct vfio_dirty_bits *chunk)
+			   const struct vfio_dirty_bits *block)
 {
 	unsigned int shift = bit % 64;
 	u64 base = bit / 64;
 	u32 i, end;
 	int ret;
 
-	for (i = next_word(chunk, 0, true); i < VFIO_DIRTY_BITS_WORDS;
-	     i = next_word(chunk, end, true)) {
-		end = next_word(chunk, i, false);
+	for (i = next_word(block, 0, true); i < VFIO_DIRTY_BITS_WORDS;
+	     i = next_word(block, end, true)) {
+		end = next_word(block, i, false);
 		if (!shift) {
-			ret = put_straight(w, base + i, &chunk->words[i],
+			ret = put_straight(w, base + i, &block->words[i],
 					   end - i);
 			if (ret)
 				return ret;
 			continue;
 		}
 		for (; i < end; i++) {
-			ret = put_word(w, base + i, chunk->words[i] << shift);
+			ret = put_word(w, base + i, block->words[i] << shift);
 			if (!ret)
 				ret = put_word(w, base + i + 1,
-					       chunk->words[i] >> (64 - shift));
+					       block->words[i] >> (64 - shift));
 			if (ret)
 				return ret;
 		}

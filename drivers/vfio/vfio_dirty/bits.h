@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vfio_dirty: chunks of dirty bits and the writer that lays them out in a
+ * vfio_dirty: blocks of dirty bits and the writer that lays them out in a
  * user's bitmap.  See bits.c for the theory of operation.  Pure logic: this
  * header and bits.c build unchanged in the kernel and in
  * tools/testing/vfio_dirty.
@@ -10,24 +10,24 @@
 
 #include <linux/types.h>
 
-/* 64-bit words of bits in a chunk, and the bits: 128 MiB of IOVA at 4 KiB. */
+/* 64-bit words of bits in a block, and the bits: 128 MiB of IOVA at 4 KiB. */
 #define VFIO_DIRTY_BITS_WORDS	512
 #define VFIO_DIRTY_BITS		(VFIO_DIRTY_BITS_WORDS * 64)
 
 /**
- * struct vfio_dirty_bits - a chunk of a mapping's dirty bits
+ * struct vfio_dirty_bits - a block of a mapping's dirty bits
  * @used: bit w is set if and only if @words[w] is not zero
- * @words: the bits; bit b of the chunk is bit b % 64 of @words[b / 64]
+ * @words: the bits; bit b of the block is bit b % 64 of @words[b / 64]
  *
- * A zeroed chunk holds no bit.
+ * A zeroed block holds no bit.
  */
 struct vfio_dirty_bits {
 	u64 used[VFIO_DIRTY_BITS_WORDS / 64];
 	u64 words[VFIO_DIRTY_BITS_WORDS];
 };
 
-void vfio_dirty_bits_set(struct vfio_dirty_bits *chunk, u32 bit, u32 n);
-void vfio_dirty_bits_clear(struct vfio_dirty_bits *chunk);
+void vfio_dirty_bits_set(struct vfio_dirty_bits *block, u32 bit, u32 n);
+void vfio_dirty_bits_clear(struct vfio_dirty_bits *block);
 bool vfio_dirty_run_join(u32 *first, u32 *n, u32 bit, u32 count);
 
 /* Words the writer gathers before writing them out: 2 KiB. */
@@ -65,7 +65,7 @@ struct vfio_dirty_writer {
 
 int vfio_dirty_writer_set(struct vfio_dirty_writer *w, u64 bit, u64 n);
 int vfio_dirty_writer_bits(struct vfio_dirty_writer *w, u64 bit,
-			   const struct vfio_dirty_bits *chunk);
+			   const struct vfio_dirty_bits *block);
 int vfio_dirty_writer_flush(struct vfio_dirty_writer *w);
 
 #endif /* __VFIO_DIRTY_BITS_H */

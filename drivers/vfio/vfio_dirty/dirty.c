@@ -10,20 +10,23 @@
  * hold 2^31 pages or more, so bit numbers are u64, and the bitmap helpers,
  * which count in int, only ever see one span of them.
  *
- * Entries.  The bits are kept by spans of VFIO_DIRTY_BITS bits (128 MiB of
- * IOVA with 4 KiB pages), in the mapping's @dirty xarray, indexed by
- * bit / VFIO_DIRTY_BITS.  A span holds no entry until one of its bits is
- * set.  While its set bits are one run (what a device writing a buffer, or
- * a huge page, leaves), its entry is the run itself, an xarray value: no
- * memory but the xarray's, and a report writes it out as ones, reading
- * nothing else.  The first range set that does not join the run turns it
- * into a chunk, a bitmap of the span from bits.c.  Tracking STOP, and the
- * removal of the mapping, drop them all.  The stats counter tracking_bytes
- * counts the chunks, over every container; runs and the xarray's own
- * nodes are not counted.  Entries are added and removed only under the
- * container's lock, which every walk of them holds: a walk finds them
- * sixteen at a time under the RCU read lock, and works on them out of it,
- * where it may sleep.
+ * Entries.  The bits are kept by spans of SPAN_BITS bits (1 GiB of IOVA
+ * with 4 KiB pages, the largest huge page), in the mapping's @dirty
+ * xarray, indexed by bit / SPAN_BITS.  A span holds no entry until one of
+ * its bits is set.  While its set bits are one run (what a device writing
+ * a buffer, or a huge page, leaves), its entry is the run itself, an
+ * xarray value: no memory but the xarray's, and a report writes it out as
+ * ones, reading nothing else.  The first range set that does not join the
+ * run turns it into a chunk: SPAN_BLOCKS pointers to blocks, the bitmaps
+ * of bits.c, each of VFIO_DIRTY_BITS bits (128 MiB of IOVA), allocated as
+ * bits are set in them.  So the index is small (a span per GiB: its walk
+ * and its removal cost little), and the memory of bitmaps follows what is
+ * dirtied, by 128 MiB.  Tracking STOP, and the removal of the mapping, drop
+ * them all.  The stats counter tracking_bytes counts the chunks and their
+ * blocks, over every container; runs and the xarray's own nodes are not
+ * counted.  Entries are added and removed only under the container's lock,
+ * which every walk of them holds: a walk finds them sixteen at a time under
+ * the RCU read lock, and works on them out of it, where it may sleep.
  *
  * Generations.  A GET_BITMAP that succeeded clears the bits of the
  * mappings it reported without touching their entries: it advances each
@@ -33,11 +36,12 @@
  * ones it finds, and one that reports the mapping whole without reading
  * them drops them all before the generation advances, so no entry is older
  * than the generation before.  A bit set next in a stale run replaces it;
- * one set in a stale chunk clears its words first, which makes it current
- * again.  So a report reads each entry it copies once, a chunk that keeps
- * being dirtied is kept rather than freed and allocated again at each
- * report, and the memory follows what is dirtied rather than what is
- * mapped.
+ * one set in a stale chunk clears the words of its blocks first, which
+ * makes it current again.  So a report reads each entry it copies once, a
+ * chunk that keeps being dirtied is kept, with its blocks, rather than
+ * freed and allocated again at each report, and the memory follows what is
+ * dirtied rather than what is mapped: what was dirtied in the last two
+ * generations.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -82,13 +86,18 @@
 
 static struct kmem_cache *bits_cache;
 
+/* Blocks in a span, and its bits: 1 GiB of IOVA at 4 KiB. */
+#define SPAN_BLOCKS	8
+#define SPAN_BITS	(SPAN_BLOCKS * VFIO_DIRTY_BITS)
+
 /*
- * A chunk of a mapping's dirty bits: @bits holds bits only while @gen is
- * the mapping's @dirty_gen (see Generations above).
+ * A chunk: the bits of a span, by blocks, NULL where none was set.  They
+ * hold bits only while @gen is the mapping's @dirty_gen (see Generations
+ * above).
  */
 struct vfio_dirty_chunk {
 	u64 gen;
-	struct vfio_dirty_bits bits;
+	struct vfio_dirty_bits *blocks[SPAN_BLOCKS];
 };
 
 /**
@@ -114,20 +123,20 @@ struct vfio_dirty_report {
 };
 
 /**
- * vfio_dirty_bits_cache_init() - create the cache of chunks of dirty bits
+ * vfio_dirty_bits_cache_init() - create the cache of blocks of dirty bits
  *
  * Return: 0 or -ENOMEM.
  */
 int vfio_dirty_bits_cache_init(void)
 {
 	bits_cache = kmem_cache_create("vfio_dirty_bits",
-				       sizeof(struct vfio_dirty_chunk), 0,
+				       sizeof(struct vfio_dirty_bits), 0,
 				       SLAB_ACCOUNT, NULL);
 	return bits_cache ? 0 : -ENOMEM;
 }
 
 /**
- * vfio_dirty_bits_cache_exit() - destroy the cache of chunks of dirty bits
+ * vfio_dirty_bits_cache_exit() - destroy the cache of blocks of dirty bits
  */
 void vfio_dirty_bits_cache_exit(void)
 {
@@ -135,15 +144,16 @@ void vfio_dirty_bits_cache_exit(void)
 }
 
 /*
- * A run: the bits of a chunk's span when they are one run, kept in its slot
- * of the xarray as a value: bit 0 is the parity of its generation, bits
- * 1-15 its first bit, bits 16-30 its length less one.
+ * A run: the bits of a span when they are one run, kept in its slot of the
+ * xarray as a value: bit 0 is the parity of its generation, bits 1-18 its
+ * first bit, bits 19-36 its length less one.
  */
 #define RUN_FIRST_SHIFT	1
-#define RUN_LEN_SHIFT	16
-#define RUN_MASK	(VFIO_DIRTY_BITS - 1)
+#define RUN_LEN_SHIFT	19
+#define RUN_MASK	(SPAN_BITS - 1)
 
-static_assert(VFIO_DIRTY_BITS == 1 << (RUN_LEN_SHIFT - RUN_FIRST_SHIFT));
+static_assert(SPAN_BITS == 1 << (RUN_LEN_SHIFT - RUN_FIRST_SHIFT));
+static_assert(RUN_LEN_SHIFT * 2 - RUN_FIRST_SHIFT <= BITS_PER_LONG - 1);
 
 static void *run_entry(struct vfio_dirty_dma *dma, u32 first, u32 n)
 {
@@ -182,6 +192,48 @@ static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 	return xa_err(xa_store(&dma->dirty, index, entry, GFP_KERNEL_ACCOUNT));
 }
 
+/* Free @chunk and its blocks.  Return: the bytes freed. */
+static s64 chunk_free(struct vfio_dirty_chunk *chunk)
+{
+	s64 bytes = sizeof(*chunk);
+	unsigned int i;
+
+	for (i = 0; i < SPAN_BLOCKS; i++) {
+		if (!chunk->blocks[i])
+			continue;
+		kmem_cache_free(bits_cache, chunk->blocks[i]);
+		bytes += sizeof(struct vfio_dirty_bits);
+	}
+	kfree(chunk);
+	return bytes;
+}
+
+/*
+ * Set bits [@first, @first + @n) of @chunk's span, allocating the blocks
+ * they fall in.  Return: 0, or -ENOMEM with some of them maybe set.
+ */
+static int chunk_set(struct vfio_dirty_chunk *chunk, u32 first, u32 n)
+{
+	struct vfio_dirty_bits **block;
+	u32 take;
+
+	while (n) {
+		block = &chunk->blocks[first / VFIO_DIRTY_BITS];
+		take = min(n, VFIO_DIRTY_BITS - first % VFIO_DIRTY_BITS);
+		if (!*block) {
+			*block = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
+			if (!*block)
+				return -ENOMEM;
+			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+					    sizeof(**block));
+		}
+		vfio_dirty_bits_set(*block, first % VFIO_DIRTY_BITS, take);
+		first += take;
+		n -= take;
+	}
+	return 0;
+}
+
 /* Drop @entry, at @index of @dma's dirty bits. */
 static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
@@ -189,10 +241,8 @@ static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
 	xa_erase(&dma->dirty, index);
 	if (xa_is_value(entry))
 		return;
-	kmem_cache_free(bits_cache, entry);
 	dma->dirty_chunks--;
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-			    -(s64)sizeof(struct vfio_dirty_chunk));
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -chunk_free(entry));
 }
 
 /* Entries a walk of a mapping's dirty bits finds under one RCU read lock. */
@@ -257,6 +307,7 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 	void *entry = xa_load(&dma->dirty, index);
 	struct vfio_dirty_chunk *chunk = entry;
 	u32 run_start, run_n;
+	unsigned int i;
 	int ret;
 
 	if (!entry || (xa_is_value(entry) && !run_current(dma, entry)))
@@ -267,25 +318,28 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
 			return entry_store(dma, index,
 					   run_entry(dma, run_start, run_n));
-		chunk = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
+		chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
 		if (!chunk)
 			return -ENOMEM;
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+				    sizeof(*chunk));
 		chunk->gen = dma->dirty_gen;
-		vfio_dirty_bits_set(&chunk->bits, run_start, run_n);
-		ret = entry_store(dma, index, chunk);
+		ret = chunk_set(chunk, run_start, run_n);
+		if (!ret)
+			ret = entry_store(dma, index, chunk);
 		if (ret) {
-			kmem_cache_free(bits_cache, chunk);
+			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
+					    -chunk_free(chunk));
 			return ret;
 		}
 		dma->dirty_chunks++;
-		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-				    sizeof(*chunk));
 	} else if (chunk->gen != dma->dirty_gen) {
-		vfio_dirty_bits_clear(&chunk->bits);
+		for (i = 0; i < SPAN_BLOCKS; i++)
+			if (chunk->blocks[i])
+				vfio_dirty_bits_clear(chunk->blocks[i]);
 		chunk->gen = dma->dirty_gen;
 	}
-	vfio_dirty_bits_set(&chunk->bits, first, n);
-	return 0;
+	return chunk_set(chunk, first, n);
 }
 
 /* Set bits [@bit, @last] of @dma. */
@@ -295,9 +349,8 @@ static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 	int ret;
 
 	while (bit <= last) {
-		n = min(last - bit + 1, VFIO_DIRTY_BITS - bit % VFIO_DIRTY_BITS);
-		ret = entry_set(dma, bit / VFIO_DIRTY_BITS,
-				bit % VFIO_DIRTY_BITS, n);
+		n = min(last - bit + 1, SPAN_BITS - bit % SPAN_BITS);
+		ret = entry_set(dma, bit / SPAN_BITS, bit % SPAN_BITS, n);
 		if (ret)
 			return ret;
 		bit += n;
@@ -409,19 +462,17 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
 	struct entry_batch b = {};
-	unsigned int i, chunks;
 	s64 freed = 0;
+	unsigned int i;
 
 	/* Only chunks need freeing: the walk stops at the last. */
 	while (dma->dirty_chunks && entry_batch_next(dma, &b)) {
-		for (i = 0, chunks = 0; i < b.n; i++) {
-			if (!xa_is_value(b.entry[i]))
-				b.entry[chunks++] = b.entry[i];
+		for (i = 0; i < b.n; i++) {
+			if (xa_is_value(b.entry[i]))
+				continue;
+			freed += chunk_free(b.entry[i]);
+			dma->dirty_chunks--;
 		}
-		if (chunks)
-			kmem_cache_free_bulk(bits_cache, chunks, b.entry);
-		dma->dirty_chunks -= chunks;
-		freed += chunks * sizeof(struct vfio_dirty_chunk);
 		cond_resched();
 	}
 	xa_destroy(&dma->dirty);
@@ -438,7 +489,7 @@ static int report_entries(struct vfio_dirty_report *r,
 {
 	struct vfio_dirty_chunk *chunk;
 	struct entry_batch b = {};
-	unsigned int i;
+	unsigned int i, j;
 	void *entry;
 	u64 bit;
 	int ret;
@@ -446,7 +497,7 @@ static int report_entries(struct vfio_dirty_report *r,
 	while (entry_batch_next(dma, &b)) {
 		for (i = 0; i < b.n; i++) {
 			entry = b.entry[i];
-			bit = base + (u64)b.index[i] * VFIO_DIRTY_BITS;
+			bit = base + (u64)b.index[i] * SPAN_BITS;
 			if (entry_stale(dma, entry)) {
 				entry_free(dma, b.index[i], entry);
 				continue;
@@ -455,13 +506,20 @@ static int report_entries(struct vfio_dirty_report *r,
 				ret = vfio_dirty_writer_set(&r->writer,
 							    bit + run_first(entry),
 							    run_len(entry));
-			} else {
-				chunk = entry;
-				ret = vfio_dirty_writer_bits(&r->writer, bit,
-							     &chunk->bits);
+				if (ret)
+					return ret;
+				continue;
 			}
-			if (ret)
-				return ret;
+			chunk = entry;
+			for (j = 0; j < SPAN_BLOCKS; j++) {
+				if (!chunk->blocks[j])
+					continue;
+				ret = vfio_dirty_writer_bits(&r->writer,
+							     bit + j * VFIO_DIRTY_BITS,
+							     chunk->blocks[j]);
+				if (ret)
+					return ret;
+			}
 		}
 	}
 	return 0;

@@ -64,10 +64,16 @@
 #define REGION_SIZE	(SZ_16T + 64 * SZ_2M)
 
 /*
- * A chunk of dirty bits, as tracking_bytes counts it: its 32768 bits, one
- * bit per 64-bit word of them and its generation.
+ * Dirty bits as tracking_bytes counts them: a span of SPAN_PAGES takes a
+ * chunk (its generation and eight pointers to blocks), and a block for
+ * each BLOCK_PAGES it has dirty pages in (their bits, and one bit per
+ * 64-bit word of them).  CHUNK_BYTES: a chunk with one block.
  */
-#define CHUNK_BYTES	(SZ_4K + 72)
+#define SPAN_PAGES		(SZ_1G / SZ_4K)
+#define BLOCK_PAGES		(SPAN_PAGES / 8)
+#define SPAN_CHUNK_BYTES	72
+#define BLOCK_BYTES		(SZ_4K + 64)
+#define CHUNK_BYTES		(SPAN_CHUNK_BYTES + BLOCK_BYTES)
 
 #define PARAM_MAX	"max_bitmap_size"
 #define PARAM_CHUNK	"chunk_size"
@@ -1183,6 +1189,70 @@ TEST_F(raised, stats)
 	EXPECT_EQ(requests + 2, stat_read("requests"));
 	EXPECT_EQ(chunks + 3, stat_read("chunks"));
 	EXPECT_EQ(bytes + 3 * 8, stat_read("bitmap_bytes"));
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
+	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
+	bm_free(&bm);
+}
+
+/*
+ * A span (1 GiB) whose pages are not one run takes a chunk, and a block of
+ * bits for each 128 MiB it has dirty pages in (BLOCK_PAGES), allocated as
+ * they are dirtied: the run the device leaves across the first block's
+ * end takes two when a page apart from it turns the span into a chunk, a
+ * page further in and the span's last page one more each; in the next
+ * span a page is a run again.  The query reports each page once, keeps the
+ * chunk and its blocks, and the next query gives them back.
+ */
+TEST_F(raised, blocks)
+{
+	const uint64_t iova = variant->a.bit * SZ_4K, len = 2 * SZ_1G;
+	const uint64_t pages[] = {
+		BLOCK_PAGES - 1, BLOCK_PAGES, 6 * BLOCK_PAGES + 3,
+		SPAN_PAGES + 5, SPAN_PAGES - 1,
+	};
+	const uint64_t again[] = { 5, SPAN_PAGES + BLOCK_PAGES + 7 };
+	uint64_t bits[ARRAY_SIZE(pages)], unmapped;
+	long long tracking;
+	unsigned int i;
+	struct ubm bm;
+
+	bm_alloc(_metadata, &bm, bit_of(0, iova + len), variant->a.misalign);
+	map_at(_metadata, &self->c, iova, len);
+	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	tracking = stat_read("tracking_bytes");
+	ASSERT_GE(tracking, 0);
+
+	dev_write(_metadata, &self->c, 0, iova + pages[0] * SZ_4K);
+	dev_write(_metadata, &self->c, 0, iova + pages[1] * SZ_4K);
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
+	dev_write(_metadata, &self->c, 0, iova + pages[2] * SZ_4K);
+	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 3 * BLOCK_BYTES,
+		  stat_read("tracking_bytes"));
+	dev_write(_metadata, &self->c, 0, iova + pages[3] * SZ_4K);
+	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 3 * BLOCK_BYTES,
+		  stat_read("tracking_bytes"));
+	dev_write(_metadata, &self->c, 0, iova + pages[4] * SZ_4K);
+	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 4 * BLOCK_BYTES,
+		  stat_read("tracking_bytes"));
+
+	for (i = 0; i < ARRAY_SIZE(pages); i++)
+		bits[i] = variant->a.bit + pages[i];
+	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
+	expect_bits(_metadata, &bm, bits, ARRAY_SIZE(bits), "GET_BITMAP");
+	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 4 * BLOCK_BYTES,
+		  stat_read("tracking_bytes"));
+	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
+	expect_bits(_metadata, &bm, NULL, 0, "GET_BITMAP again");
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
+
+	for (i = 0; i < ARRAY_SIZE(again); i++) {
+		dev_write(_metadata, &self->c, 0, iova + again[i] * SZ_4K);
+		bits[i] = variant->a.bit + again[i];
+	}
+	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
+	ASSERT_EQ(0, unmap_bitmap(&self->c, 0, iova + len, &bm, &unmapped));
+	EXPECT_EQ(len, unmapped);
+	expect_bits(_metadata, &bm, bits, ARRAY_SIZE(again), "UNMAP with bitmap");
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	bm_free(&bm);
