@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the chunks of dirty bits, of runs of them, and of the
+ * Unit tests of the blocks of dirty bits, of runs of them, and of the
  * writer that lays them out in a user's bitmap,
  * drivers/vfio/vfio_dirty/bits.c, built in userspace.  Prints TAP; exits 1
  * if any test fails.
@@ -80,7 +80,7 @@ static void expect_dest(int line)
 
 #define EXPECT_DEST()	expect_dest(__LINE__)
 
-/* The chunk's @used must be exactly its nonzero words. */
+/* The block's @used must be exactly its nonzero words. */
 static void expect_used(const struct vfio_dirty_bits *c, int line)
 {
 	unsigned int i;
@@ -97,7 +97,7 @@ static void expect_used(const struct vfio_dirty_bits *c, int line)
 }
 
 /* Fill @c with random runs of bits below @limit, and @model with them. */
-static void chunk_fill_below(struct vfio_dirty_bits *c, bool *model,
+static void block_fill_below(struct vfio_dirty_bits *c, bool *model,
 			     unsigned int limit)
 {
 	unsigned int k, bit, n, i;
@@ -115,9 +115,9 @@ static void chunk_fill_below(struct vfio_dirty_bits *c, bool *model,
 	}
 }
 
-static void chunk_fill(struct vfio_dirty_bits *c, bool *model)
+static void block_fill(struct vfio_dirty_bits *c, bool *model)
 {
-	chunk_fill_below(c, model, VFIO_DIRTY_BITS);
+	block_fill_below(c, model, VFIO_DIRTY_BITS);
 }
 
 static void test_bits_set_clear(void)
@@ -128,7 +128,7 @@ static void test_bits_set_clear(void)
 
 	rng_state = 3;
 	for (round = 0; round < 300; round++) {
-		chunk_fill(&c, model);
+		block_fill(&c, model);
 		for (i = 0; i < VFIO_DIRTY_BITS; i++) {
 			if (model[i] != (c.words[i / 64] >> (i % 64) & 1)) {
 				diag(__LINE__, "round %u bit %u: want %d\n",
@@ -166,7 +166,7 @@ static void test_bits_set_edges(void)
 }
 
 /*
- * Joining ranges to a run, against a model of the chunk: a join succeeds
+ * Joining ranges to a run, against a model of the bits: a join succeeds
  * exactly when the model's set bits stay one run, and the run is then
  * exactly them; a refused join leaves the run as it was.  Ranges that touch
  * the run at either end, overlap it, hold it or lie in it are all drawn.
@@ -265,7 +265,7 @@ static void test_writer_bits_random(void)
 		writer_init(&w, 1 + rng_below(rng_below(2) ? 16 : 1000));
 		bit = rng_below(2) ? 64 * rng_below(8) : rng_below(500);
 		while (bit + VFIO_DIRTY_BITS <= DEST_BITS) {
-			chunk_fill(&c, model);
+			block_fill(&c, model);
 			EXPECT_INT(vfio_dirty_writer_bits(&w, bit, &c), 0);
 			for (i = 0; i < VFIO_DIRTY_BITS; i++)
 				if (model[i])
@@ -336,7 +336,7 @@ static void test_writer_sparse(void)
 
 /*
  * A run of all ones: its partial first and last words are gathered, the
- * rest is written straight, in writes of a chunk's worth of words at most
+ * rest is written straight, in writes of a block's worth of words at most
  * that do not cross a chunk of the destination.
  */
 static void test_writer_long_run(void)
@@ -354,7 +354,7 @@ static void test_writer_long_run(void)
 }
 
 /*
- * A chunk at a word's bit 0 is written straight; its last word, shared
+ * A block at a word's bit 0 is written straight; its last word, shared
  * with the next mapping, is written again with the next mapping's bits.
  */
 static void test_writer_straight_tail(void)
@@ -378,16 +378,16 @@ static void test_writer_straight_tail(void)
 
 /*
  * Mappings as a report meets them: random lengths, one after the other or
- * with gaps, each reported whole (all dirty) or chunk by chunk, with bits
+ * with gaps, each reported whole (all dirty) or block by block, with bits
  * only within the mapping, and the writer flushed after each.
  */
-static void report_chunk_below(struct vfio_dirty_writer *w, u64 bit, u64 limit)
+static void report_block_below(struct vfio_dirty_writer *w, u64 bit, u64 limit)
 {
 	static struct vfio_dirty_bits c;
 	static bool model[VFIO_DIRTY_BITS];
 	u64 i;
 
-	chunk_fill_below(&c, model, min_t(u64, limit, VFIO_DIRTY_BITS));
+	block_fill_below(&c, model, min_t(u64, limit, VFIO_DIRTY_BITS));
 	EXPECT_INT(vfio_dirty_writer_bits(w, bit, &c), 0);
 	for (i = 0; i < VFIO_DIRTY_BITS; i++)
 		if (model[i])
@@ -412,10 +412,10 @@ static void test_writer_mappings_random(void)
 				EXPECT_INT(vfio_dirty_writer_set(&w, bit, len), 0);
 				ref_set(bit, len);
 			} else {
-				/* A chunk the mapping's pages never dirtied is not there. */
+				/* A block the mapping's pages never dirtied is not there. */
 				for (k = 0; k * VFIO_DIRTY_BITS < len; k++)
 					if (rng_below(4))
-						report_chunk_below(&w, bit + k * VFIO_DIRTY_BITS,
+						report_block_below(&w, bit + k * VFIO_DIRTY_BITS,
 								   len - k * VFIO_DIRTY_BITS);
 			}
 			EXPECT_INT(vfio_dirty_writer_flush(&w), 0);

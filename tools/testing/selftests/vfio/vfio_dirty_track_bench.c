@@ -13,9 +13,9 @@
  * ones), and for each amount dirtied, the table gives:
  *
  *   - START: VFIO_IOMMU_DIRTY_PAGES_FLAG_START;
- *   - GET_BITMAP over the whole mapping, after the pages were dirtied;
+ *   - GET_BITMAP over the whole size, after the pages were dirtied;
  *   - UNMAP with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP over the whole
- *     mapping, after they were dirtied again (the report cleared them);
+ *     size, after they were dirtied again (the report cleared them);
  *   - the tracking memory: for vfio_iommu_type1, how much VmallocUsed of
  *     /proc/meminfo grew across START (its bitmap, allocated there); for
  *     vfio_dirty, stats/tracking_bytes once the pages are dirtied (its
@@ -41,13 +41,13 @@
  * The stock driver refuses any report over more than 2^31 pages (8 TiB at
  * 4 KiB): it is not run at 16 and 64 TiB, where vfio_dirty runs, one
  * mapping, with max_bitmap_size raised to the size's bitmap (restored
- * after).  The user's bitmap is zeroed by
- * the program before each call, outside the timing, as by a VMM that keeps
- * its bitmap: the page faults of a fresh bitmap's first writes cost the
- * same whichever call makes them, and under TCG they would hide the
- * drivers' own cost.  Each case runs REPS times (default 3), both backends
- * in each repetition, in alternating order; the table gives medians and the
- * ratio vfio_dirty / vfio_iommu_type1.
+ * after).  The user's bitmap is zeroed by the program before each call,
+ * outside the timing, as by a VMM that keeps its bitmap: the page faults
+ * of a fresh bitmap's first writes cost the same whichever call makes
+ * them, and under TCG they would hide the drivers' own cost.  Each case
+ * runs REPS times (default 3), both backends in each repetition, in
+ * alternating order; the table gives medians and the ratio vfio_dirty /
+ * vfio_iommu_type1.
  *
  * Under the table, two floors of a 0.1% report where the stock driver
  * runs, each run's words written at their place in a bitmap zeroed as
@@ -61,12 +61,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <limits.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
