@@ -806,9 +806,6 @@ TEST_F(dma_logging, report_boundaries)
  */
 #define GRANULE		SZ_2M
 #define CANARY		0x5a
-#ifndef SZ_1M
-#define SZ_1M		0x100000UL
-#endif
 
 /* A zeroed bitmap of @nwords u64 at @off in @page, canaries around it. */
 static uint64_t *canary_bitmap(uint8_t *page, size_t off, size_t nwords)
