@@ -90,14 +90,6 @@ static uint64_t bit_of(uint64_t base, uint64_t iova)
 	return (iova - base) / SZ_4K;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 /* /sys/module/vfio_dirty/stats/@name, or -1 when it cannot be read. */
 static long long stat_read(const char *name)
 {

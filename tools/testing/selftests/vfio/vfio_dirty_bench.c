@@ -85,14 +85,6 @@ static bool backend_missing[NR_BACKENDS];
 static long old_nr_hugepages = -1;
 static const char *device_name;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what, int ret)
 {
 	fprintf(stderr, "vfio_dirty_bench: %s: %s\n", what, strerror(-ret));

@@ -67,14 +67,6 @@ static struct {
 static struct vfio_test_device dev;
 static char *vaddr;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what, int ret)
 {
 	fprintf(stderr, "vfio_dirty_demo: %s: %s\n", what, strerror(-ret));

@@ -66,14 +66,6 @@ static uint64_t page_iova(long page)
 	return TEST_IOVA + page * (int64_t)page_size;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
-}
-
 static void *map_anon(size_t size, int prot)
 {
 	return mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -164,14 +164,6 @@ static int ones_fd = -1;
 static char saved_ceiling[32];
 static int status;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void die(const char *what, int ret)
 {
 	fprintf(stderr, "vfio_dirty_track_bench: %s: %s\n", what, strerror(-ret));

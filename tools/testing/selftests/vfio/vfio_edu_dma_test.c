@@ -88,14 +88,6 @@ static long first_diff(const uint8_t *a, const uint8_t *b, size_t len)
 	return -1;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* /dev/kmsg, positioned after what the kernel logged so far; or -errno. */
 static int kmsg_open(void)
 {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 
@@ -280,17 +281,24 @@ int __vfio_ioctl(int fd, unsigned long request, void *arg)
 	return ioctl(fd, request, arg) ? -errno : 0;
 }
 
-int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size)
+int __vfio_map_prot(int container_fd, void *vaddr, uint64_t iova,
+		    uint64_t size, uint32_t flags)
 {
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
-		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.flags = flags,
 		.vaddr = (uintptr_t)vaddr,
 		.iova = iova,
 		.size = size,
 	};
 
 	return ioctl(container_fd, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+int __vfio_map(int container_fd, void *vaddr, uint64_t iova, uint64_t size)
+{
+	return __vfio_map_prot(container_fd, vaddr, iova, size,
+			       VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 }
 
 static int unmap_flags(int container_fd, uint32_t flags, uint64_t iova,
@@ -540,6 +548,14 @@ vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id)
 			return cap;
 	}
 	return NULL;
+}
+
+double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 long proc_self_status_kb(const char *field)

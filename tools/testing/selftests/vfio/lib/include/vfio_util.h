@@ -209,6 +209,19 @@ void vfio_test_device_close(struct vfio_test_device *dev);
 int __vfio_ioctl(int fd, unsigned long request, void *arg);
 
 /**
+ * __vfio_map_prot() - VFIO_IOMMU_MAP_DMA with the given flags
+ * @container_fd: the container
+ * @vaddr: first byte of the memory
+ * @iova: first byte of IOVA
+ * @size: bytes
+ * @flags: VFIO_DMA_MAP_FLAG_*, passed unchecked
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_map_prot(int container_fd, void *vaddr, uint64_t iova,
+		    uint64_t size, uint32_t flags);
+
+/**
  * __vfio_map() - VFIO_IOMMU_MAP_DMA of [@vaddr, @vaddr + @size) at @iova
  * @container_fd: the container
  * @vaddr: process address
@@ -402,6 +415,13 @@ struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd);
  */
 struct vfio_info_cap_header *
 vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id);
+
+/**
+ * now_ms() - CLOCK_MONOTONIC in milliseconds
+ *
+ * Return: the time, to the nanosecond.
+ */
+double now_ms(void);
 
 /**
  * proc_self_status_kb() - a "kB" field of /proc/self/status
