@@ -25,23 +25,26 @@
  * so that recording a success never needs memory: a write is never lost
  * from the log.
  *
- * Pinned pages.  In pin mode a page is pinned at its first write and stays
- * pinned (as a device holding a DMA mapping would) until the container
- * unmaps it: the backend then calls dma_unmap and the device unpins
- * everything it holds in the range.  @pin_lock is held across a write
- * through a pinned page, so dma_unmap waits for that write and the engine
- * never writes through a page it no longer holds.
+ * Pinned pages.  In pin mode a page is pinned at its first write, or read,
+ * and stays pinned (as a device holding a DMA mapping would) until the
+ * container unmaps it: the backend then calls dma_unmap and the device
+ * unpins everything it holds in the range.  A read pins the page for
+ * reading only (IOMMU_READ), as a device that only reads a buffer does; a
+ * later write through it pins it again for writing.  @pin_lock is held
+ * across a transfer through a pinned page, so dma_unmap waits for it and
+ * the engine never touches a page it no longer holds.
  *
  * Fences.  The backend calls dma_unmap with its lock dropped, then checks
  * that nothing is pinned in the range any more and retries if something is
  * (the stock type1 driver gives up with BUG() after ten tries).  A device
  * must therefore stop pinning there, as a real one stops DMA until its
- * driver programs it again: dma_unmap fences the range, a pinned write to a
- * fenced page fails, and only userspace lifts a fence, by programming a
- * pinned write there (VFIO_DIRTY_SIM_DMA_WRITE or _WRITER_START with
- * VFIO_DIRTY_SIM_DMA_PIN).  So the background writer never pins again in a
- * range unmapped under it; a user who races a new pinned write against an
- * unmap of the same range is the only way left to make the backend retry.
+ * driver programs it again: dma_unmap fences the range, a pinned transfer
+ * to a fenced page fails, and only userspace lifts a fence, by programming
+ * a pinned transfer there (VFIO_DIRTY_SIM_DMA_WRITE, _READ or
+ * _WRITER_START with VFIO_DIRTY_SIM_DMA_PIN).  So the background writer
+ * never pins again in a range unmapped under it; a user who races a new
+ * pinned transfer against an unmap of the same range is the only way left
+ * to make the backend retry.
  * Writes through vfio_dma_rw() pin nothing and need no fence.
  *
  * The background writer is a kernel thread that writes the pages of its
@@ -50,6 +53,7 @@
  */
 #include <linux/highmem.h>
 #include <linux/iommu.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -96,43 +100,78 @@ static void sim_fill(void *buf, u64 pattern)
 		word[i] = pattern;
 }
 
+/* Marks pages of @pinned that were pinned for reading only. */
+#define SIM_PINNED_RO	XA_MARK_1
+
+/*
+ * The page at @index pinned for @prot (IOMMU_READ, or with IOMMU_WRITE),
+ * pinning it if it is not: a page pinned for reading only is pinned again
+ * for a write.  Called with @pin_lock held, which keeps the page pinned.
+ */
+static int sim_pin(struct vfio_dirty_sim *sim, unsigned long index, int prot,
+		   struct page **page)
+{
+	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
+	int ret;
+
+	lockdep_assert_held(&sim->pin_lock);
+	*page = xa_load(&sim->pinned, index);
+	if (*page && (prot & IOMMU_WRITE) &&
+	    xa_get_mark(&sim->pinned, index, SIM_PINNED_RO)) {
+		vfio_unpin_pages(&sim->vdev, iova, 1);
+		xa_erase(&sim->pinned, index);
+		*page = NULL;
+	}
+	if (*page)
+		return 0;
+	if (mtree_load(&sim->fenced, index))
+		return -EFAULT;
+	ret = vfio_pin_pages(&sim->vdev, iova, 1, prot, page);
+	if (ret != 1)
+		return ret < 0 ? ret : -EFAULT;
+	ret = xa_err(xa_store(&sim->pinned, index, *page, GFP_KERNEL));
+	if (ret) {
+		vfio_unpin_pages(&sim->vdev, iova, 1);
+		return ret;
+	}
+	if (!(prot & IOMMU_WRITE))
+		xa_set_mark(&sim->pinned, index, SIM_PINNED_RO);
+	return 0;
+}
+
 static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 			    u64 pattern)
 {
-	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
 	struct page *page;
 	void *va;
 	int ret;
 
 	mutex_lock(&sim->pin_lock);
-	page = xa_load(&sim->pinned, index);
-	if (!page && mtree_load(&sim->fenced, index)) {
-		ret = -EFAULT;
-		goto out_unlock;
+	ret = sim_pin(sim, index, IOMMU_READ | IOMMU_WRITE, &page);
+	if (!ret) {
+		va = kmap_local_page(page);
+		sim_fill(va, pattern);
+		kunmap_local(va);
 	}
-	if (!page) {
-		ret = vfio_pin_pages(&sim->vdev, iova, 1,
-				     IOMMU_READ | IOMMU_WRITE, &page);
-		if (ret != 1) {
-			ret = ret < 0 ? ret : -EFAULT;
-			goto out_unlock;
-		}
-		ret = xa_err(xa_store(&sim->pinned, index, page, GFP_KERNEL));
-		if (ret) {
-			vfio_unpin_pages(&sim->vdev, iova, 1);
-			goto out_unlock;
-		}
-	}
-	va = kmap_local_page(page);
-	sim_fill(va, pattern);
-	kunmap_local(va);
-	ret = 0;
-out_unlock:
 	mutex_unlock(&sim->pin_lock);
 	return ret;
 }
 
-/* Userspace programs pinned writes to pages @first to @last: lift fences. */
+static int sim_read_pinned(struct vfio_dirty_sim *sim, unsigned long index,
+			   void *buf)
+{
+	struct page *page;
+	int ret;
+
+	mutex_lock(&sim->pin_lock);
+	ret = sim_pin(sim, index, IOMMU_READ, &page);
+	if (!ret)
+		memcpy_from_page(buf, page, 0, PAGE_SIZE);
+	mutex_unlock(&sim->pin_lock);
+	return ret;
+}
+
+/* Userspace programs pinned transfers to pages @first to @last: lift fences. */
 static int sim_unfence(struct vfio_dirty_sim *sim, unsigned long first,
 		       unsigned long last)
 {
@@ -183,8 +222,10 @@ static int sim_write_page(struct vfio_dirty_sim *sim, unsigned long index,
 }
 
 static int sim_read_page(struct vfio_dirty_sim *sim, unsigned long index,
-			 void *buf)
+			 void *buf, bool pin)
 {
+	if (pin)
+		return sim_read_pinned(sim, index, buf);
 	return vfio_dma_rw(&sim->vdev, (dma_addr_t)index << PAGE_SHIFT, buf,
 			   PAGE_SIZE, false);
 }
@@ -216,8 +257,8 @@ long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
 			dma.argsz, dma.flags);
 		return -EINVAL;
 	}
-	if (write ? dma.data != 0 : dma.pattern || dma.flags) {
-		dev_dbg(sim->vdev.dev, "DMA: a write takes no data, a read no pattern nor flags\n");
+	if (write ? dma.data != 0 : dma.pattern != 0) {
+		dev_dbg(sim->vdev.dev, "DMA: a write takes no data, a read no pattern\n");
 		return -EINVAL;
 	}
 	ret = sim_check_range(sim, dma.iova, dma.length, VFIO_DIRTY_SIM_DMA_MAX, &p);
@@ -243,7 +284,8 @@ long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
 			ret = sim_write_page(sim, index, dma.pattern, buf,
 					     dma.flags & VFIO_DIRTY_SIM_DMA_PIN);
 		} else {
-			ret = sim_read_page(sim, index, buf);
+			ret = sim_read_page(sim, index, buf,
+					    dma.flags & VFIO_DIRTY_SIM_DMA_PIN);
 			if (!ret && copy_to_user(data, buf, PAGE_SIZE)) {
 				ret = -EFAULT;
 				goto out_free;
@@ -473,15 +515,22 @@ static void sim_unpin_locked(struct vfio_dirty_sim *sim, unsigned long first,
  * @iova: first byte the container unmaps
  * @length: bytes
  *
- * Unpins every page the engine holds in the range, after any write in
+ * Unpins every page the engine holds in the range, after any transfer in
  * progress through one of them, and fences the range against pinning.
+ * The sysfs knobs make it slow (unmap_delay_ms), to widen the window in
+ * which the backend has its lock dropped, or broken (unmap_ignore).
  */
 void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct vfio_dirty_sim *sim = to_sim(vdev);
+	unsigned int delay = READ_ONCE(sim->unmap_delay_ms);
 	struct sim_pages p;
 
-	if (sim_check_range(sim, iova, length, 0, &p))
+	atomic64_inc(&sim->unmap_calls);
+	if (delay)
+		msleep(delay);
+	if (READ_ONCE(sim->unmap_ignore) ||
+	    sim_check_range(sim, iova, length, 0, &p))
 		return;
 	mutex_lock(&sim->pin_lock);
 	/*
@@ -527,6 +576,7 @@ void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim)
 	mutex_init(&sim->pin_lock);
 	xa_init(&sim->pinned);
 	mt_init(&sim->fenced);
+	atomic64_set(&sim->unmap_calls, 0);
 	mutex_init(&sim->writer_lock);
 }
 
@@ -540,3 +590,69 @@ void vfio_dirty_sim_dma_release(struct vfio_dirty_sim *sim)
 	mutex_destroy(&sim->writer_lock);
 	mutex_destroy(&sim->pin_lock);
 }
+
+/* The longest unmap_delay_ms: a minute, so that a test cannot hang forever. */
+#define SIM_UNMAP_DELAY_MAX_MS	60000
+
+static ssize_t unmap_delay_ms_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(dev_to_sim(dev)->unmap_delay_ms));
+}
+
+static ssize_t unmap_delay_ms_store(struct device *dev,
+				    struct device_attribute *attr,
+				    const char *buf, size_t count)
+{
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &val);
+	if (ret)
+		return ret;
+	if (val > SIM_UNMAP_DELAY_MAX_MS)
+		return -EINVAL;
+	WRITE_ONCE(dev_to_sim(dev)->unmap_delay_ms, val);
+	return count;
+}
+static DEVICE_ATTR_RW(unmap_delay_ms);
+
+static ssize_t unmap_ignore_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(dev_to_sim(dev)->unmap_ignore));
+}
+
+static ssize_t unmap_ignore_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t count)
+{
+	bool val;
+	int ret;
+
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+	WRITE_ONCE(dev_to_sim(dev)->unmap_ignore, val);
+	return count;
+}
+static DEVICE_ATTR_RW(unmap_ignore);
+
+static ssize_t unmap_calls_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&dev_to_sim(dev)->unmap_calls));
+}
+static DEVICE_ATTR_RO(unmap_calls);
+
+static struct attribute *vfio_dirty_sim_dma_attrs[] = {
+	&dev_attr_unmap_delay_ms.attr,
+	&dev_attr_unmap_ignore.attr,
+	&dev_attr_unmap_calls.attr,
+	NULL,
+};
+
+const struct attribute_group vfio_dirty_sim_dma_group = {
+	.attrs = vfio_dirty_sim_dma_attrs,
+};

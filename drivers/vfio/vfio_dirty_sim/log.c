@@ -256,11 +256,6 @@ void vfio_dirty_sim_log_release(struct vfio_dirty_sim *sim)
 
 /* sysfs: the tracker's limits (read-write) and counters (read-only). */
 
-static struct vfio_dirty_sim *dev_to_sim(struct device *dev)
-{
-	return dev_get_drvdata(dev);
-}
-
 static ssize_t sim_log_show_u64(struct device *dev, char *buf, u64 *field)
 {
 	struct vfio_dirty_sim *sim = dev_to_sim(dev);

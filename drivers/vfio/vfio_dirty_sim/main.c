@@ -186,6 +186,7 @@ static void vfio_dirty_sim_remove(struct mdev_device *mdev)
 }
 
 static const struct attribute_group *vfio_dirty_sim_groups[] = {
+	&vfio_dirty_sim_dma_group,
 	&vfio_dirty_sim_log_group,
 	NULL,
 };

@@ -28,11 +28,15 @@ struct vfio_dirty_sim_range;
  * @failed: page writes that failed since open or the last log clear
  * @wlog: page index (IOVA >> PAGE_SHIFT) -> xa_mk_value(sequence number of
  *        the last successful write of that page)
- * @pin_lock: protects @pinned and @fenced; held across a write through a
- *            pinned page, so that dma_unmap never unpins a page being written
- * @pinned: page index -> the struct page pinned there by vfio_pin_pages()
+ * @pin_lock: protects @pinned and @fenced; held across a transfer through
+ *            a pinned page, so that dma_unmap never unpins a page in use
+ * @pinned: page index -> the struct page pinned there by vfio_pin_pages();
+ *          marked when pinned for reading only
  * @fenced: page index ranges the container unmapped, where the engine does
- *          not pin again until userspace programs a pinned write there
+ *          not pin again until userspace programs a pinned transfer there
+ * @unmap_delay_ms: dma_unmap sleeps this long before it unpins (sysfs)
+ * @unmap_ignore: dma_unmap unpins nothing, as a broken device (sysfs)
+ * @unmap_calls: dma_unmap calls so far (sysfs)
  * @writer_lock: serializes starting and stopping the background writer
  * @writer: the background writer thread, or NULL
  * @writer_ranges: what the writer writes, in turn
@@ -65,6 +69,9 @@ struct vfio_dirty_sim {
 	struct mutex pin_lock;		/* protects @pinned and @fenced */
 	struct xarray pinned;
 	struct maple_tree fenced;
+	unsigned int unmap_delay_ms;
+	bool unmap_ignore;
+	atomic64_t unmap_calls;
 
 	struct mutex writer_lock;	/* protects @writer* */
 	struct task_struct *writer;
@@ -92,6 +99,12 @@ static inline struct vfio_dirty_sim *to_sim(struct vfio_device *vdev)
 	return container_of(vdev, struct vfio_dirty_sim, vdev);
 }
 
+/* The device of a sysfs attribute of an instance. */
+static inline struct vfio_dirty_sim *dev_to_sim(struct device *dev)
+{
+	return dev_get_drvdata(dev);
+}
+
 void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim);
 void vfio_dirty_sim_dma_release(struct vfio_dirty_sim *sim);
 void vfio_dirty_sim_dma_close(struct vfio_dirty_sim *sim);
@@ -109,6 +122,7 @@ void vfio_dirty_sim_log_init(struct vfio_dirty_sim *sim);
 void vfio_dirty_sim_log_close(struct vfio_dirty_sim *sim);
 void vfio_dirty_sim_log_release(struct vfio_dirty_sim *sim);
 extern const struct attribute_group vfio_dirty_sim_log_group;
+extern const struct attribute_group vfio_dirty_sim_dma_group;
 void vfio_dirty_sim_log_mark(struct vfio_dirty_sim *sim, u64 iova);
 
 #endif /* VFIO_DIRTY_SIM_H */

@@ -34,9 +34,11 @@
 /**
  * struct vfio_dirty_sim_dma - one DMA transfer
  * @argsz: sizeof(struct vfio_dirty_sim_dma)
- * @flags: VFIO_DIRTY_SIM_DMA_PIN: write through pages pinned with
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN: transfer through pages pinned with
  *         vfio_pin_pages() (kept pinned until the container unmaps them)
- *         instead of vfio_dma_rw(); writes only
+ *         instead of vfio_dma_rw(); a read pins for reading only
+ *         (IOMMU_READ), a write for reading and writing, pinning again a
+ *         page pinned for reading only
  * @iova: first byte, page aligned
  * @length: bytes, page aligned, at most VFIO_DIRTY_SIM_DMA_MAX
  * @pattern: writes: every 8 bytes of every page get this value; reads: 0

@@ -427,7 +427,7 @@ static bool dev_mapped(struct __test_metadata *_metadata, struct ctx *c,
 {
 	uint64_t data[SZ_4K / 8], done = 0, failed = 0;
 
-	EXPECT_EQ(0, __sim_read(c->dev.device_fd, iova, SZ_4K, data, &done,
+	EXPECT_EQ(0, __sim_read(c->dev.device_fd, 0, iova, SZ_4K, data, &done,
 				&failed));
 	return done == 1;
 }

@@ -356,7 +356,7 @@ TEST_F(sim, write_across_mappings)
 	EXPECT_EQ(0, words_not((char *)next + 3 * page_size,
 			       BUF_SIZE - 3 * page_size, FILL_WORD));
 
-	ASSERT_EQ(0, __sim_read(fd, page_iova(BUF_PAGES - 3), 6 * page_size,
+	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 3), 6 * page_size,
 				data, &done, &failed));
 	EXPECT_EQ(6, done);
 	EXPECT_EQ(0, failed);
@@ -422,7 +422,7 @@ TEST_F(sim, write_unmapped)
 	EXPECT_EQ(s0 + 10, seqs[4]);
 
 	/* A read fails the same way; it is no write, so it is not counted. */
-	ASSERT_EQ(0, __sim_read(fd, page_iova(BUF_PAGES - 1), 2 * page_size,
+	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
 				data, &done, &failed));
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(1, failed);
@@ -460,7 +460,7 @@ TEST_F(sim, read_back)
 		uint64_t bytes = spans[s].npages * page_size;
 
 		memset(data, 0xa5, BUF_SIZE);
-		ASSERT_EQ(0, __sim_read(fd, page_iova(spans[s].first), bytes,
+		ASSERT_EQ(0, __sim_read(fd, 0, page_iova(spans[s].first), bytes,
 					data, &done, &failed));
 		EXPECT_EQ(spans[s].npages, done);
 		EXPECT_EQ(0, failed);
@@ -480,7 +480,7 @@ TEST_F(sim, read_back)
 	EXPECT_EQ(3, done);
 	for (i = 10 * page_size / 8; i < 13 * page_size / 8; i++)
 		copy[i] = pattern(0);
-	ASSERT_EQ(0, __sim_read(fd, TEST_IOVA, BUF_SIZE, data, &done, &failed));
+	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, &failed));
 	EXPECT_EQ(BUF_PAGES, done);
 	EXPECT_EQ(0, memcmp(data, copy, BUF_SIZE));
 	EXPECT_EQ(0, memcmp(self->buf, copy, BUF_SIZE));
@@ -509,14 +509,14 @@ TEST_F_TIMEOUT(sim, dma_max, 120)
 	EXPECT_EQ(npages, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(big, max, pattern(0)));
-	ASSERT_EQ(0, __sim_read(fd, BIG_IOVA, max, data, &done, &failed));
+	ASSERT_EQ(0, __sim_read(fd, 0, BIG_IOVA, max, data, &done, &failed));
 	EXPECT_EQ(npages, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(data, max, pattern(0)));
 
 	EXPECT_EQ(-EINVAL, __sim_write(fd, variant->flags, BIG_IOVA,
 				       max + page_size, pattern(1), NULL, NULL));
-	EXPECT_EQ(-EINVAL, __sim_read(fd, BIG_IOVA, max + page_size, data,
+	EXPECT_EQ(-EINVAL, __sim_read(fd, 0, BIG_IOVA, max + page_size, data,
 				      NULL, NULL));
 	EXPECT_EQ(0, words_not(big, max, pattern(0)));
 
@@ -583,7 +583,7 @@ TEST_F(sim, log_seq)
 	EXPECT_EQ(0, seqs[0]);
 
 	/* Reads are not logged and take no number. */
-	ASSERT_EQ(0, __sim_read(fd, page_iova(BUF_PAGES - 1), 2 * page_size,
+	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
 				data, NULL, NULL));
 	EXPECT_EQ(s0 + 8, log_seq(_metadata, fd, &failed));
 	EXPECT_EQ(1, failed);
@@ -686,8 +686,9 @@ TEST_F(sim, dma_errors)
 
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, argsz, 0);
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, argsz, sizeof(rd) - 1);
-	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, flags, VFIO_DIRTY_SIM_DMA_PIN);
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, flags, 1 << 1);
+	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, flags,
+		       VFIO_DIRTY_SIM_DMA_PIN | 1U << 31);
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, pattern, pattern(0));
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, iova, TEST_IOVA + 1);
 	EXPECT_ARG_ERR(-EINVAL, fd, dma_read, rd, length, 0);
@@ -713,7 +714,7 @@ TEST_F(sim, dma_errors)
 	ASSERT_EQ(0, __sim_write(fd, variant->flags, TEST_IOVA, page_size,
 				 pattern(1), &done, NULL));
 	EXPECT_EQ(1, done);
-	ASSERT_EQ(0, __sim_read(fd, TEST_IOVA, page_size, data, &done, NULL));
+	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, page_size, data, &done, NULL));
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(0, words_not(data, page_size, pattern(1)));
 	EXPECT_EQ(0, words_not(self->buf, page_size, pattern(1)));
@@ -1246,7 +1247,7 @@ TEST_F(sim, dirty_exact)
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, none));
 
 	/* Reading dirties nothing. */
-	ASSERT_EQ(0, __sim_read(fd, TEST_IOVA, BUF_SIZE, data, &done, NULL));
+	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, NULL));
 	EXPECT_EQ(BUF_PAGES, done);
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, none));

@@ -452,11 +452,12 @@ int __sim_write(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
 	return sim_dma(device_fd, VFIO_DIRTY_SIM_DMA_WRITE, &dma, done, failed);
 }
 
-int __sim_read(int device_fd, uint64_t iova, uint64_t length, void *data,
-	       uint64_t *done, uint64_t *failed)
+int __sim_read(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
+	       void *data, uint64_t *done, uint64_t *failed)
 {
 	struct vfio_dirty_sim_dma dma = {
 		.argsz = sizeof(dma),
+		.flags = flags,
 		.iova = iova,
 		.length = length,
 		.data = (uintptr_t)data,

@@ -348,6 +348,8 @@ int __sim_write(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
 /**
  * __sim_read() - VFIO_DIRTY_SIM_DMA_READ into @data
  * @device_fd: the device
+ * @flags: 0 (through vfio_dma_rw()) or VFIO_DIRTY_SIM_DMA_PIN (through
+ *	pages pinned for reading)
  * @iova: first byte
  * @length: bytes, and the size of @data
  * @data: where the device copies what it reads
@@ -356,8 +358,8 @@ int __sim_write(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
  *
  * Return: 0 or a negative errno.
  */
-int __sim_read(int device_fd, uint64_t iova, uint64_t length, void *data,
-	       uint64_t *done, uint64_t *failed);
+int __sim_read(int device_fd, uint32_t flags, uint64_t iova, uint64_t length,
+	       void *data, uint64_t *done, uint64_t *failed);
 
 /**
  * __sim_log_read() - VFIO_DIRTY_SIM_LOG_READ
