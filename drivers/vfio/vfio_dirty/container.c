@@ -244,16 +244,8 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 		return -EINVAL;
 	all = unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL;
 	get_bitmap = unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
-	if (all) {
-		if (get_bitmap || unmap.iova || unmap.size)
-			return -EINVAL;
-	} else if (!unmap.size ||
-		   check_add_overflow(unmap.iova, unmap.size - 1, &last)) {
-		return -EINVAL;
-	}
-
 	if (get_bitmap) {
-		if (unmap.argsz < minsz + sizeof(bitmap))
+		if (all || unmap.argsz < minsz + sizeof(bitmap))
 			return -EINVAL;
 		if (copy_from_user(&bitmap, (void __user *)(arg + minsz),
 				   sizeof(bitmap)))
@@ -265,14 +257,20 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 		if (ret)
 			return ret;
 	}
+	if (all) {
+		if (unmap.iova || unmap.size)
+			return -EINVAL;
+	} else if (!unmap.size ||
+		   check_add_overflow(unmap.iova, unmap.size - 1, &last)) {
+		return -EINVAL;
+	}
 
 	ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
 				   get_bitmap ? &bitmap : NULL, &unmapped);
-	/* What was unmapped is reported even when the rest failed. */
+	if (ret)
+		return ret;
 	unmap.size = unmapped;
-	if (copy_to_user((void __user *)arg, &unmap, minsz))
-		return -EFAULT;
-	return ret;
+	return copy_to_user((void __user *)arg, &unmap, minsz) ? -EFAULT : 0;
 }
 
 static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,

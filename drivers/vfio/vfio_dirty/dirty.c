@@ -69,13 +69,11 @@
  * each.  The counters are added to once per request.
  *
  * Nothing lost.  A mapping's bits are cleared, or the mapping removed, only
- * once the user has them all.  GET_BITMAP reports every mapping of the
- * range before it clears any, so a request that fails (-EFAULT) clears
- * nothing.  An unmap reports each mapping in full, then removes it, then
- * goes on to the next; one that fails leaves that mapping and the rest
- * mapped, their bits set, and says how much it removed.  The container's
- * lock is held from report to removal, so a device cannot write between
- * them: a write before is reported, a write after finds no mapping.
+ * once the user has them all.  GET_BITMAP, and an unmap, report every
+ * mapping of the range before they clear or remove any, so a request that
+ * fails (-EFAULT) clears nothing and removes nothing.  The container's lock
+ * is held from report to removal, so a device cannot write between them: a
+ * write before is reported, a write after finds no mapping.
  */
 #include <linux/gfp.h>
 #include <linux/slab.h>
@@ -104,8 +102,6 @@ struct vfio_dirty_chunk {
  * struct vfio_dirty_report - a report in progress
  * @iommu: the container, locked for the whole report
  * @bitmap: the user's bitmap
- * @iova: the IOVA of its bit 0
- * @last: the last byte of IOVA it covers
  * @chunk: the chunk of the user's bitmap written last, U64_MAX before any
  * @chunks: chunks of the user's bitmap written, for the stats
  * @bytes: bytes of it written, for the stats
@@ -114,8 +110,6 @@ struct vfio_dirty_chunk {
 struct vfio_dirty_report {
 	struct vfio_dirty_iommu *iommu;
 	u64 __user *bitmap;
-	dma_addr_t iova;
-	dma_addr_t last;
 	u64 chunk;
 	u64 chunks;
 	u64 bytes;
@@ -584,89 +578,74 @@ err_fault:
 	return -EFAULT;
 }
 
-/**
- * vfio_dirty_report_begin() - start a report into a user's bitmap
- * @iommu: the container, locked until vfio_dirty_report_end()
- * @iova: the IOVA of the bitmap's bit 0
- * @size: bytes of IOVA the bitmap covers, at least one page
- * @bitmap: the user's bitmap, zeroed, big enough for what is reported
- *
- * The user's bitmap is cut into chunks of chunk_size bytes, as read now.
- *
- * Return: the report, or ERR_PTR(-ENOMEM).
+/*
+ * Report @dma, whose bits start at bit @base of the user's bitmap, and
+ * flush the writer.  Its bits are kept: the caller clears them, or removes
+ * the mapping, once every mapping of the request is reported.
  */
-struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu,
-						  dma_addr_t iova, u64 size,
-						  u64 __user *bitmap)
+static int report_dma(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
+		      u64 base)
 {
-	u64 chunk = READ_ONCE(vfio_dirty_chunk_size);
-	struct vfio_dirty_report *r;
-
-	lockdep_assert_held(&iommu->lock);
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
-	if (!r)
-		return ERR_PTR(-ENOMEM);
-	r->writer.cap = chunk / sizeof(u64);
-	r->writer.write = report_write;
-	r->writer.priv = r;
-	r->iommu = iommu;
-	r->bitmap = bitmap;
-	r->iova = iova;
-	r->last = iova + (size - 1);
-	r->chunk = U64_MAX;
-	return r;
-}
-
-/**
- * vfio_dirty_report_dma() - copy a mapping's dirty pages to the user's bitmap
- * @report: the report; @dma lies at or above the report's IOVA, and above
- *	every mapping reported before
- * @dma: the mapping
- *
- * The mapping's bits are kept: the caller clears them once the whole
- * request has succeeded, or removes the mapping.
- *
- * Return: 0 with the pages in the user's bitmap, or an errno (-EFAULT: the
- * bitmap could not be written, maybe in part; -EINVAL: the mapping is not
- * all inside the range the bitmap covers).
- */
-int vfio_dirty_report_dma(struct vfio_dirty_report *report,
-			  struct vfio_dirty_dma *dma)
-{
-	struct vfio_dirty_iommu *iommu = report->iommu;
-	unsigned int pgshift = vfio_dirty_pgshift(iommu);
-	u64 base = (dma->iova - report->iova) >> pgshift;
+	struct vfio_dirty_iommu *iommu = r->iommu;
 	int ret;
 
-	lockdep_assert_held(&iommu->lock);
-	/* Only a mapping made while an unmap dropped the lock can be out. */
-	if (dma->iova < report->iova ||
-	    dma->iova + (dma->size - 1) > report->last)
-		return -EINVAL;
 	if (dma->all_dirty || iommu->unscoped_groups)
-		ret = vfio_dirty_writer_set(&report->writer, base,
-					    dma->size >> pgshift);
+		ret = vfio_dirty_writer_set(&r->writer, base,
+					    dma->size >> vfio_dirty_pgshift(iommu));
 	else
-		ret = report_entries(report, dma, base);
+		ret = report_entries(r, dma, base);
 	if (!ret)
-		ret = vfio_dirty_writer_flush(&report->writer);
+		ret = vfio_dirty_writer_flush(&r->writer);
 	return ret;
 }
 
 /**
- * vfio_dirty_report_end() - count a report's writes and free it
- * @report: from vfio_dirty_report_begin()
+ * vfio_dirty_report() - copy the dirty pages of mappings to a user's bitmap
+ * @iommu: the container, locked, tracking
+ * @iova: the IOVA of the bitmap's bit 0, aligned to the page size
+ * @last: the last byte of IOVA the bitmap covers
+ * @first: the first mapping to report, or NULL for none; it and those after
+ *	it that start up to @last are reported, and lie inside [@iova, @last]
+ * @bitmap: the user's bitmap, zeroed, big enough for [@iova, @last]
+ *
+ * The mappings' bits are kept: the caller clears them, or removes the
+ * mappings, once this succeeded.  The user's bitmap is cut into chunks of
+ * chunk_size bytes, as read now.
+ *
+ * Return: 0 with every page in the user's bitmap; -EFAULT if it could not
+ * be written (maybe in part); -ENOMEM.
  */
-void vfio_dirty_report_end(struct vfio_dirty_report *report)
+int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		      dma_addr_t last, struct vfio_dirty_dma *first,
+		      u64 __user *bitmap)
 {
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, report->chunks);
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES, report->bytes);
-	kfree(report);
-}
+	unsigned int pgshift = vfio_dirty_pgshift(iommu);
+	struct vfio_dirty_report *r;
+	struct vfio_dirty_dma *dma;
+	int ret = 0;
 
-static struct vfio_dirty_dma *dma_next(struct vfio_dirty_dma *dma)
-{
-	return rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma, node);
+	lockdep_assert_held(&iommu->lock);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return -ENOMEM;
+	r->writer.cap = READ_ONCE(vfio_dirty_chunk_size) / sizeof(u64);
+	r->writer.write = report_write;
+	r->writer.priv = r;
+	r->iommu = iommu;
+	r->bitmap = bitmap;
+	r->chunk = U64_MAX;
+	for (dma = first; dma && dma->iova <= last;
+	     dma = vfio_dirty_dma_next(dma)) {
+		ret = report_dma(r, dma, (dma->iova - iova) >> pgshift);
+		if (ret)
+			break;
+	}
+	if (!ret)
+		vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_CHUNKS, r->chunks);
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_BITMAP_BYTES, r->bytes);
+	kfree(r);
+	return ret;
 }
 
 /**
@@ -689,44 +668,22 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			  u64 size, u64 pgsize, u64 __user *bitmap)
 {
 	dma_addr_t last = iova + (size - 1);
-	struct vfio_dirty_report *report;
-	struct vfio_dirty_dma *dma;
-	int ret = 0;
+	struct vfio_dirty_dma *first, *dma;
+	int ret;
 
 	mutex_lock(&iommu->lock);
 	if (!iommu->tracking || pgsize != 1ULL << vfio_dirty_pgshift(iommu) ||
-	    (iova | size) & (pgsize - 1)) {
+	    (iova | size) & (pgsize - 1) ||
+	    !vfio_dirty_dma_whole(iommu, iova, last)) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	dma = vfio_dirty_dma_first(iommu, iova, iova);
-	if (dma && dma->iova != iova) {
-		ret = -EINVAL;
+	first = vfio_dirty_dma_first(iommu, iova, last);
+	ret = vfio_dirty_report(iommu, iova, last, first, bitmap);
+	if (ret)
 		goto out_unlock;
-	}
-	dma = vfio_dirty_dma_first(iommu, last, last);
-	if (dma && dma->iova + (dma->size - 1) != last) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-
-	report = vfio_dirty_report_begin(iommu, iova, size, bitmap);
-	if (IS_ERR(report)) {
-		ret = PTR_ERR(report);
-		goto out_unlock;
-	}
-	for (dma = vfio_dirty_dma_first(iommu, iova, last);
-	     dma && dma->iova <= last; dma = dma_next(dma)) {
-		ret = vfio_dirty_report_dma(report, dma);
-		if (ret)
-			goto out_end;
-	}
-	for (dma = vfio_dirty_dma_first(iommu, iova, last);
-	     dma && dma->iova <= last; dma = dma_next(dma))
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
 		reset_dma(iommu, dma);
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
-out_end:
-	vfio_dirty_report_end(report);
 out_unlock:
 	mutex_unlock(&iommu->lock);
 	return ret;

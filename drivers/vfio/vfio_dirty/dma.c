@@ -460,6 +460,64 @@ out_unlock:
 }
 
 /**
+ * vfio_dirty_dma_whole() - does [@start, @last] cut no mapping?
+ * @iommu: the container, locked
+ * @start: first byte
+ * @last: last byte, inclusive
+ *
+ * The type1v2 rule for an unmap, and for every dirty bitmap query: a range
+ * may hold any number of mappings, but only whole ones.
+ *
+ * Return: true if no mapping straddles @start or @last.
+ */
+bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
+			  dma_addr_t last)
+{
+	struct vfio_dirty_dma *dma;
+
+	dma = vfio_dirty_dma_first(iommu, start, start);
+	if (dma && dma->iova != start)
+		return false;
+	dma = vfio_dirty_dma_first(iommu, last, last);
+	return !dma || dma->iova + (dma->size - 1) == last;
+}
+
+/*
+ * The first mapping an unmap of [@iova, @last] removes, after its checks,
+ * or NULL.  A type1 (v1) container removes every mapping that starts in the
+ * range, unless the range starts inside a mapping: then it removes none.
+ */
+static struct vfio_dirty_dma *unmap_first(struct vfio_dirty_iommu *iommu,
+					  dma_addr_t iova, dma_addr_t last)
+{
+	struct vfio_dirty_dma *dma = vfio_dirty_dma_first(iommu, iova, last);
+
+	return dma && dma->iova >= iova ? dma : NULL;
+}
+
+/*
+ * The checks of an unmap that depend on the container: alignment to its
+ * page size, tracking and the bitmap's page size, whole mappings for v2.
+ * Done again each time the lock was dropped.
+ */
+static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		       u64 size, bool all, struct vfio_bitmap *bitmap)
+{
+	u64 pgsize = 1ULL << vfio_dirty_pgshift(iommu);
+
+	lockdep_assert_held(&iommu->lock);
+	if (all)
+		return 0;
+	if ((iova | size) & (pgsize - 1))
+		return -EINVAL;
+	if (bitmap && (!iommu->tracking || bitmap->pgsize != pgsize))
+		return -EINVAL;
+	if (iommu->v2 && !vfio_dirty_dma_whole(iommu, iova, iova + (size - 1)))
+		return -EINVAL;
+	return 0;
+}
+
+/**
  * vfio_dirty_dma_unmap() - VFIO_IOMMU_UNMAP_DMA
  * @iommu: the container
  * @iova: first byte; 0 with @all
@@ -467,121 +525,71 @@ out_unlock:
  * @all: unmap everything
  * @bitmap: with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, where to report the
  *	dirty pages of what is unmapped, from @iova on; else NULL
- * @unmapped: set to the bytes unmapped
+ * @unmapped: set to the bytes unmapped, on success
  *
  * A type1v2 container unmaps whole mappings only: a mapping that straddles
  * either end of the range fails the request.  A type1 container unmaps
  * every mapping that starts in the range, unless the range starts inside a
- * mapping, which unmaps nothing.  Emulated devices are asked to unpin what
- * they hold in a mapping before it goes.
+ * mapping, which unmaps nothing.
  *
- * With @bitmap, each mapping is reported in full before it is removed, and
- * the container's lock is held from one to the other (see dirty.c).  The
- * lock is dropped only to notify devices, before a mapping is reported;
- * the walk then resumes from that mapping, and fails with -EINVAL if
- * tracking stopped or the page size changed meanwhile.
+ * An unmap happens in three steps.  First, the emulated devices are asked
+ * to unpin what they hold in the mappings it removes; that drops the
+ * container's lock, so after each request every check is made again.
+ * Then, with @bitmap, every one of those mappings is reported.  Then they
+ * are removed.  The lock is held from the last check to the last removal,
+ * so what is reported is what is removed, and a device's write lands
+ * before the report or finds no mapping.  A request that fails has removed
+ * nothing and cleared nothing.
  *
- * Return: 0, -EINVAL for a bad range or bitmap page size or when not
- * tracking, -EFAULT if the bitmap cannot be written, -EBUSY if a device
- * keeps its pins.  Whatever it returns, @unmapped counts exactly the
- * mappings removed; the others are still mapped with their dirty bits.
+ * Return: 0; -EINVAL for a range or bitmap page size the container refuses,
+ * or when not tracking; -EFAULT if the bitmap cannot be written; -ENOMEM;
+ * -EBUSY if a device keeps its pins.
  */
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
 			 u64 *unmapped)
 {
-	struct vfio_dirty_report *report = NULL;
-	struct vfio_dirty_dma *dma, *next;
-	dma_addr_t last, pos, waited = 0;
+	dma_addr_t last = all ? U64_MAX : iova + (size - 1), waited = 0;
+	struct vfio_dirty_dma *first, *dma, *next;
 	unsigned int retries = 0;
-	u64 pgsize;
-	int ret = 0;
+	int ret;
+
+	mutex_lock(&iommu->lock);
+again:
+	ret = unmap_check(iommu, iova, size, all, bitmap);
+	if (ret)
+		goto out_unlock;
+	first = unmap_first(iommu, iova, last);
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma)) {
+		if (xa_empty(&dma->pins))
+			continue;
+		if (!retries || dma->iova != waited) {
+			waited = dma->iova;
+			retries = 1;
+		} else if (++retries > VFIO_DIRTY_UNMAP_RETRIES) {
+			pr_warn_ratelimited("%s: a device keeps pages pinned in [%#llx, %#llx] after %u requests to unpin them\n",
+					    KBUILD_MODNAME, (u64)dma->iova,
+					    (u64)(dma->iova + (dma->size - 1)),
+					    VFIO_DIRTY_UNMAP_RETRIES);
+			ret = -EBUSY;
+			goto out_unlock;
+		}
+		vfio_dirty_notify_unmap(iommu, dma);
+		goto again;
+	}
+
+	if (bitmap) {
+		ret = vfio_dirty_report(iommu, iova, last, first, bitmap->data);
+		if (ret)
+			goto out_unlock;
+	}
 
 	*unmapped = 0;
-	mutex_lock(&iommu->lock);
-	pgsize = 1ULL << vfio_dirty_pgshift(iommu);
-	if (all) {
-		last = U64_MAX;
-	} else {
-		last = iova + (size - 1);
-		if ((iova | size) & (pgsize - 1)) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
-	}
-	if (bitmap && (!iommu->tracking || bitmap->pgsize != pgsize)) {
-		ret = -EINVAL;
-		goto out_unlock;
-	}
-	if (iommu->v2 && !all) {
-		dma = vfio_dirty_dma_first(iommu, iova, iova);
-		if (dma && dma->iova != iova) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
-		dma = vfio_dirty_dma_first(iommu, last, last);
-		if (dma && dma->iova + (dma->size - 1) != last) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
-	}
-	if (bitmap) {
-		report = vfio_dirty_report_begin(iommu, iova, size, bitmap->data);
-		if (IS_ERR(report)) {
-			ret = PTR_ERR(report);
-			goto out_unlock;
-		}
-	}
-
-	/*
-	 * Mappings below @pos are gone, or came while the lock was dropped
-	 * and are not this request's.  A mapping found again after a notify
-	 * is the one at @waited, or a new one at its place.
-	 */
-	pos = iova;
-again:
-	for (dma = vfio_dirty_dma_first(iommu, pos, last);
-	     dma && dma->iova <= last; dma = next) {
-		if (dma->iova < pos) {
-			/* Type1: a range starting inside a mapping ends here. */
-			if (!iommu->v2 && dma->iova < iova)
-				break;
-			/* Mapped while the lock was dropped, behind the walk. */
-			next = rb_entry_safe(rb_next(&dma->node),
-					     struct vfio_dirty_dma, node);
-			continue;
-		}
-		if (!xa_empty(&dma->pins)) {
-			if (!retries || dma->iova != waited) {
-				waited = dma->iova;
-				retries = 1;
-			} else if (WARN_ON(++retries > VFIO_DIRTY_UNMAP_RETRIES)) {
-				ret = -EBUSY;
-				break;
-			}
-			pos = dma->iova;
-			vfio_dirty_notify_unmap(iommu, dma);
-			if (report && (!iommu->tracking ||
-				       vfio_dirty_pgshift(iommu) != __ffs64(pgsize))) {
-				ret = -EINVAL;
-				break;
-			}
-			goto again;
-		}
-		if (report) {
-			ret = vfio_dirty_report_dma(report, dma);
-			if (ret)
-				break;
-		}
+	for (dma = first; dma && dma->iova <= last; dma = next) {
+		next = vfio_dirty_dma_next(dma);
 		*unmapped += dma->size;
-		next = rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma,
-				     node);
 		dma_remove(iommu, dma);
-	}
-	if (report) {
-		if (!ret)
-			vfio_dirty_stat_add(VFIO_DIRTY_STAT_REQUESTS, 1);
-		vfio_dirty_report_end(report);
+		cond_resched();
 	}
 out_unlock:
 	mutex_unlock(&iommu->lock);

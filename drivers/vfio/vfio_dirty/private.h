@@ -34,7 +34,6 @@
 #include "compat.h"
 
 struct vfio_bitmap;
-struct vfio_dirty_report;
 
 /*
  * The default dirty bitmap ceiling (max_bitmap_size), that of the stock
@@ -201,6 +200,12 @@ struct vfio_dirty_pin {
 	unsigned int refs;
 };
 
+/* The mapping after @dma in IOVA order, or NULL. */
+static inline struct vfio_dirty_dma *vfio_dirty_dma_next(struct vfio_dirty_dma *dma)
+{
+	return rb_entry_safe(rb_next(&dma->node), struct vfio_dirty_dma, node);
+}
+
 /* The container's page size, as a shift. */
 static inline unsigned int vfio_dirty_pgshift(struct vfio_dirty_iommu *iommu)
 {
@@ -227,6 +232,8 @@ void vfio_dirty_notify(void *iommu_data, enum vfio_iommu_notify_type event);
 /* dma.c */
 struct vfio_dirty_dma *vfio_dirty_dma_first(struct vfio_dirty_iommu *iommu,
 					    dma_addr_t start, dma_addr_t last);
+bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
+			  dma_addr_t last);
 int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       unsigned long vaddr, u64 size, int prot);
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
@@ -286,12 +293,9 @@ int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		    u64 offset, u64 len);
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
-struct vfio_dirty_report *vfio_dirty_report_begin(struct vfio_dirty_iommu *iommu,
-						  dma_addr_t iova, u64 size,
-						  u64 __user *bitmap);
-int vfio_dirty_report_dma(struct vfio_dirty_report *report,
-			  struct vfio_dirty_dma *dma);
-void vfio_dirty_report_end(struct vfio_dirty_report *report);
+int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+		      dma_addr_t last, struct vfio_dirty_dma *first,
+		      u64 __user *bitmap);
 int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			  u64 size, u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size);

@@ -12,6 +12,9 @@
  * until the device writes).  Each assertion states which it expects.
  */
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +44,28 @@
 #define INTEL_IOMMU_PGSIZES		(SZ_4K | SZ_2M | SZ_1G)
 
 static const char *device_name;
+
+/*
+ * The knobs of the simulated device's dma_unmap callback, by name
+ * (Documentation/ABI/testing/sysfs-module-vfio_dirty_sim).
+ */
+static long sim_knob_read(const char *knob)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/%s",
+		 device_name, knob);
+	return sysfs_read_long(path);
+}
+
+static int sim_knob_write(const char *knob, long val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/%s",
+		 device_name, knob);
+	return __sysfs_write_long(path, val);
+}
 
 FIXTURE(type1) {
 	struct vfio_test_device dev;
@@ -90,6 +115,10 @@ FIXTURE_SETUP(type1)
 
 FIXTURE_TEARDOWN(type1)
 {
+	if (vfio_device_is_dirty_sim(device_name)) {
+		sim_knob_write("unmap_delay_ms", 0);
+		sim_knob_write("unmap_ignore", 0);
+	}
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, SZ_2M);
 	vfio_test_device_close(&self->dev);
@@ -695,6 +724,218 @@ TEST_F(type1, group_detach_with_mappings)
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/* How long the device's dma_unmap waits in the race tests. */
+#define UNMAP_DELAY_MS	1000
+
+struct unmap_call {
+	int fd;
+	uint64_t iova;
+	uint64_t size;
+	uint64_t unmapped;
+	uint64_t end_ms;
+	int ret;
+};
+
+static void *unmap_thread(void *arg)
+{
+	struct unmap_call *u = arg;
+
+	u->ret = __vfio_unmap(u->fd, u->iova, u->size, &u->unmapped);
+	u->end_ms = now_ms();
+	return NULL;
+}
+
+/*
+ * Unmap [@iova, @iova + @size) in a thread, and map [@map_iova, @map_iova +
+ * @map_size) while the unmap waits for the device to unpin a page of a
+ * mapping it removes, with the backend's lock dropped.  The map must get in
+ * before the unmap ends, else the race was not run: the test fails.
+ */
+static void unmap_race(struct __test_metadata *_metadata, void *map_vaddr,
+		       int container_fd, struct unmap_call *u, uint64_t iova,
+		       uint64_t size, uint64_t map_iova, uint64_t map_size)
+{
+	long calls = sim_knob_read("unmap_calls");
+	uint64_t deadline, map_end;
+	pthread_t thread;
+
+	ASSERT_LE(0, calls);
+	ASSERT_EQ(0, sim_knob_write("unmap_delay_ms", UNMAP_DELAY_MS));
+	*u = (struct unmap_call) {
+		.fd = container_fd, .iova = iova, .size = size,
+	};
+	ASSERT_EQ(0, pthread_create(&thread, NULL, unmap_thread, u));
+	deadline = now_ms() + 10000;
+	while (sim_knob_read("unmap_calls") == calls && now_ms() < deadline)
+		usleep(1000);
+	EXPECT_EQ(0, __vfio_map(container_fd, map_vaddr, map_iova, map_size));
+	map_end = now_ms();
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, sim_knob_write("unmap_delay_ms", 0));
+	ASSERT_LT(calls, sim_knob_read("unmap_calls"));
+	ASSERT_LT(map_end, u->end_ms) {
+		TH_LOG("the map did not get in while the unmap waited");
+	}
+}
+
+/* Can the unmap race tests run here?  NULL if so, else why not. */
+static const char *race_skip(void)
+{
+	if (!vfio_device_is_dirty_sim(device_name))
+		return "needs the simulated device to pin and to wait in dma_unmap";
+	return NULL;
+}
+
+/*
+ * A mapping made while an unmap waits for the device, across the end of
+ * its range: when the unmap goes on, it finds its range cuts a mapping,
+ * and fails (type1v2), having removed nothing.  The stock driver removes
+ * nothing either, but says it succeeded, with a size of 0: its check,
+ * made again, fails with the error code of the first pass, 0.
+ */
+TEST_F(type1, unmap_recheck_straddle)
+{
+	int fd = self->dev.container_fd;
+	const char *skip = race_skip();
+	struct unmap_call u;
+	uint64_t unmapped;
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+				 TEST_IOVA, SZ_4K, 1, NULL, NULL));
+
+	unmap_race(_metadata, self->buf, fd, &u, TEST_IOVA, SZ_2M,
+		   TEST_IOVA + SZ_1M, SZ_2M);
+	if (variant->backend == VFIO_BACKEND_TYPE1) {
+		EXPECT_EQ(0, u.ret);
+		EXPECT_EQ(0, u.unmapped);
+	} else {
+		EXPECT_EQ(-EINVAL, u.ret);
+	}
+
+	/* Both are still there, whole. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	EXPECT_EQ(SZ_1M, unmapped);
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_1M, SZ_2M, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
+}
+
+/*
+ * A mapping made while an unmap waits for the device, inside its range but
+ * below the mapping it waits for: the unmap removes it too.
+ */
+TEST_F(type1, unmap_recheck_below)
+{
+	int fd = self->dev.container_fd;
+	const char *skip = race_skip();
+	struct unmap_call u;
+	uint64_t unmapped;
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + SZ_1M, SZ_1M));
+	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+				 TEST_IOVA + SZ_1M, SZ_4K, 1, NULL, NULL));
+
+	unmap_race(_metadata, self->buf, fd, &u, TEST_IOVA, SZ_2M, TEST_IOVA,
+		   SZ_1M);
+	EXPECT_EQ(0, u.ret);
+	EXPECT_EQ(SZ_2M, u.unmapped);
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	EXPECT_EQ(0, unmapped);
+}
+
+/*
+ * A device that never unpins: the stock driver calls BUG() after ten
+ * requests; vfio_dirty fails the unmap with -EBUSY, removes nothing, and
+ * does not warn (kernel_health.sh checks the log).  Once the device
+ * behaves, the unmap goes through, and the pinned page is counted out.
+ */
+TEST_F(type1, unmap_device_keeps_pins)
+{
+	int fd = self->dev.container_fd;
+	const char *skip = race_skip();
+	uint64_t unmapped;
+	long calls, locked;
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	if (variant->backend == VFIO_BACKEND_TYPE1)
+		SKIP(return, "the stock driver calls BUG() for such a device");
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+				 TEST_IOVA, SZ_4K, 1, NULL, NULL));
+	EXPECT_EQ(locked + 4, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, sim_knob_write("unmap_ignore", 1));
+	calls = sim_knob_read("unmap_calls");
+	unmapped = 1;
+	EXPECT_EQ(-EBUSY, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	EXPECT_EQ(SZ_1M, unmapped);
+	EXPECT_EQ(calls + 10, sim_knob_read("unmap_calls"));
+	EXPECT_EQ(locked + 4, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, sim_knob_write("unmap_ignore", 0));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	EXPECT_EQ(SZ_1M, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/*
+ * An unmap with a bitmap whose last page cannot be written: the stock
+ * driver has removed the first mapping, whose bits it wrote, before it
+ * fails, so a caller that drops a failed call's bitmap (QEMU) loses its
+ * pages; vfio_dirty removes nothing, and the next query has every page.
+ * Mapping 1's bits lie in the bitmap's second, last, page.
+ */
+TEST_F(type1, unmap_bitmap_fault_last_page)
+{
+	const uint64_t npages = 2 * SZ_4K * 8, map1 = npages / 2 + 64;
+	const uint64_t size = npages * SZ_4K;
+	const uint64_t written[] = { 3, map1 + 5 };
+	int fd = self->dev.container_fd, dev = self->dev.device_fd;
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1;
+	uint64_t *bitmap, unmapped, i;
+
+	bitmap = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bitmap);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + map1 * SZ_4K,
+				SZ_2M));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	if (self->dev.is_mdev) {
+		ASSERT_TRUE(vfio_device_is_dirty_sim(device_name));
+		for (i = 0; i < ARRAY_SIZE(written); i++)
+			ASSERT_EQ(0, __sim_write(dev, 0,
+						 TEST_IOVA + written[i] * SZ_4K,
+						 SZ_4K, 1, NULL, NULL));
+	}
+
+	ASSERT_EQ(0, mprotect((char *)bitmap + SZ_4K, SZ_4K, PROT_READ));
+	unmapped = 1;
+	EXPECT_EQ(-EFAULT, __vfio_unmap_bitmap(fd, TEST_IOVA, size, SZ_4K,
+					       bitmap, 2 * SZ_4K, &unmapped));
+	EXPECT_EQ(size, unmapped);
+
+	/* What is still mapped, and what the next query reports. */
+	ASSERT_EQ(0, mprotect((char *)bitmap + SZ_4K, SZ_4K,
+			      PROT_READ | PROT_WRITE));
+	memset(bitmap, 0, 2 * SZ_4K);
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, size, SZ_4K, bitmap,
+				       2 * SZ_4K));
+	EXPECT_EQ(!stock, bitmap_test_bit(bitmap, self->dev.is_mdev ?
+					  written[0] : 0));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, self->dev.is_mdev ? written[1] :
+				    map1));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+	EXPECT_EQ(stock ? SZ_2M : 2 * SZ_2M, unmapped);
+	munmap(bitmap, 2 * SZ_4K);
 }
 
 TEST_F(type1, unmap_dirty_bitmap)
