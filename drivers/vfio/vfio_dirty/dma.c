@@ -23,11 +23,16 @@
  *
  * Accounting.  A held page counts once in the owner's mm->locked_vm
  * (against RLIMIT_MEMLOCK of the owner, unless it had CAP_IPC_LOCK when it
- * mapped), whoever pins it: the domains' pin counts it when the page has no
- * emulated pin, an emulated pin counts it when the container has no domain.
- * So a page pinned both ways is counted by whichever came first, and handed
- * over when that one goes: domains unpinning count off only pages without
- * an emulated pin; emulated unpins count off only when there is no domain.
+ * mapped), whoever pins it.  At one page of a mapping, the domains and an
+ * emulated device may hold the same page, or two different ones: one side
+ * may hold the zero page, or a page the owner's memory no longer has (it
+ * was written, copied on write, or dropped since).  So the count is decided
+ * by page identity, never by index alone: pinning or unpinning a page for
+ * the domains counts it in or out unless an emulated pin holds that very
+ * page at that index, and an emulated pin counts in or out unless the
+ * domains map that very page there (vfio_dirty_domains_hold()).  Each side
+ * can then come and go in any order, and locked_vm always counts the pages
+ * held, each once per index.
  *
  * A failed map or replay gives back everything it pinned, mapped and
  * counted.  All of it runs under the container's lock.
@@ -163,6 +168,18 @@ long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 	return ret;
 }
 
+/* Does an emulated device pin @page itself at page @index of @dma? */
+static bool dma_pinned_as(struct vfio_dirty_dma *dma, unsigned long index,
+			  struct page *page)
+{
+	struct vfio_dirty_pin *pin;
+
+	if (xa_empty(&dma->pins))
+		return false;
+	pin = xa_load(&dma->pins, index);
+	return pin && pin->page == page;
+}
+
 /*
  * Of @n pages pinned for the domains from page @index, those to count in:
  * not the ones emulated devices already pin, which are counted already.
@@ -170,12 +187,11 @@ long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
 			  struct page **pages, long n)
 {
-	bool pins = !xa_empty(&dma->pins);
 	long i, count = 0;
 
 	for (i = 0; i < n; i++)
 		if (!vfio_dirty_page_unheld(pages[i]) &&
-		    !(pins && xa_load(&dma->pins, index + i)))
+		    !dma_pinned_as(dma, index + i, pages[i]))
 			count++;
 	return count;
 }
@@ -187,7 +203,6 @@ static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
 static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
 			unsigned long pfn, unsigned long n)
 {
-	bool pins = !xa_empty(&dma->pins);
 	long count = 0;
 
 	for (; n; n--, index++, pfn++) {
@@ -196,10 +211,36 @@ static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_page_unheld(page))
 			continue;
 		unpin_user_pages_dirty_lock(&page, 1, dma->prot & IOMMU_WRITE);
-		if (!(pins && xa_load(&dma->pins, index)))
+		if (!dma_pinned_as(dma, index, page))
 			count++;
 	}
 	return count;
+}
+
+/**
+ * vfio_dirty_domains_hold() - do the domains map @page at page @index of @dma?
+ * @iommu: the container, locked
+ * @dma: the mapping
+ * @index: a page of it, in PAGE_SIZE pages from its start
+ * @page: a page an emulated device pins there
+ *
+ * Return: true if the container has domains and they map @page there, so
+ * that their pin already counts it.
+ */
+bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
+			     struct vfio_dirty_dma *dma, unsigned long index,
+			     struct page *page)
+{
+	struct vfio_dirty_domain *first;
+	phys_addr_t phys;
+
+	lockdep_assert_held(&iommu->lock);
+	if (list_empty(&iommu->domains))
+		return false;
+	first = list_first_entry(&iommu->domains, struct vfio_dirty_domain, next);
+	phys = iommu_iova_to_phys(first->domain,
+				  dma->iova + ((dma_addr_t)index << PAGE_SHIFT));
+	return phys && PHYS_PFN(phys) == page_to_pfn(page);
 }
 
 /* Bytes from @iova, at most @max, that @domain maps contiguously from @phys. */

@@ -14,8 +14,9 @@
  *
  * Pins are counted per page in the mapping's @pins, keyed by the page's
  * index in the mapping; the first pin of a page takes a long-term pin on it
- * and, when the container has no domain, counts it in the owner's locked_vm
- * (with a domain the domains' pin already counts it, see dma.c).
+ * and counts it in the owner's locked_vm, unless the domains map that very
+ * page there and so count it already (see "Accounting" in dma.c); the last
+ * unpin counts it out on the same rule.
  *
  * Before a mapping goes, the devices that registered a dma_unmap callback
  * must drop their pins in it.  The callback unpins, which takes the
@@ -53,7 +54,8 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 	ret = vfio_dirty_pin_user(dma, index, 1, &pin->page);
 	if (ret < 0)
 		goto err_free;
-	if (!vfio_dirty_page_unheld(pin->page) && list_empty(&iommu->domains)) {
+	if (!vfio_dirty_page_unheld(pin->page) &&
+	    !vfio_dirty_domains_hold(iommu, dma, index, pin->page)) {
 		ret = vfio_dirty_account(dma, 1);
 		if (ret)
 			goto err_unpin;
@@ -93,10 +95,10 @@ static void unpin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
 		return;
 	xa_erase(&dma->pins, index);
 	if (!vfio_dirty_page_unheld(pin->page)) {
+		if (!vfio_dirty_domains_hold(iommu, dma, index, pin->page))
+			vfio_dirty_account(dma, -1);
 		unpin_user_pages_dirty_lock(&pin->page, 1,
 					    dma->prot & IOMMU_WRITE);
-		if (list_empty(&iommu->domains))
-			vfio_dirty_account(dma, -1);
 	}
 	kfree(pin);
 }

@@ -244,6 +244,9 @@ void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu);
 int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
 			  struct vfio_dirty_domain *domain);
 int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages);
+bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
+			     struct vfio_dirty_dma *dma, unsigned long index,
+			     struct page *page);
 long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long offset,
 			 unsigned long npages, struct page **pages);
 

@@ -12,6 +12,7 @@
  * until the device writes).  Each assertion states which it expects.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -724,6 +725,187 @@ TEST_F(type1, group_detach_with_mappings)
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/*
+ * An emulated device and the IOMMU domains may hold different pages at one
+ * IOVA; locked_vm must come back to where it was whatever order they come
+ * and go in.  The PCI device, bound to vfio-pci, is named by
+ * VFIO_SELFTESTS_PCI_BDF; its group joins the container for a while.
+ */
+struct handover {
+	int pci_group;
+	char *mem;
+	long locked;
+};
+
+static void handover_setup(struct __test_metadata *_metadata,
+			   struct handover *h, bool touch)
+{
+	h->pci_group = -1;
+	h->mem = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, h->mem);
+	if (touch)
+		memset(h->mem, 0x11, SZ_4K);
+	h->locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(h->locked, 0);
+}
+
+static void handover_join(struct __test_metadata *_metadata,
+			  struct handover *h, int container_fd)
+{
+	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
+
+	h->pci_group = __vfio_group_open(bdf);
+	ASSERT_LE(0, h->pci_group) TH_LOG("%s: %s", bdf, strerror(-h->pci_group));
+	ASSERT_EQ(0, ioctl(h->pci_group, VFIO_GROUP_SET_CONTAINER,
+			   &container_fd));
+}
+
+static void handover_leave(struct __test_metadata *_metadata,
+			   struct handover *h)
+{
+	ASSERT_EQ(0, ioctl(h->pci_group, VFIO_GROUP_UNSET_CONTAINER));
+	close(h->pci_group);
+	h->pci_group = -1;
+}
+
+static void handover_free(struct handover *h)
+{
+	if (h->pci_group >= 0)
+		close(h->pci_group);
+	munmap(h->mem, SZ_4K);
+}
+
+/* The page frame @addr is mapped to (/proc/self/pagemap, as root), or 0. */
+static uint64_t page_pfn(const void *addr)
+{
+	uint64_t entry = 0;
+	int fd;
+
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry),
+		  (uintptr_t)addr / SZ_4K * sizeof(entry)) != sizeof(entry))
+		entry = 0;
+	close(fd);
+	/* Bit 63: present; bits 0-54: the frame. */
+	return entry >> 63 ? entry & ((1ULL << 55) - 1) : 0;
+}
+
+/* Can the hand-over tests run here?  NULL if so, else why not. */
+static const char *handover_skip(void)
+{
+	if (!vfio_device_is_dirty_sim(device_name))
+		return "needs the simulated device to pin";
+	if (!getenv("VFIO_SELFTESTS_PCI_BDF"))
+		return "no PCI device: set VFIO_SELFTESTS_PCI_BDF";
+	return NULL;
+}
+
+/*
+ * The domain holds the zero page (a read-only mapping of memory never
+ * written), the device a real page: the process wrote the memory after the
+ * group joined, and the device pins it read-only afterwards.  Then the
+ * group leaves, and the device unpins: the real page is counted once, and
+ * counted out once.  Where GUP gives the domain a page of its own instead
+ * of the zero page, that page is the one everybody holds.
+ */
+TEST_F(type1, pin_accounting_domain_zero_page)
+{
+	int fd = self->dev.container_fd, dev = self->dev.device_fd;
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1;
+	const char *skip = handover_skip();
+	uint64_t done, unmapped;
+	char data[SZ_4K];
+	struct handover h;
+	bool fresh;
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	handover_setup(_metadata, &h, false);
+	ASSERT_EQ(0, __vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K,
+				     VFIO_DMA_MAP_FLAG_READ));
+	/*
+	 * 6.1 pins the zero page; 6.12 gives a long-term pin a page of its
+	 * own, which the process then maps and writes: the device pins that
+	 * very page.
+	 */
+	handover_join(_metadata, &h, fd);
+	fresh = proc_self_status_kb("VmLck") != h.locked;
+	EXPECT_EQ(h.locked + (fresh ? 4 : 0), proc_self_status_kb("VmLck"));
+
+	memset(h.mem, 0x22, SZ_4K);
+	ASSERT_EQ(0, __sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+				data, &done, NULL));
+	ASSERT_EQ(1, done);
+	EXPECT_EQ(0x22, data[0]);
+	EXPECT_EQ(0x22, data[SZ_4K - 1]);
+	/* Two pages held: the stock driver counts the domain's only. */
+	EXPECT_EQ(h.locked + (fresh || !stock ? 4 : 0),
+		  proc_self_status_kb("VmLck"));
+
+	handover_leave(_metadata, &h);
+	EXPECT_EQ(h.locked + 4, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	EXPECT_EQ(SZ_4K, unmapped);
+	EXPECT_EQ(h.locked, proc_self_status_kb("VmLck"));
+	handover_free(&h);
+}
+
+/*
+ * The domain holds a real page, the device the zero page: the process
+ * dropped the memory after the group joined and read it again, and the
+ * device pins it read-only afterwards.  Then the group leaves, and the
+ * device unpins: the domain's page is counted out as it goes.  Where GUP
+ * gives the device a new page instead of the zero page, the two pages
+ * are counted until the group leaves (vfio_dirty), or one of them (the
+ * stock driver).
+ */
+TEST_F(type1, pin_accounting_pin_zero_page)
+{
+	int fd = self->dev.container_fd, dev = self->dev.device_fd;
+	const char *skip = handover_skip();
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1;
+	uint64_t done, unmapped, zero_pfn;
+	char data[SZ_4K];
+	struct handover h;
+	bool fresh;
+
+	if (skip)
+		SKIP(return, "%s", skip);
+	handover_setup(_metadata, &h, true);
+	ASSERT_EQ(0, __vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K,
+				     VFIO_DMA_MAP_FLAG_READ));
+	handover_join(_metadata, &h, fd);
+	EXPECT_EQ(h.locked + 4, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, madvise(h.mem, SZ_4K, MADV_DONTNEED));
+	/* A read maps the zero page back. */
+	ASSERT_EQ(0, h.mem[0]);
+	zero_pfn = page_pfn(h.mem);
+	ASSERT_NE(0, zero_pfn);
+	memset(data, 0x33, sizeof(data));
+	ASSERT_EQ(0, __sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+				data, &done, NULL));
+	ASSERT_EQ(1, done);
+	EXPECT_EQ(0, data[0]);
+	/*
+	 * 6.1 pins the zero page; 6.12 gives a long-term pin a page of its own
+	 * (the process then maps it too), which both count.
+	 */
+	fresh = page_pfn(h.mem) != zero_pfn;
+	EXPECT_EQ(h.locked + (fresh && !stock ? 8 : 4),
+		  proc_self_status_kb("VmLck"));
+
+	handover_leave(_metadata, &h);
+	EXPECT_EQ(h.locked + (fresh ? 4 : 0), proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	EXPECT_EQ(SZ_4K, unmapped);
+	EXPECT_EQ(h.locked, proc_self_status_kb("VmLck"));
+	handover_free(&h);
 }
 
 /* How long the device's dma_unmap waits in the race tests. */
