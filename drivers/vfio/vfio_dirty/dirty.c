@@ -46,7 +46,10 @@
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
  * group that never pinned (@unscoped_groups), or once after the last such
- * group left (@all_dirty): such a device may have written anywhere.  Bits
+ * group left (@all_dirty): such a device may have written anywhere.  A
+ * mapping is also reported whole once when memory for one of its bits
+ * could not be had: a device's write is never refused for that, and
+ * reporting more than was written loses nothing.  Bits
  * are set by dma_rw() writes and by emulated devices' pins.  A pinned page
  * may be written at any time, so it stays dirty while it is pinned: tracking
  * starts with the pinned pages' bits set (the only memory START allocates),
@@ -183,6 +186,8 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
 {
+	if (vfio_dirty_should_fail())
+		return -ENOMEM;
 	return xa_err(xa_store(&dma->dirty, index, entry, GFP_KERNEL_ACCOUNT));
 }
 
@@ -215,6 +220,8 @@ static int chunk_set(struct vfio_dirty_chunk *chunk, u32 first, u32 n)
 		block = &chunk->blocks[first / VFIO_DIRTY_BITS];
 		take = min(n, VFIO_DIRTY_BITS - first % VFIO_DIRTY_BITS);
 		if (!*block) {
+			if (vfio_dirty_should_fail())
+				return -ENOMEM;
 			*block = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
 			if (!*block)
 				return -ENOMEM;
@@ -312,7 +319,8 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
 			return entry_store(dma, index,
 					   run_entry(dma, run_start, run_n));
-		chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+		chunk = vfio_dirty_should_fail() ? NULL :
+			kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
 		if (!chunk)
 			return -ENOMEM;
 		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
@@ -420,17 +428,18 @@ void vfio_dirty_track_stop(struct vfio_dirty_iommu *iommu)
  * @offset: first byte, from the mapping's start
  * @len: bytes, at least one, within the mapping
  *
- * Return: 0, or -ENOMEM with some of the bytes maybe recorded.
+ * A device's write never fails for want of memory to record it: without
+ * it, the whole mapping is reported at the next report instead.
  */
-int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
-		    u64 offset, u64 len)
+void vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
+		     u64 offset, u64 len)
 {
 	unsigned int pgshift = vfio_dirty_pgshift(iommu);
 
 	lockdep_assert_held(&iommu->lock);
-	if (!iommu->tracking)
-		return 0;
-	return set_bits(dma, offset >> pgshift, (offset + len - 1) >> pgshift);
+	if (iommu->tracking &&
+	    set_bits(dma, offset >> pgshift, (offset + len - 1) >> pgshift))
+		dma->all_dirty = true;
 }
 
 /**

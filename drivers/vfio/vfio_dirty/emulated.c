@@ -65,14 +65,10 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 	ret = xa_insert(&dma->pins, index, pin, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_unaccount;
-	ret = vfio_dirty_mark(iommu, dma, (u64)index << PAGE_SHIFT, PAGE_SIZE);
-	if (ret)
-		goto err_erase;
+	vfio_dirty_mark(iommu, dma, (u64)index << PAGE_SHIFT, PAGE_SIZE);
 	*page = pin->page;
 	return 0;
 
-err_erase:
-	xa_erase(&dma->pins, index);
 err_unaccount:
 	if (counted)
 		vfio_dirty_account(dma, -1);
@@ -239,8 +235,7 @@ static int dma_rw_copy(struct vfio_dirty_dma *dma, u64 offset, void *data,
  *
  * Return: 0; -EINVAL if a byte is not mapped; -EPERM if a mapping is not
  * readable, or not writable for a write, or its owner exited; -EFAULT if
- * the copy faults or the caller is neither the owner nor a kernel thread;
- * -ENOMEM if dirty tracking cannot record the write.
+ * the copy faults or the caller is neither the owner nor a kernel thread.
  */
 int vfio_dirty_dma_rw(void *iommu_data, dma_addr_t user_iova, void *data,
 		      size_t count, bool write)
@@ -265,11 +260,8 @@ int vfio_dirty_dma_rw(void *iommu_data, dma_addr_t user_iova, void *data,
 		}
 		offset = user_iova - dma->iova;
 		len = min_t(u64, count, dma->size - offset);
-		if (write) {
-			ret = vfio_dirty_mark(iommu, dma, offset, len);
-			if (ret)
-				break;
-		}
+		if (write)
+			vfio_dirty_mark(iommu, dma, offset, len);
 		ret = dma_rw_copy(dma, offset, data, len, write);
 		if (ret)
 			break;

@@ -279,11 +279,17 @@ void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
 #ifdef CONFIG_VFIO_DIRTY_TEST
 long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 			   unsigned long arg);
+bool vfio_dirty_should_fail(void);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)
 {
 	return -ENOTTY;
+}
+
+static inline bool vfio_dirty_should_fail(void)
+{
+	return false;
 }
 #endif
 
@@ -292,8 +298,8 @@ int vfio_dirty_bits_cache_init(void);
 void vfio_dirty_bits_cache_exit(void);
 int vfio_dirty_track_start(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_track_stop(struct vfio_dirty_iommu *iommu);
-int vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
-		    u64 offset, u64 len);
+void vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
+		     u64 offset, u64 len);
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
 int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,

@@ -7,8 +7,11 @@
  * ioctl answers -ENOTTY where this file would be called.  The hooks reach
  * states a device cannot reach in a test VM: VFIO_DIRTY_TEST_SET_DIRTY marks
  * terabytes dirty through the same path as a device's write, without the
- * write.  The uAPI is in vfio_dirty_test.h.
+ * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail,
+ * through vfio_dirty_should_fail(), which production builds define as
+ * false.  The uAPI is in vfio_dirty_test.h.
  */
+#include <linux/atomic.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -43,14 +46,38 @@ static int set_dirty(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	for (offset = set.iova - dma->iova; offset <= last - dma->iova;
 	     offset += len) {
 		len = min(SET_DIRTY_STEP, last - dma->iova - offset + 1);
-		ret = vfio_dirty_mark(iommu, dma, offset, len);
-		if (ret)
-			break;
+		vfio_dirty_mark(iommu, dma, offset, len);
 		cond_resched();
 	}
 out_unlock:
 	mutex_unlock(&iommu->lock);
 	return ret;
+}
+
+/* Allocations of dirty bits left to fail. */
+static atomic_t fail_allocs = ATOMIC_INIT(0);
+
+/**
+ * vfio_dirty_should_fail() - fail this allocation of dirty bits?
+ *
+ * Return: true while VFIO_DIRTY_TEST_FAIL_ALLOC's count lasts, using one.
+ */
+bool vfio_dirty_should_fail(void)
+{
+	return atomic_add_unless(&fail_allocs, -1, 0);
+}
+
+static int fail_alloc(unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_test_fail_alloc, count);
+	struct vfio_dirty_test_fail_alloc fail;
+
+	if (copy_from_user(&fail, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (fail.argsz < sizeof(fail) || fail.flags || fail.count > INT_MAX)
+		return -EINVAL;
+	fail.left = atomic_xchg(&fail_allocs, fail.count);
+	return copy_to_user((void __user *)arg, &fail, sizeof(fail)) ? -EFAULT : 0;
 }
 
 /**
@@ -67,6 +94,8 @@ long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 	switch (cmd) {
 	case VFIO_DIRTY_TEST_SET_DIRTY:
 		return set_dirty(iommu, arg);
+	case VFIO_DIRTY_TEST_FAIL_ALLOC:
+		return fail_alloc(arg);
 	default:
 		return -ENOTTY;
 	}

@@ -23,8 +23,9 @@
  * Records every page of the range as written, as a write by an emulated
  * device would, without writing it: so that tests can dirty terabytes.
  * Dirty tracking must be started.  Errors: -EINVAL for bad arguments, a
- * range not inside one mapping or tracking not started; -EFAULT; -ENOMEM,
- * with part of the range maybe marked.
+ * range not inside one mapping or tracking not started; -EFAULT.  Where
+ * memory for the bits cannot be had, the mapping is reported whole at the
+ * next report, as for a device's write.
  */
 struct vfio_dirty_test_set_dirty {
 	__u32 argsz;
@@ -34,5 +35,26 @@ struct vfio_dirty_test_set_dirty {
 };
 
 #define VFIO_DIRTY_TEST_SET_DIRTY	_IO(VFIO_TYPE, VFIO_DIRTY_TEST_BASE + 0)
+
+/**
+ * struct vfio_dirty_test_fail_alloc - make dirty tracking's memory fail
+ * @argsz: sizeof(struct vfio_dirty_test_fail_alloc)
+ * @flags: 0
+ * @count: how many of the next allocations of dirty bits (entries, chunks
+ *	and blocks, in any container) fail as if memory were short; 0 stops
+ *	failing them
+ * @left: out: how many of the last count set were not used, so a test can
+ *	tell that its call reached an allocation
+ *
+ * Errors: -EINVAL for bad arguments; -EFAULT.
+ */
+struct vfio_dirty_test_fail_alloc {
+	__u32 argsz;
+	__u32 flags;
+	__u32 count;
+	__u32 left;
+};
+
+#define VFIO_DIRTY_TEST_FAIL_ALLOC	_IO(VFIO_TYPE, VFIO_DIRTY_TEST_BASE + 1)
 
 #endif /* _VFIO_DIRTY_TEST_H */

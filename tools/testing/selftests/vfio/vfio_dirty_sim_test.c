@@ -285,6 +285,8 @@ FIXTURE_SETUP(sim)
 
 FIXTURE_TEARDOWN(sim)
 {
+	if (self->dev.container_fd >= 0)
+		__vfio_dirty_test_fail_alloc(self->dev.container_fd, 0, NULL);
 	/* Closing the device stops its writer and drops its pins. */
 	vfio_test_device_close(&self->dev);
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
@@ -1363,6 +1365,42 @@ TEST_F(sim, iommu_group_comes_and_goes)
 		EXPECT_EQ(-1, bitmap_first_diff(bitmap, want))
 			TH_LOG("round %d", round);
 	}
+	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
+/*
+ * A write while memory for dirty bits cannot be had: the device's write
+ * succeeds all the same, and the next query reports the whole mapping, so
+ * that nothing it wrote is lost.  The query after that is back to what
+ * was written since.
+ */
+TEST_F(sim, write_without_tracking_memory)
+{
+	int fd = self->dev.device_fd, cfd = self->dev.container_fd;
+	const bool pin = variant->flags & VFIO_DIRTY_SIM_DMA_PIN;
+	uint64_t bitmap[BITMAP_WORDS];
+	bool want[BUF_PAGES] = { };
+	uint32_t left;
+	int ret;
+
+	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	ret = __vfio_dirty_test_fail_alloc(cfd, 1000, NULL);
+	if (ret == -ENOTTY)
+		SKIP(return, "vfio_dirty is built without CONFIG_VFIO_DIRTY_TEST");
+	ASSERT_EQ(0, ret);
+	write_pages(_metadata, fd, variant->flags, 5, 1, 1);
+	ASSERT_EQ(0, __vfio_dirty_test_fail_alloc(cfd, 0, &left));
+	ASSERT_GT(1000, left) TH_LOG("the write allocated nothing");
+
+	get_bitmap(_metadata, cfd, bitmap);
+	EXPECT_EQ(BUF_PAGES, bitmap_weight_bits(bitmap, BUF_PAGES));
+	want[5] = pin;
+	get_bitmap(_metadata, cfd, bitmap);
+	EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
+	write_pages(_metadata, fd, variant->flags, 7, 1, 2);
+	want[7] = true;
+	get_bitmap(_metadata, cfd, bitmap);
+	EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
 	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
 }
 

@@ -405,6 +405,21 @@ int __vfio_dirty_test_set_dirty(int container_fd, uint64_t iova, uint64_t size)
 	return ioctl(container_fd, VFIO_DIRTY_TEST_SET_DIRTY, &set) ? -errno : 0;
 }
 
+int __vfio_dirty_test_fail_alloc(int container_fd, uint32_t count,
+				 uint32_t *left)
+{
+	struct vfio_dirty_test_fail_alloc fail = {
+		.argsz = sizeof(fail),
+		.count = count,
+	};
+	int ret;
+
+	ret = ioctl(container_fd, VFIO_DIRTY_TEST_FAIL_ALLOC, &fail) ? -errno : 0;
+	if (!ret && left)
+		*left = fail.left;
+	return ret;
+}
+
 bool vfio_device_is_dirty_sim(const char *name)
 {
 	static const char prefix[] = "vfio_dirty_sim";

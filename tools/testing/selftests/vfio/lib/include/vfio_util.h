@@ -309,6 +309,17 @@ int __vfio_get_bitmap(int container_fd, uint64_t iova, uint64_t size,
 int __vfio_dirty_test_set_dirty(int container_fd, uint64_t iova, uint64_t size);
 
 /**
+ * __vfio_dirty_test_fail_alloc() - VFIO_DIRTY_TEST_FAIL_ALLOC
+ * @container_fd: a container on vfio_dirty
+ * @count: how many of the next allocations of dirty bits fail; 0: none
+ * @left: if not NULL, how many of the count set before were not used
+ *
+ * Return: 0, -ENOTTY from a module without test hooks, or a negative errno.
+ */
+int __vfio_dirty_test_fail_alloc(int container_fd, uint32_t count,
+				 uint32_t *left);
+
+/**
  * vfio_device_is_dirty_sim() - is @name an instance of vfio_dirty_sim?
  * @name: BDF or mdev UUID
  *
