@@ -160,10 +160,9 @@ static int add_caps(struct vfio_dirty_iommu *iommu, struct vfio_info_cap *caps)
 static int get_info(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
-	unsigned long capsz = offsetofend(struct vfio_iommu_type1_info, cap_offset);
 	struct vfio_iommu_type1_info __user *uinfo = (void __user *)arg;
+	struct vfio_iommu_type1_info info = {};
 	struct vfio_info_cap caps = {};
-	struct vfio_iommu_type1_info info;
 	int ret;
 
 	if (copy_from_user(&info, uinfo, minsz))
@@ -171,10 +170,7 @@ static int get_info(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	if (info.argsz < minsz)
 		return -EINVAL;
 	/* Older users know nothing of capabilities. */
-	if (info.argsz >= capsz) {
-		minsz = capsz;
-		info.cap_offset = 0;
-	}
+	minsz = vfio_dirty_info_outsz(info.argsz);
 
 	mutex_lock(&iommu->lock);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES;

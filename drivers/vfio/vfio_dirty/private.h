@@ -29,6 +29,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
+#include <linux/vfio.h>
 #include <linux/xarray.h>
 
 #include "compat.h"
@@ -319,6 +320,24 @@ void vfio_dirty_stats_exit(void);
  * build tells which applies from the target's headers (see Kbuild); these
  * wrappers are the only place that knows.
  */
+/*
+ * The bytes of struct vfio_iommu_type1_info that GET_INFO writes back,
+ * from a header whose unread fields are zero, as the stock driver does:
+ * since 6.6, as much of it as @argsz has room for; before, up to
+ * cap_offset when @argsz has room for it, else up to iova_pgsizes.
+ */
+static inline unsigned long vfio_dirty_info_outsz(u32 argsz)
+{
+#ifdef VFIO_DIRTY_INFO_WHOLE
+	return min_t(unsigned long, argsz, sizeof(struct vfio_iommu_type1_info));
+#else
+	unsigned long capsz = offsetofend(struct vfio_iommu_type1_info, cap_offset);
+
+	return argsz >= capsz ? capsz :
+	       offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
+#endif
+}
+
 #ifdef VFIO_DIRTY_GUP_NO_VMAS
 #define vfio_dirty_gup_remote(mm, start, n, flags, pages) \
 	pin_user_pages_remote(mm, start, n, flags, pages, NULL)

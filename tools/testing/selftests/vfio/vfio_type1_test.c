@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -192,6 +193,47 @@ TEST_F(type1, info_capabilities)
 		EXPECT_EQ(INTEL_IOMMU_LAST_IOVA, ranges->iova_ranges[1].end);
 	}
 	free(info);
+}
+
+/* Is the running kernel @major.@minor or later? */
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/*
+ * What GET_INFO writes back of its header when the capabilities do not
+ * fit: since 6.6, as much of it as argsz has room for, padding zeroed;
+ * before, 16 bytes, or 20 when argsz has room for cap_offset.  Nothing
+ * past that is touched.
+ */
+TEST_F(type1, info_write_back)
+{
+	static const uint32_t sizes[] = { 16, 20, 23, 24 };
+	const bool whole = kernel_at_least(6, 6);
+	struct vfio_iommu_type1_info *info;
+	unsigned char buf[64];
+	unsigned int i, j, len;
+
+	info = (struct vfio_iommu_type1_info *)buf;
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		memset(buf, 0xa5, sizeof(buf));
+		info->argsz = sizes[i];
+		ASSERT_EQ(0, ioctl(self->dev.container_fd, VFIO_IOMMU_GET_INFO,
+				   info));
+		len = whole ? sizes[i] : sizes[i] >= 20 ? 20 : 16;
+		EXPECT_LT(sizeof(*info), info->argsz);
+		EXPECT_TRUE(info->flags & VFIO_IOMMU_INFO_CAPS);
+		for (j = 16; j < len; j++)
+			EXPECT_EQ(0, buf[j]) TH_LOG("argsz %u, byte %u", sizes[i], j);
+		for (j = len; j < sizeof(buf); j++)
+			EXPECT_EQ(0xa5, buf[j]) TH_LOG("argsz %u, byte %u", sizes[i], j);
+	}
 }
 
 TEST_F(type1, map_unmap_accounting)
