@@ -304,9 +304,10 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 	if (!domain)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&domain->groups);
+	domain->domain = ERR_PTR(-EIO);
 	iommu_group_for_each_dev(iommu_group, &domain->domain, domain_alloc_dev);
-	if (!domain->domain) {
-		ret = -EIO;
+	if (IS_ERR(domain->domain)) {
+		ret = PTR_ERR(domain->domain);
 		goto err_free_domain;
 	}
 	ret = iommu_attach_group(domain->domain, iommu_group);
@@ -398,9 +399,9 @@ err_free_domain:
  * @type: VFIO_IOMMU or VFIO_EMULATED_IOMMU
  *
  * Return: 0; -EINVAL if the group is attached already or would leave no
- * usable IOVA or cut a mapping; -EPERM without interrupt remapping; -EIO if
- * no domain can be allocated for it; or what the IOMMU layer or the replay
- * of the mappings returned.
+ * usable IOVA or cut a mapping; -EPERM without interrupt remapping; or
+ * what the IOMMU layer (-EIO for no domain where its allocator does not
+ * say why) or the replay of the mappings returned.
  */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 			    enum vfio_group_type type)

@@ -354,17 +354,16 @@ static inline unsigned long vfio_dirty_info_outsz(u32 argsz)
 	iommu_map(domain, iova, paddr, size, prot)
 #endif
 
+/* A paging domain for @dev's IOMMU, or an ERR_PTR() as the stock driver's. */
 #ifdef VFIO_DIRTY_PAGING_DOMAIN_ALLOC
 static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
 {
-	struct iommu_domain *domain = iommu_paging_domain_alloc(dev);
-
-	return IS_ERR(domain) ? NULL : domain;
+	return iommu_paging_domain_alloc(dev);
 }
 #else
 static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
 {
-	return iommu_domain_alloc(dev->bus);
+	return iommu_domain_alloc(dev->bus) ?: ERR_PTR(-EIO);
 }
 #endif
 
