@@ -445,7 +445,9 @@ void vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 /**
  * vfio_dirty_mark_all() - report every mapped page dirty once more
  * @iommu: the container, locked, whose last group without a dirty scope
- *	just left: what its device wrote since the last report is unknown
+ *	just left or pinned its first page (what its device wrote since the
+ *	last report is unknown), or whose page size changed (the bits kept
+ *	are of the old size)
  */
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
 {

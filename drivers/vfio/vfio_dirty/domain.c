@@ -235,22 +235,33 @@ static bool resv_sw_msi(struct list_head *resv, phys_addr_t *base)
 	return found;
 }
 
+/* @bitmap with the sizes below PAGE_SIZE hidden behind PAGE_SIZE. */
+static u64 pgsize_fit(u64 bitmap)
+{
+	if (bitmap & ~PAGE_MASK) {
+		bitmap &= PAGE_MASK;
+		bitmap |= PAGE_SIZE;
+	}
+	return bitmap;
+}
+
 /*
  * The page sizes every domain supports; sizes below PAGE_SIZE are hidden
- * behind PAGE_SIZE, since pinning works in pages.
+ * behind PAGE_SIZE, since pinning works in pages.  Should the smallest
+ * change while tracking, the bits kept are of the old size: every mapping
+ * is reported whole instead.
  */
 static void update_pgsize(struct vfio_dirty_iommu *iommu)
 {
+	unsigned int old = vfio_dirty_pgshift(iommu);
 	struct vfio_dirty_domain *domain;
 	u64 bitmap = U64_MAX;
 
 	list_for_each_entry(domain, &iommu->domains, next)
 		bitmap &= domain->domain->pgsize_bitmap;
-	if (bitmap & ~PAGE_MASK) {
-		bitmap &= PAGE_MASK;
-		bitmap |= PAGE_SIZE;
-	}
-	iommu->pgsize_bitmap = bitmap;
+	iommu->pgsize_bitmap = pgsize_fit(bitmap);
+	if (vfio_dirty_pgshift(iommu) != old)
+		vfio_dirty_mark_all(iommu);
 }
 
 /* Compute the usable IOVA ranges again after a group left; keep them on error. */
@@ -334,6 +345,14 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 	if (ret)
 		goto err_detach;
 
+	/* A group that would change the page size of the bits kept waits. */
+	if (iommu->tracking &&
+	    __ffs64(pgsize_fit(iommu->pgsize_bitmap &
+			       domain->domain->pgsize_bitmap)) !=
+	    vfio_dirty_pgshift(iommu)) {
+		ret = -EBUSY;
+		goto err_detach;
+	}
 	if (!vfio_dirty_msi_isolated(iommu_group)) {
 		pr_warn("IOMMU group %d: no interrupt remapping, refused\n",
 			iommu_group_id(iommu_group));
@@ -399,9 +418,10 @@ err_free_domain:
  * @type: VFIO_IOMMU or VFIO_EMULATED_IOMMU
  *
  * Return: 0; -EINVAL if the group is attached already or would leave no
- * usable IOVA or cut a mapping; -EPERM without interrupt remapping; or
- * what the IOMMU layer (-EIO for no domain where its allocator does not
- * say why) or the replay of the mappings returned.
+ * usable IOVA or cut a mapping; -EBUSY if it would change the page size
+ * while tracking; -EPERM without interrupt remapping; or what the IOMMU
+ * layer (-EIO for no domain where its allocator does not say why) or the
+ * replay of the mappings returned.
  */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 			    enum vfio_group_type type)

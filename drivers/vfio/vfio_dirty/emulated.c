@@ -149,10 +149,15 @@ int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
 			goto err_unpin;
 	}
 
+	/*
+	 * Until now every page was reported dirty on the group's behalf; what
+	 * its device wrote since the last report is reported once more.
+	 */
 	group = vfio_dirty_find_group(iommu, iommu_group);
 	if (!WARN_ON(!group) && !group->dirty_scope) {
 		group->dirty_scope = true;
-		iommu->unscoped_groups--;
+		if (!--iommu->unscoped_groups)
+			vfio_dirty_mark_all(iommu);
 	}
 	mutex_unlock(&iommu->lock);
 	return npage;
