@@ -391,6 +391,7 @@ int vfio_dirty_track_start(struct vfio_dirty_iommu *iommu)
 				       page_bit(iommu, index));
 			if (ret)
 				goto err_clear;
+			cond_resched();
 		}
 	}
 	iommu->tracking = true;
@@ -500,6 +501,7 @@ static int report_entries(struct vfio_dirty_report *r,
 	int ret;
 
 	while (entry_batch_next(dma, &b)) {
+		cond_resched();
 		for (i = 0; i < b.n; i++) {
 			entry = b.entry[i];
 			bit = base + (u64)b.index[i] * SPAN_BITS;
@@ -558,6 +560,7 @@ static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
 			dma->all_dirty = true;
 			break;
 		}
+		cond_resched();
 	}
 }
 
@@ -724,7 +727,8 @@ int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size)
 	npages = size >> __ffs64(pgsize);
 	if (!npages || !bitmap_size)
 		return -EINVAL;
-	need = DIV_ROUND_UP_ULL(npages, 64) * sizeof(u64);
+	/* Rounded up without an addition that could wrap. */
+	need = (npages / 64 + !!(npages % 64)) * sizeof(u64);
 	if (need > max || bitmap_size > max) {
 		vfio_dirty_stat_add(VFIO_DIRTY_STAT_REFUSED, 1);
 		return -E2BIG;

@@ -42,6 +42,7 @@
 #include <linux/rbtree.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 
@@ -249,9 +250,12 @@ static size_t dma_phys_run(struct iommu_domain *domain, dma_addr_t iova,
 {
 	size_t run;
 
-	for (run = PAGE_SIZE; run < max; run += PAGE_SIZE)
+	for (run = PAGE_SIZE; run < max; run += PAGE_SIZE) {
 		if (iommu_iova_to_phys(domain, iova + run) != phys + run)
 			break;
+		if (!(run & (SZ_2M - 1)))
+			cond_resched();
+	}
 	return run;
 }
 

@@ -366,6 +366,25 @@ TEST_F(type1, dirty_bitmap)
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, NULL));
 }
 
+/*
+ * A bitmap of a bit per byte over all but the last byte of the 64-bit
+ * space needs 2^61 bytes: vfio_dirty refuses it as past its ceiling; the
+ * stock driver's size computation wraps to 0, which passes, and it then
+ * refuses the page size.
+ */
+TEST_F(type1, dirty_bitmap_size_wraps)
+{
+	int fd = self->dev.container_fd;
+	uint64_t bitmap[1] = { 0 };
+
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	EXPECT_EQ(variant->backend == VFIO_BACKEND_TYPE1 ? -EINVAL : -E2BIG,
+		  __vfio_get_bitmap(fd, 0, UINT64_MAX, 1, bitmap,
+				    sizeof(bitmap)));
+	EXPECT_EQ(0, bitmap[0]);
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
 TEST_F(type1, map_bad_arguments)
 {
 	struct vfio_iommu_type1_dma_map map = {
