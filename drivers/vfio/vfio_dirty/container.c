@@ -12,13 +12,19 @@
  * container's state (alignment to its page size, the mappings, whether it
  * tracks) is checked by the internals, under the container's lock.
  *
- * Extensions.  TYPE1 and TYPE1v2 containers, UNMAP_ALL and DMA_CC_IOMMU are
- * offered as the stock type1 driver offers them.  VFIO_UPDATE_VADDR and
- * VFIO_TYPE1_NESTING_IOMMU are not: the core gives a container that asks
- * for nesting to another backend, and the VADDR flags of MAP_DMA and
- * UNMAP_DMA are unknown flags.  When the "claim" parameter is off, TYPE1 and
+ * Extensions.  TYPE1 and TYPE1v2 containers, UNMAP_ALL, DMA_CC_IOMMU and
+ * UPDATE_VADDR are offered as the stock type1 driver offers them:
+ * UPDATE_VADDR to a container without an emulated group only, since an
+ * emulated device may pin through a vaddr at any time.  Nesting
+ * (VFIO_TYPE1_NESTING_IOMMU) is not: the core gives a container that asks
+ * for it to another backend.  When the "claim" parameter is off, TYPE1 and
  * TYPE1v2 are not offered to new containers either, so the core gives them
  * to vfio_iommu_type1; containers this backend already has keep it.
+ *
+ * VFIO_UPDATE_VADDR is two flags: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR
+ * invalidates the vaddr of the mappings in its range (alone or with ALL,
+ * never with a dirty bitmap), and MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR, and
+ * neither READ nor WRITE, gives one such mapping its new vaddr (dma.c).
  */
 #include <linux/overflow.h>
 #include <linux/slab.h>
@@ -80,14 +86,26 @@ void vfio_dirty_release(void *iommu_data)
  * @iommu_data: the container
  * @event: VFIO_IOMMU_CONTAINER_CLOSE, the container's file is closing
  *
- * The stock driver wakes the users that wait for VFIO_UPDATE_VADDR here.
- * Nothing waits on a container of this backend, and release() frees
- * everything, so there is nothing to do.
+ * The stock driver of 6.1 wakes here the users that wait for an invalid
+ * vaddr to be updated, but none can be waiting: pinning and dma_rw() fail
+ * while a vaddr is invalid, and a group cannot attach then.  Nothing waits
+ * on a container of this backend either, and release() frees everything
+ * (invalid mappings included), so there is nothing to do.
  */
 void vfio_dirty_notify(void *iommu_data, enum vfio_iommu_notify_type event)
 {
 }
 #endif
+
+static bool has_emulated_groups(struct vfio_dirty_iommu *iommu)
+{
+	bool ret;
+
+	mutex_lock(&iommu->lock);
+	ret = !list_empty(&iommu->emulated_groups);
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
 
 static int check_extension(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
@@ -98,6 +116,8 @@ static int check_extension(struct vfio_dirty_iommu *iommu, unsigned long arg)
 		return iommu || READ_ONCE(vfio_dirty_claim);
 	case VFIO_UNMAP_ALL:
 		return 1;
+	case VFIO_UPDATE_VADDR:
+		return iommu && !has_emulated_groups(iommu);
 	case VFIO_DMA_CC_IOMMU:
 		return iommu ? vfio_dirty_enforce_cc(iommu) : 0;
 	default:
@@ -204,22 +224,29 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
 	struct vfio_iommu_type1_dma_map map;
+	bool set_vaddr;
 	u64 last;
 	int prot = 0;
 
 	if (copy_from_user(&map, (void __user *)arg, minsz))
 		return -EFAULT;
 	if (map.argsz < minsz ||
-	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
+	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
+			  VFIO_DMA_MAP_FLAG_VADDR))
 		return -EINVAL;
+	set_vaddr = map.flags & VFIO_DMA_MAP_FLAG_VADDR;
 	if (map.flags & VFIO_DMA_MAP_FLAG_READ)
 		prot |= IOMMU_READ;
 	if (map.flags & VFIO_DMA_MAP_FLAG_WRITE)
 		prot |= IOMMU_WRITE;
-	if (!prot || !map.size ||
+	/* A new vaddr keeps the mapping's permissions: it takes none. */
+	if (!prot == !set_vaddr || !map.size ||
 	    check_add_overflow(map.iova, map.size - 1, &last) ||
 	    check_add_overflow(map.vaddr, map.size - 1, &last))
 		return -EINVAL;
+	if (set_vaddr)
+		return vfio_dirty_dma_update_vaddr(iommu, map.iova, map.vaddr,
+						   map.size);
 	return vfio_dirty_dma_map(iommu, map.iova, map.vaddr, map.size, prot);
 }
 
@@ -228,7 +255,7 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
 	struct vfio_iommu_type1_dma_unmap unmap;
 	struct vfio_bitmap bitmap;
-	bool all, get_bitmap;
+	bool all, get_bitmap, vaddr;
 	u64 last, unmapped;
 	int ret;
 
@@ -236,10 +263,18 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 		return -EFAULT;
 	if (unmap.argsz < minsz ||
 	    unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
-			    VFIO_DMA_UNMAP_FLAG_ALL))
+			    VFIO_DMA_UNMAP_FLAG_ALL |
+			    VFIO_DMA_UNMAP_FLAG_VADDR))
 		return -EINVAL;
 	all = unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL;
 	get_bitmap = unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+	vaddr = unmap.flags & VFIO_DMA_UNMAP_FLAG_VADDR;
+	/* Invalidating a vaddr unmaps nothing, so has no bitmap to give. */
+	if (get_bitmap && vaddr)
+		return -EINVAL;
+	/* Before any check of the range, as the stock driver. */
+	if (vaddr && has_emulated_groups(iommu))
+		return -EBUSY;
 	if (get_bitmap) {
 		if (all || unmap.argsz < minsz + sizeof(bitmap))
 			return -EINVAL;
@@ -261,8 +296,13 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 		return -EINVAL;
 	}
 
-	ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
-				   get_bitmap ? &bitmap : NULL, &unmapped);
+	if (vaddr)
+		ret = vfio_dirty_dma_invalidate_vaddr(iommu, unmap.iova,
+						      unmap.size, all, &unmapped);
+	else
+		ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
+					   get_bitmap ? &bitmap : NULL,
+					   &unmapped);
 	if (ret)
 		return ret;
 	unmap.size = unmapped;

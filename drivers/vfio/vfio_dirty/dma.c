@@ -36,6 +36,16 @@
  *
  * A failed map or replay gives back everything it pinned, mapped and
  * counted.  All of it runs under the container's lock.
+ *
+ * Updating a vaddr (VFIO_UPDATE_VADDR).  A process that hands its memory
+ * over to another (live update) first invalidates the vaddr of mappings,
+ * then maps the same memory again, possibly in a new process, and gives
+ * each mapping its new vaddr.  In between, what is pinned stays pinned and
+ * mapped in the domains, and counted; only pinning through the vaddr is
+ * barred, which the callers ensure (no group attaches, no emulated group is
+ * present).  The new vaddr's owner becomes the mapping's owner and pays for
+ * the pages the mapping counts, @locked_vm, which the old owner's mm gives
+ * back.
  */
 #include <linux/iommu.h>
 #include <linux/mm.h>
@@ -108,7 +118,9 @@ static void dma_link(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *new)
  * @npages: pages to count in (> 0) or out (< 0)
  *
  * Counting in fails past RLIMIT_MEMLOCK unless the owner had CAP_IPC_LOCK.
- * Counting out of an mm that has exited does nothing.
+ * Counting out of an mm that has exited does nothing to it.  @dma's
+ * locked_vm follows what is held: it grows when counting in succeeds, and
+ * shrinks whenever pages are counted out.
  *
  * Return: 0, -ENOMEM past the limit, -ESRCH if the owner exited, -EINTR if
  * killed while waiting for its mmap_lock.
@@ -120,6 +132,8 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
 
 	if (!npages)
 		return 0;
+	if (npages < 0)
+		dma->locked_vm -= -npages;
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	if (npages > 0)
@@ -132,6 +146,8 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
 		mmap_write_unlock(mm);
 	}
 	mmput(mm);
+	if (!ret && npages > 0)
+		dma->locked_vm += npages;
 	return ret;
 }
 
@@ -422,6 +438,8 @@ static void dma_remove(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 	WARN_ON(!xa_empty(&dma->pins));
 	if (!list_empty(&iommu->domains))
 		dma_unmap_unpin(iommu, dma, dma->size);
+	if (dma->vaddr_invalid)
+		iommu->vaddr_invalid--;
 	rb_erase(&dma->node, &iommu->dmas);
 	vfio_dirty_dma_clear(dma);
 	put_task_struct(dma->task);
@@ -636,6 +654,152 @@ again:
 		dma_remove(iommu, dma);
 		cond_resched();
 	}
+out_unlock:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_dma_invalidate_vaddr() - VFIO_IOMMU_UNMAP_DMA with
+ *	VFIO_DMA_UNMAP_FLAG_VADDR
+ * @iommu: the container
+ * @iova: first byte; 0 with @all
+ * @size: bytes, [@iova, @iova + @size) does not wrap; 0 with @all
+ * @all: every mapping
+ * @invalidated: set to the bytes of the mappings invalidated, on success
+ *
+ * Marks the vaddr of the mappings in the range invalid, the mappings
+ * chosen as an unmap of the same range would choose them (whole mappings;
+ * on a type1 container none when the range starts inside one).  Nothing is
+ * unpinned or unmapped: devices behind an IOMMU keep reaching the pages
+ * pinned so far, and their dirty bits are kept.  All or nothing: if a
+ * mapping in the range is invalid already, none is invalidated.
+ *
+ * Return: 0; -EBUSY while an emulated group is attached, -EINVAL for a
+ * range not aligned to the page size, that bisects a mapping (type1v2), or
+ * that holds an invalid vaddr.
+ */
+int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
+				    dma_addr_t iova, u64 size, bool all,
+				    u64 *invalidated)
+{
+	dma_addr_t last = all ? U64_MAX : iova + (size - 1);
+	struct vfio_dirty_dma *first, *dma;
+	int ret;
+
+	mutex_lock(&iommu->lock);
+	/* An emulated device pins through vaddrs at any time. */
+	if (!list_empty(&iommu->emulated_groups)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	ret = unmap_check(iommu, iova, size, all, NULL);
+	if (ret)
+		goto out_unlock;
+	first = unmap_first(iommu, iova, last);
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma)) {
+		if (dma->vaddr_invalid) {
+			ret = -EINVAL;
+			goto out_unlock;
+		}
+	}
+	*invalidated = 0;
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma)) {
+		dma->vaddr_invalid = true;
+		iommu->vaddr_invalid++;
+		*invalidated += dma->size;
+	}
+out_unlock:
+	mutex_unlock(&iommu->lock);
+	return ret;
+}
+
+/*
+ * Make the caller the owner of @dma: its mm pays for what @dma holds, under
+ * its own RLIMIT_MEMLOCK and CAP_IPC_LOCK, and the former owner's mm, if it
+ * still exists, is paid back.  The same mm keeps the owner as it is.
+ */
+static int dma_change_owner(struct vfio_dirty_dma *dma)
+{
+	struct task_struct *task = current->group_leader;
+	struct mm_struct *mm = current->mm;
+	bool lock_cap;
+	int ret;
+
+	if (mm == dma->mm)
+		return 0;
+	lock_cap = capable(CAP_IPC_LOCK);
+	if (dma->locked_vm) {
+		ret = mmap_write_lock_killable(mm);
+		if (ret)
+			return ret;
+		ret = __account_locked_vm(mm, dma->locked_vm, true, task,
+					  lock_cap);
+		mmap_write_unlock(mm);
+		if (ret)
+			return ret;
+		if (mmget_not_zero(dma->mm)) {
+			mmap_write_lock(dma->mm);
+			__account_locked_vm(dma->mm, dma->locked_vm, false,
+					    dma->task, dma->lock_cap);
+			mmap_write_unlock(dma->mm);
+			mmput(dma->mm);
+		}
+	}
+	put_task_struct(dma->task);
+	dma->task = get_task_struct(task);
+	mmdrop(dma->mm);
+	dma->mm = mm;
+	mmgrab(mm);
+	dma->lock_cap = lock_cap;
+	return 0;
+}
+
+/**
+ * vfio_dirty_dma_update_vaddr() - VFIO_IOMMU_MAP_DMA with
+ *	VFIO_DMA_MAP_FLAG_VADDR
+ * @iommu: the container
+ * @iova: first byte of the mapping
+ * @vaddr: first byte of its new process range, in the caller's mm
+ * @size: bytes of the mapping; neither range wraps
+ *
+ * Gives an invalid mapping its new vaddr, and the caller as its owner (see
+ * dma_change_owner()).  What is pinned stays: the new range is expected to
+ * show the same memory, as a memfd mapped again does.
+ *
+ * Return: 0; -EINVAL for a range not aligned to the page size, or when the
+ * mapping found is not exactly [@iova, @iova + @size) or its vaddr is
+ * valid; -ENOENT when no mapping overlaps the range; -ENOMEM past the new
+ * owner's RLIMIT_MEMLOCK, the mapping then still invalid.
+ */
+int vfio_dirty_dma_update_vaddr(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+				unsigned long vaddr, u64 size)
+{
+	struct vfio_dirty_dma *dma;
+	u64 pgmask;
+	int ret;
+
+	mutex_lock(&iommu->lock);
+	pgmask = (1ULL << vfio_dirty_pgshift(iommu)) - 1;
+	if ((iova | vaddr | size) & pgmask) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	dma = vfio_dirty_dma_first(iommu, iova, iova + (size - 1));
+	if (!dma) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	if (!dma->vaddr_invalid || dma->iova != iova || dma->size != size) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	ret = dma_change_owner(dma);
+	if (ret)
+		goto out_unlock;
+	dma->vaddr = vaddr;
+	dma->vaddr_invalid = false;
+	iommu->vaddr_invalid--;
 out_unlock:
 	mutex_unlock(&iommu->lock);
 	return ret;

@@ -15,6 +15,10 @@
  * unpinned, and forgotten unless emulated groups remain.  An emulated group
  * (an mdev) has no domain and touches nothing here but its list.
  *
+ * No group attaches while a mapping's vaddr is invalid (VFIO_UPDATE_VADDR,
+ * see dma.c): an IOMMU-backed one would have every mapping pinned through
+ * its vaddr, an emulated one could pin through it at any time.
+ *
  * The usable IOVA ranges are empty, meaning "anything", until the first
  * IOMMU-backed group attaches; from then on they are the intersection of
  * every domain's aperture minus every group's reserved regions (but the
@@ -431,6 +435,11 @@ int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 	int ret = 0;
 
 	mutex_lock(&iommu->lock);
+	/* A new domain pins every mapping, an emulated group through vaddrs. */
+	if (iommu->vaddr_invalid) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	if (vfio_dirty_find_group(iommu, iommu_group)) {
 		ret = -EINVAL;
 		goto out_unlock;

@@ -18,6 +18,11 @@
  * page there and so count it already (see "Accounting" in dma.c); the last
  * unpin counts it out on the same rule.
  *
+ * No vaddr is invalid (VFIO_UPDATE_VADDR) while an emulated group is
+ * attached: invalidating is refused while one is, and a group attaches to
+ * no container that has an invalid vaddr.  So neither path waits for a
+ * vaddr; meeting an invalid one is a bug, refused with -EBUSY.
+ *
  * Before a mapping goes, the devices that registered a dma_unmap callback
  * must drop their pins in it.  The callback unpins, which takes the
  * container's lock, so the caller drops the lock first and holds
@@ -129,6 +134,10 @@ int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
 		return -EACCES;
 
 	mutex_lock(&iommu->lock);
+	if (WARN_ON_ONCE(iommu->vaddr_invalid)) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
 	if (list_empty(&iommu->devices)) {
 		ret = -EINVAL;
 		goto out_unlock;
@@ -253,7 +262,9 @@ int vfio_dirty_dma_rw(void *iommu_data, dma_addr_t user_iova, void *data,
 	int ret = 0;
 
 	mutex_lock(&iommu->lock);
-	while (count) {
+	if (WARN_ON_ONCE(iommu->vaddr_invalid))
+		ret = -EBUSY;
+	while (!ret && count) {
 		dma = vfio_dirty_dma_first(iommu, user_iova, user_iova);
 		if (!dma) {
 			ret = -EINVAL;

@@ -17,6 +17,12 @@
  * into every domain if and only if the container has a domain; with none,
  * nothing is pinned but the pages emulated devices pin.  A page counts once
  * in its owner's locked_vm however many pins it has (see dma.c).
+ *
+ * A mapping's vaddr may be *invalid* (VFIO_UPDATE_VADDR): its process range
+ * is being replaced, so nothing may be pinned through it, while what is
+ * pinned already stays pinned and mapped.  While a container has an invalid
+ * vaddr no group attaches, and while it has an emulated group no vaddr is
+ * invalidated: an emulated device never meets an invalid vaddr.
  */
 #ifndef __VFIO_DIRTY_PRIVATE_H
 #define __VFIO_DIRTY_PRIVATE_H
@@ -99,6 +105,7 @@ enum vfio_dirty_stat {
  * @unscoped_groups: IOMMU-backed groups that never pinned a page: their
  *	device may write anywhere, so while there is one every mapped page is
  *	reported dirty
+ * @vaddr_invalid: mappings whose vaddr is invalid
  * @v2: opened as VFIO_TYPE1v2_IOMMU rather than VFIO_TYPE1_IOMMU
  * @tracking: dirty tracking is started
  *
@@ -119,6 +126,7 @@ struct vfio_dirty_iommu {
 	u64 pgsize_bitmap;
 	unsigned int dma_avail;
 	unsigned int unscoped_groups;
+	unsigned int vaddr_invalid;
 	bool v2;
 	bool tracking;
 };
@@ -170,9 +178,12 @@ struct vfio_dirty_iova {
  * @size: bytes, a multiple of the container's page size
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @lock_cap: the owner had CAP_IPC_LOCK when it mapped
+ * @vaddr_invalid: @vaddr is invalid until VFIO_DMA_MAP_FLAG_VADDR gives a
+ *	new one
  * @all_dirty: report every page dirty at the next report (see dirty.c)
  * @task: the owner's thread group leader, whose RLIMIT_MEMLOCK applies
  * @mm: the owner's mm, whose locked_vm counts the pinned pages
+ * @locked_vm: pages this mapping counts in @mm's locked_vm
  * @pins: struct vfio_dirty_pin of emulated devices' pins, by page index
  *	(offset >> PAGE_SHIFT)
  * @dirty: dirty bits, a run or a chunk per span (see dirty.c)
@@ -186,9 +197,11 @@ struct vfio_dirty_dma {
 	size_t size;
 	int prot;
 	bool lock_cap;
+	bool vaddr_invalid;
 	bool all_dirty;
 	struct task_struct *task;
 	struct mm_struct *mm;
+	unsigned long locked_vm;
 	struct xarray pins;
 	struct xarray dirty;
 	unsigned long dirty_chunks;
@@ -240,6 +253,11 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
 			 u64 *unmapped);
+int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
+				    dma_addr_t iova, u64 size, bool all,
+				    u64 *invalidated);
+int vfio_dirty_dma_update_vaddr(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
+				unsigned long vaddr, u64 size);
 void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu);
 int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
