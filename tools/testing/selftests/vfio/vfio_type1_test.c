@@ -10,6 +10,13 @@
  * page reported dirty because the device has no dirty scope) or an mdev with
  * an emulated IOMMU (nothing pinned until the device pins, nothing dirty
  * until the device writes).  Each assertion states which it expects.
+ *
+ * VFIO_UPDATE_VADDR behaves the same on the stock driver of Debian's 6.1
+ * and 6.12 (6.1 carries the backports that refuse it with an mdev and
+ * move the accounting to a new owner), so its tests do not look at the
+ * kernel version.  With an mdev attached it is refused; the test that sees
+ * an mdev read through an updated vaddr attaches the mdev afterwards, to a
+ * container of the PCI device named by VFIO_SELFTESTS_PCI_BDF.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +36,7 @@
 
 #include "kselftest_harness.h"
 #include "vfio_util.h"
+#include "edu.h"
 
 /* The stock type1 driver's ceiling: 2^31 pages of 4 KiB, 256 MiB of bitmap. */
 #define TYPE1_MAX_DIRTY_BITMAP_SIZE	(256UL << 20)
@@ -44,6 +52,10 @@
 #define UNKNOWN_FLAG			0x80000000U
 /* The page sizes of a domain of QEMU's intel-iommu: 4 KiB, 2 MiB, 1 GiB. */
 #define INTEL_IOMMU_PGSIZES		(SZ_4K | SZ_2M | SZ_1G)
+/* An IOVA below the edu DMA engine's 28-bit mask. */
+#define EDU_IOVA			SZ_1M
+/* Bytes the edu engine copies in the vaddr tests. */
+#define EDU_COUNT			1024
 
 static const char *device_name;
 
@@ -67,6 +79,17 @@ static int sim_knob_write(const char *knob, long val)
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/%s",
 		 device_name, knob);
 	return __sysfs_write_long(path, val);
+}
+
+/* The offset of the first byte of @buf that is not @val, or -1. */
+static long first_byte_not(const char *buf, size_t len, char val)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != val)
+			return i;
+	return -1;
 }
 
 FIXTURE(type1) {
@@ -138,6 +161,9 @@ TEST_F(type1, extensions)
 	ASSERT_EQ(1, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU));
 	ASSERT_EQ(1, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
 	ASSERT_EQ(0, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU));
+	/* Not with an mdev attached: it may pin through a vaddr at any time. */
+	ASSERT_EQ(!self->dev.is_mdev,
+		  ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR));
 }
 
 TEST_F(type1, info_capabilities)
@@ -1305,6 +1331,430 @@ TEST_F(type1, dirty_bitmap_device_writes)
 	EXPECT_EQ(2 * SZ_2M, unmapped);
 	expect_bitmap(_metadata, bitmap, npages, last, ARRAY_SIZE(last));
 	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
+#define MDEV_REFUSES	"VFIO_UPDATE_VADDR is refused with an mdev attached"
+
+/*
+ * Invalidate the vaddr of the mappings in [@iova, @iova + @size), expecting
+ * @expect as the size.  Return: false when an mdev is attached and the
+ * request failed with -EBUSY, as the stock driver refuses it: the calling
+ * test has nothing more to see, and skips with MDEV_REFUSES.  Any other
+ * outcome fails the test, which goes on: a skip would hide the failure.
+ */
+static bool invalidate(struct __test_metadata *_metadata,
+		       struct vfio_test_device *dev, uint64_t iova,
+		       uint64_t size, uint64_t expect)
+{
+	uint64_t inval = 0;
+	int ret;
+
+	ret = __vfio_unmap_vaddr(dev->container_fd, 0, iova, size, &inval);
+	if (dev->is_mdev) {
+		EXPECT_EQ(-EBUSY, ret);
+		return ret != -EBUSY;
+	}
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(expect, inval);
+	return true;
+}
+
+TEST_F(type1, update_vaddr_bad_arguments)
+{
+	uint64_t bitmap[SZ_2M / SZ_4K / 64] = { 0 };
+	struct {
+		struct vfio_iommu_type1_dma_unmap unmap;
+		struct vfio_bitmap bitmap;
+	} req = {
+		.unmap = {
+			.argsz = sizeof(req),
+			.flags = VFIO_DMA_UNMAP_FLAG_VADDR |
+				 VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+			.iova = TEST_IOVA,
+			.size = SZ_2M,
+		},
+		.bitmap = {
+			.pgsize = SZ_4K,
+			.size = sizeof(bitmap),
+			.data = (void *)bitmap,
+		},
+	};
+	int fd = self->dev.container_fd;
+	uint64_t inval;
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+
+	/* A new vaddr takes no permissions: the mapping keeps its own. */
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, VFIO_DMA_MAP_FLAG_READ,
+					    self->buf, TEST_IOVA, SZ_2M));
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, VFIO_DMA_MAP_FLAG_WRITE,
+					    self->buf, TEST_IOVA, SZ_2M));
+	/* Invalidating unmaps nothing, so has no bitmap to give, tracking or not. */
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &req));
+	/* A mapping whose vaddr is valid takes no new one. */
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA, SZ_2M));
+	/* Nothing mapped there. */
+	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA + SZ_2M,
+					    SZ_2M));
+
+	if (self->dev.is_mdev) {
+		EXPECT_EQ(-EBUSY, __vfio_unmap_vaddr(fd, VFIO_DMA_UNMAP_FLAG_ALL,
+						     0, 0, NULL));
+	} else {
+		/* type1v2 never bisects a mapping, invalidating neither. */
+		EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_4K,
+						      NULL));
+		EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf,
+						    TEST_IOVA, SZ_2M));
+		/* With ALL: every mapping, and their size. */
+		ASSERT_EQ(0, __vfio_unmap_vaddr(fd, VFIO_DMA_UNMAP_FLAG_ALL, 0,
+						0, &inval));
+		EXPECT_EQ(SZ_2M, inval);
+		ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA,
+					      SZ_2M));
+	}
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &inval));
+	EXPECT_EQ(SZ_2M, inval);
+}
+
+/* Open the edu device of the fixture for DMA, or say why not. */
+static const char *edu_for_dma(struct vfio_test_device *dev, struct edu *edu)
+{
+	const char *why = edu_unsupported(dev->name);
+
+	if (why)
+		return why;
+	return __edu_open(edu, dev->device_fd) ? "cannot open edu's BAR0" : NULL;
+}
+
+/*
+ * The edu engine reads EDU_COUNT bytes at EDU_IOVA and writes them back a
+ * page further: what the device sees is then visible at @mem + SZ_4K.
+ */
+static int edu_copy_page(struct edu *edu)
+{
+	int ret = __edu_dma(edu, false, EDU_IOVA, 0, EDU_COUNT);
+
+	return ret ? ret : __edu_dma(edu, true, EDU_IOVA + SZ_4K, 0, EDU_COUNT);
+}
+
+/*
+ * Live update as QEMU does it: guest memory is a memfd; the vaddr is
+ * invalidated, the memfd mapped again elsewhere (in the new process), and
+ * the mapping given the new vaddr.  The pages stay pinned throughout, and
+ * the device reads and writes what the new vaddr shows.
+ */
+TEST_F(type1, update_vaddr)
+{
+	int fd = self->dev.container_fd;
+	char *old, *new;
+	struct edu edu;
+	const char *why;
+	uint64_t size;
+	long locked;
+	int mfd;
+
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	mfd = memfd_create("guest", 0);
+	ASSERT_LE(0, mfd);
+	ASSERT_EQ(0, ftruncate(mfd, SZ_2M));
+	old = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, old);
+	memset(old, 0x11, SZ_2M);
+	ASSERT_EQ(0, __vfio_map(fd, old, EDU_IOVA, SZ_2M));
+	EXPECT_EQ(locked + (self->dev.is_mdev ? 0 : (long)(SZ_2M / 1024)),
+		  proc_self_status_kb("VmLck"));
+
+	if (!invalidate(_metadata, &self->dev, EDU_IOVA, SZ_2M, SZ_2M))
+		SKIP(return, MDEV_REFUSES);
+	/* Nothing is unpinned, or uncounted. */
+	EXPECT_EQ(locked + (long)(SZ_2M / 1024), proc_self_status_kb("VmLck"));
+	/* Invalid already: refused. */
+	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, EDU_IOVA, SZ_2M, NULL));
+	/* The mapping is still there. */
+	EXPECT_EQ(-EEXIST, __vfio_map(fd, old, EDU_IOVA, SZ_2M));
+
+	new = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, new);
+	ASSERT_EQ(0, munmap(old, SZ_2M));
+	memset(new, 0x22, SZ_2M);
+
+	/* The update names the mapping exactly: iova and size. */
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_4K));
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA + SZ_4K,
+					    SZ_2M - SZ_4K));
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new + 1, EDU_IOVA, SZ_2M));
+	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, new, EDU_IOVA + SZ_2M,
+					    SZ_2M));
+	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_2M));
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_2M));
+	/* The same process, the same owner: counted once. */
+	EXPECT_EQ(locked + (long)(SZ_2M / 1024), proc_self_status_kb("VmLck"));
+
+	why = edu_for_dma(&self->dev, &edu);
+	if (!why) {
+		ASSERT_EQ(0, edu_copy_page(&edu));
+		EXPECT_EQ(-1, first_byte_not(new + SZ_4K, EDU_COUNT, 0x22));
+		edu_close(&edu);
+	} else {
+		TH_LOG("no DMA check: %s", why);
+	}
+
+	ASSERT_EQ(0, __vfio_unmap(fd, EDU_IOVA, SZ_2M, &size));
+	EXPECT_EQ(SZ_2M, size);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	munmap(new, SZ_2M);
+	close(mfd);
+}
+
+/*
+ * The update keeps what is pinned: a new vaddr over other memory is not
+ * what a device behind an IOMMU reaches, it keeps the old pages.
+ */
+TEST_F(type1, update_vaddr_keeps_pins)
+{
+	int fd = self->dev.container_fd;
+	struct edu edu;
+	const char *why;
+	char *other;
+
+	why = edu_for_dma(&self->dev, &edu);
+	if (why)
+		SKIP(return, "%s", why);
+	memset(self->buf, 0x11, SZ_2M);
+	other = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, other);
+	memset(other, 0x22, SZ_2M);
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, EDU_IOVA, SZ_2M));
+	if (!invalidate(_metadata, &self->dev, EDU_IOVA, SZ_2M, SZ_2M))
+		SKIP(return, MDEV_REFUSES);
+	/* Invalid, the mapping still reaches the pinned pages. */
+	ASSERT_EQ(0, edu_copy_page(&edu));
+	EXPECT_EQ(-1, first_byte_not(self->buf + SZ_4K, EDU_COUNT, 0x11));
+
+	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, other, EDU_IOVA, SZ_2M));
+	memset(self->buf + SZ_4K, 0x33, SZ_4K);
+	ASSERT_EQ(0, edu_copy_page(&edu));
+	EXPECT_EQ(-1, first_byte_not(self->buf + SZ_4K, EDU_COUNT, 0x11));
+	EXPECT_EQ(-1, first_byte_not(other, SZ_2M, 0x22));
+
+	edu_close(&edu);
+	ASSERT_EQ(0, __vfio_unmap(fd, EDU_IOVA, SZ_2M, NULL));
+	munmap(other, SZ_2M);
+}
+
+/*
+ * An invalid vaddr does not hold up unmapping, dirty tracking or anything
+ * else that does not pin: the mapping is reported and removed as any.
+ */
+TEST_F(type1, unmap_invalid_vaddr)
+{
+	const uint64_t npages = SZ_2M / SZ_4K;
+	int fd = self->dev.container_fd;
+	uint64_t bitmap[npages / 64];
+	uint64_t size;
+	long locked;
+
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M,
+				SZ_1M));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	if (!invalidate(_metadata, &self->dev, TEST_IOVA + SZ_1M, SZ_1M, SZ_1M))
+		SKIP(return, MDEV_REFUSES);
+
+	/* A device behind an IOMMU may still write anywhere: all dirty. */
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	EXPECT_EQ(npages, bitmap_weight_bits(bitmap, npages));
+
+	/*
+	 * Over both, the second invalid already: refused, and the first,
+	 * met before it, is left valid (so takes no new vaddr).
+	 */
+	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA, SZ_1M));
+
+	/* Unmapped with a bitmap: reported and removed, pins given back. */
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
+					 sizeof(bitmap), &size));
+	EXPECT_EQ(SZ_2M, size);
+	EXPECT_EQ(npages, bitmap_weight_bits(bitmap, npages));
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	/* Gone: nothing to update, the IOVA free again. */
+	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, self->buf + SZ_1M,
+					    TEST_IOVA + SZ_1M, SZ_1M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+}
+
+/* Closing a container whose vaddrs are invalid gives every page back. */
+TEST_F(type1, close_with_invalid_vaddr)
+{
+	int fd = self->dev.container_fd;
+	long locked;
+
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
+	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_2M,
+				SZ_1M));
+	/* Whole mappings only: a range with a hole reports what it found. */
+	if (!invalidate(_metadata, &self->dev, TEST_IOVA, 2 * SZ_2M, SZ_2M))
+		SKIP(return, MDEV_REFUSES);
+	EXPECT_EQ(locked + (long)(SZ_2M / 1024), proc_self_status_kb("VmLck"));
+	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/* What update_vaddr_child() saw, in memory shared with the test. */
+struct update_result {
+	int setup;	/* 0, or the errno of dropping the cap or the limit */
+	int update;	/* the MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR */
+	long before_kb;	/* VmLck before and after it */
+	long after_kb;
+};
+
+/*
+ * In a new process, as the new QEMU of a live update: map other memory and
+ * give it to the mapping at TEST_IOVA; with @limit, without CAP_IPC_LOCK
+ * and with an RLIMIT_MEMLOCK of MEMLOCK_LIMIT.
+ */
+static void update_vaddr_child(int fd, bool limit, struct update_result *res)
+{
+	struct rlimit rlim = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
+	char *mem;
+
+	res->setup = limit ? drop_cap_ipc_lock() : 0;
+	if (!res->setup && limit && setrlimit(RLIMIT_MEMLOCK, &rlim))
+		res->setup = -errno;
+	if (res->setup)
+		return;
+	mem = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		res->setup = -errno;
+		return;
+	}
+	res->before_kb = proc_self_status_kb("VmLck");
+	res->update = __vfio_map_vaddr(fd, 0, mem, TEST_IOVA, SZ_2M);
+	res->after_kb = proc_self_status_kb("VmLck");
+}
+
+static void run_update_child(struct __test_metadata *_metadata, int fd,
+			     bool limit, struct update_result *res)
+{
+	int status;
+	pid_t pid;
+
+	memset(res, 0xff, sizeof(*res));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		update_vaddr_child(fd, limit, res);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, res->setup) TH_LOG("%s", strerror(-res->setup));
+	ASSERT_GE(res->before_kb, 0);
+}
+
+/*
+ * The process that gives the new vaddr becomes the mapping's owner: its
+ * locked_vm pays for the pinned pages, under its own limit, and the old
+ * owner's is paid back.  Past the new owner's limit the update fails and
+ * the mapping stays invalid, the old owner still paying.
+ */
+TEST_F(type1, update_vaddr_new_owner)
+{
+	const long pinned_kb = SZ_2M / 1024;
+	int fd = self->dev.container_fd;
+	struct update_result *res;
+	uint64_t size;
+	long locked;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	if (!invalidate(_metadata, &self->dev, TEST_IOVA, SZ_2M, SZ_2M))
+		SKIP(return, MDEV_REFUSES);
+
+	run_update_child(_metadata, fd, true, res);
+	EXPECT_EQ(-ENOMEM, res->update);
+	EXPECT_EQ(res->before_kb, res->after_kb);
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+
+	run_update_child(_metadata, fd, false, res);
+	EXPECT_EQ(0, res->update);
+	EXPECT_EQ(res->before_kb + pinned_kb, res->after_kb);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	/* The new owner has exited: unmapping pays back nobody, and works. */
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &size));
+	EXPECT_EQ(SZ_2M, size);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	munmap(res, sizeof(*res));
+}
+
+/*
+ * No group attaches while a vaddr is invalid; once updated, an mdev may
+ * join, and its dma_rw() reads through the new vaddr.  The container is the
+ * PCI device's (VFIO_SELFTESTS_PCI_BDF), the mdev the test device.
+ */
+TEST_F(type1, update_vaddr_then_mdev)
+{
+	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
+	struct vfio_test_device pci = {
+		.container_fd = -1, .group_fd = -1, .device_fd = -1,
+	};
+	int group = -1, device = -1, fd;
+	uint8_t data[SZ_4K];
+	char *other;
+
+	if (!vfio_device_is_dirty_sim(device_name) || !bdf)
+		SKIP(return, "needs the simulated mdev as the device and VFIO_SELFTESTS_PCI_BDF");
+	vfio_test_device_close(&self->dev);
+	ASSERT_EQ(0, __vfio_test_device_open_on(&pci, bdf, VFIO_TYPE1v2_IOMMU,
+						variant->backend));
+	fd = pci.container_fd;
+	other = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, other);
+	memset(other, 0x22, SZ_2M);
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+	group = __vfio_group_open(device_name);
+	ASSERT_LE(0, group);
+	EXPECT_EQ(-1, ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd));
+	EXPECT_EQ(EBUSY, errno);
+
+	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, other, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd));
+	EXPECT_EQ(0, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR));
+	device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, device_name);
+	ASSERT_LE(0, device);
+	ASSERT_EQ(0, __sim_read(device, 0, TEST_IOVA, sizeof(data), data, NULL,
+				NULL));
+	EXPECT_EQ(-1, first_byte_not((char *)data, sizeof(data), 0x22));
+	EXPECT_EQ(-EBUSY, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+
+	close(device);
+	close(group);
+	vfio_test_device_close(&pci);
+	munmap(other, SZ_2M);
 }
 
 int main(int argc, char *argv[])

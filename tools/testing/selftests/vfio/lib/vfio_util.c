@@ -324,6 +324,20 @@ int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 	return unmap_flags(container_fd, 0, iova, size, unmapped);
 }
 
+int __vfio_unmap_vaddr(int container_fd, uint32_t flags, uint64_t iova,
+		       uint64_t size, uint64_t *invalidated)
+{
+	return unmap_flags(container_fd, VFIO_DMA_UNMAP_FLAG_VADDR | flags,
+			   iova, size, invalidated);
+}
+
+int __vfio_map_vaddr(int container_fd, uint32_t flags, void *vaddr,
+		     uint64_t iova, uint64_t size)
+{
+	return __vfio_map_prot(container_fd, vaddr, iova, size,
+			       VFIO_DMA_MAP_FLAG_VADDR | flags);
+}
+
 int __vfio_unmap_all(int container_fd, uint64_t iova, uint64_t size,
 		     uint64_t *unmapped)
 {

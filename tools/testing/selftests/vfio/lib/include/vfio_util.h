@@ -245,6 +245,34 @@ int __vfio_unmap(int container_fd, uint64_t iova, uint64_t size,
 		 uint64_t *unmapped);
 
 /**
+ * __vfio_unmap_vaddr() - VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR:
+ *	invalidate the vaddr of the mappings in [@iova, @iova + @size)
+ * @container_fd: the container
+ * @flags: more flags, e.g. VFIO_DMA_UNMAP_FLAG_ALL, or 0
+ * @iova: device address
+ * @size: bytes
+ * @invalidated: if not NULL, the size the kernel reports
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_unmap_vaddr(int container_fd, uint32_t flags, uint64_t iova,
+		       uint64_t size, uint64_t *invalidated);
+
+/**
+ * __vfio_map_vaddr() - VFIO_IOMMU_MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR: give
+ *	the mapping at @iova the new process address @vaddr
+ * @container_fd: the container
+ * @flags: more flags; 0 but to see others refused
+ * @vaddr: new process address
+ * @iova: device address of the mapping
+ * @size: its size
+ *
+ * Return: 0 or a negative errno.
+ */
+int __vfio_map_vaddr(int container_fd, uint32_t flags, void *vaddr,
+		     uint64_t iova, uint64_t size);
+
+/**
  * __vfio_unmap_all() - VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_ALL
  * @container_fd: the container
  * @iova: must be 0; tests pass others to see them refused
