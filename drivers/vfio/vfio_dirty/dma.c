@@ -12,14 +12,22 @@
  *
  * With no domain, a mapping is only recorded: emulated devices pin what they
  * use (emulated.c).  With domains, every page of every mapping is pinned
- * (FOLL_LONGTERM) and mapped into every domain.  Pinning goes in batches of
- * one page of page pointers; physically consecutive pages are collected into
+ * (FOLL_LONGTERM) and mapped into every domain.  Pinning goes in batches
+ * (VFIO_DIRTY_PIN_BATCH); physically consecutive pages are collected into
  * a run, even across batches, and each run is one iommu_map() per domain, so
  * that the IOMMU driver can use large pages where the memory allows.  The
  * physical address of a pinned page is not stored: unmapping reads it back
  * from the first domain, after the other domains have dropped the range, and
  * unpins it once that domain has too.  The zero page and reserved pages are
  * never held: their pin is dropped at once, and they are not counted.
+ *
+ * Memory that cannot be pinned because it is mapped VM_PFNMAP, typically
+ * another device's BAR mapped for peer-to-peer DMA, is mapped by pfn: the
+ * owner's page table gives it, faulted in if need be, one page at a time;
+ * consecutive pfns make runs as pages do.  Such a pfn must have no struct
+ * page, or a reserved one: a pfn that could have been pinned is not mapped
+ * without a pin.  It is neither held nor counted, and unpinning skips it
+ * (vfio_dirty_pfn_unheld()): there is no page to unpin.
  *
  * Accounting.  A held page counts once in the owner's mm->locked_vm
  * (against RLIMIT_MEMLOCK of the owner, unless it had CAP_IPC_LOCK when it
@@ -58,8 +66,12 @@
 
 #include "private.h"
 
-/* Pages pinned per pin_user_pages_remote() call: a page of page pointers. */
-#define VFIO_DIRTY_PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
+/*
+ * Pages pinned per pin_user_pages_remote() call: one page holds their page
+ * pointers and their pfns.
+ */
+#define VFIO_DIRTY_PIN_BATCH \
+	(PAGE_SIZE / (sizeof(struct page *) + sizeof(unsigned long)))
 
 /*
  * An unmap waits for the devices to unpin what they hold in the range; a
@@ -151,37 +163,84 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
 	return ret;
 }
 
+/*
+ * The pfn that the VM_PFNMAP mapping of @mm at @vaddr maps, faulted in for
+ * @write if need be.  @mm's mmap_lock is held for reading, and may be
+ * dropped and taken again meanwhile.  Return: 1 with the pfn in @pfn; @err
+ * if @vaddr is not in a VM_PFNMAP mapping; -EFAULT if it is mapped read-only
+ * for @write, or is a page that could be pinned; or what faulting returned.
+ */
+static long pin_pfnmap(struct mm_struct *mm, unsigned long vaddr, bool write,
+		       unsigned long *pfn, long err)
+{
+	struct vm_area_struct *vma;
+	bool unlocked, writable;
+	int ret;
+
+	vaddr = vfio_dirty_untagged_addr(mm, vaddr);
+again:
+	vma = vma_lookup(mm, vaddr);
+	if (!vma || !(vma->vm_flags & VM_PFNMAP))
+		return err;
+	ret = vfio_dirty_follow_pfn(vma, vaddr, pfn, &writable);
+	if (ret) {
+		unlocked = false;
+		ret = fixup_user_fault(mm, vaddr, FAULT_FLAG_REMOTE |
+				       (write ? FAULT_FLAG_WRITE : 0), &unlocked);
+		if (unlocked)
+			goto again;
+		if (ret)
+			return ret;
+		ret = vfio_dirty_follow_pfn(vma, vaddr, pfn, &writable);
+		if (ret)
+			return ret;
+	}
+	if ((write && !writable) || !vfio_dirty_pfn_unheld(*pfn))
+		return -EFAULT;
+	return 1;
+}
+
 /**
  * vfio_dirty_pin_user() - pin pages of a mapping's owner
  * @dma: the mapping
  * @index: first page, in pages from the mapping's start
  * @npages: pages wanted, at most VFIO_DIRTY_PIN_BATCH
- * @pages: filled in
+ * @pages: room for @npages page pointers, for pinning
+ * @pfns: filled in with the pfns of the pages returned
  *
- * The zero page and reserved pages are returned but not held.
+ * The zero page and reserved pages are returned but not held.  A page in a
+ * VM_PFNMAP mapping comes alone, as a pfn that may have no struct page,
+ * neither held nor counted (vfio_dirty_pfn_unheld() is true of it).
  *
- * Return: the number of pages pinned (at least one), or a negative errno.
+ * Return: the number of pages pinned or found (at least one), or a
+ * negative errno.
  */
 long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
-			 unsigned long npages, struct page **pages)
+			 unsigned long npages, struct page **pages,
+			 unsigned long *pfns)
 {
+	unsigned long vaddr = dma->vaddr + (index << PAGE_SHIFT);
+	bool write = dma->prot & IOMMU_WRITE;
 	unsigned int flags = FOLL_LONGTERM;
 	long ret, i;
 
-	if (dma->prot & IOMMU_WRITE)
+	if (write)
 		flags |= FOLL_WRITE;
 	if (!mmget_not_zero(dma->mm))
 		return -ENODEV;
 	mmap_read_lock(dma->mm);
-	ret = vfio_dirty_gup_remote(dma->mm, dma->vaddr + (index << PAGE_SHIFT),
-				    npages, flags, pages);
+	ret = vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
+	if (ret > 0) {
+		for (i = 0; i < ret; i++) {
+			pfns[i] = page_to_pfn(pages[i]);
+			if (vfio_dirty_pfn_unheld(pfns[i]))
+				unpin_user_page(pages[i]);
+		}
+	} else {
+		ret = pin_pfnmap(dma->mm, vaddr, write, pfns, ret ? ret : -EFAULT);
+	}
 	mmap_read_unlock(dma->mm);
 	mmput(dma->mm);
-	if (!ret)
-		return -EFAULT;
-	for (i = 0; i < ret; i++)
-		if (vfio_dirty_page_unheld(pages[i]))
-			unpin_user_page(pages[i]);
 	return ret;
 }
 
@@ -198,35 +257,35 @@ static bool dma_pinned_as(struct vfio_dirty_dma *dma, unsigned long index,
 }
 
 /*
- * Of @n pages pinned for the domains from page @index, those to count in:
+ * Of @n pfns pinned for the domains from page @index, those to count in:
  * not the ones emulated devices already pin, which are counted already.
  */
 static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
-			  struct page **pages, long n)
+			  unsigned long *pfns, long n)
 {
 	long i, count = 0;
 
 	for (i = 0; i < n; i++)
-		if (!vfio_dirty_page_unheld(pages[i]) &&
-		    !dma_pinned_as(dma, index + i, pages[i]))
+		if (!vfio_dirty_pfn_unheld(pfns[i]) &&
+		    !dma_pinned_as(dma, index + i, pfn_to_page(pfns[i])))
 			count++;
 	return count;
 }
 
 /*
- * Unpin @n pages pinned for the domains, physically consecutive from @pfn,
- * page @index of @dma onwards.  Return: how many to count out.
+ * Unpin @n pfns pinned for the domains, consecutive from @pfn, page @index
+ * of @dma onwards.  Return: how many to count out.
  */
 static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
 			unsigned long pfn, unsigned long n)
 {
+	struct page *page;
 	long count = 0;
 
 	for (; n; n--, index++, pfn++) {
-		struct page *page = pfn_to_page(pfn);
-
-		if (vfio_dirty_page_unheld(page))
+		if (vfio_dirty_pfn_unheld(pfn))
 			continue;
+		page = pfn_to_page(pfn);
 		unpin_user_pages_dirty_lock(&page, 1, dma->prot & IOMMU_WRITE);
 		if (!dma_pinned_as(dma, index, page))
 			count++;
@@ -342,13 +401,14 @@ static void dma_unmap_unpin(struct vfio_dirty_iommu *iommu,
 static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
 {
 	unsigned long npages = dma->size >> PAGE_SHIFT;
-	unsigned long done = 0, run = 0, run_pfn = 0, batch, pfn;
+	unsigned long done = 0, run = 0, run_pfn = 0, batch, *pfns;
 	struct page **pages;
 	long ret, n, i, count;
 
 	pages = (struct page **)__get_free_page(GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
+	pfns = (unsigned long *)(pages + VFIO_DIRTY_PIN_BATCH);
 
 	/*
 	 * Pages below @done are mapped; the @run pages from @done are pinned,
@@ -358,17 +418,16 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 		batch = done + run;
 		n = vfio_dirty_pin_user(dma, batch,
 					min(npages - batch, VFIO_DIRTY_PIN_BATCH),
-					pages);
+					pages, pfns);
 		if (n < 0) {
 			ret = n;
 			goto err_release_run;
 		}
-		ret = vfio_dirty_account(dma, dma_count_new(dma, batch, pages, n));
+		ret = vfio_dirty_account(dma, dma_count_new(dma, batch, pfns, n));
 		if (ret)
 			goto err_release_batch;
 		for (i = 0; i < n; i++) {
-			pfn = page_to_pfn(pages[i]);
-			if (run && pfn == run_pfn + run) {
+			if (run && pfns[i] == run_pfn + run) {
 				run++;
 				continue;
 			}
@@ -380,7 +439,7 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 					goto err_unaccount_batch;
 				done += run;
 			}
-			run_pfn = pfn;
+			run_pfn = pfns[i];
 			run = 1;
 		}
 	}
@@ -393,12 +452,12 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 
 err_unaccount_batch:
 	for (count = 0; i < n; i++)
-		count += dma_release(dma, batch + i, page_to_pfn(pages[i]), 1);
+		count += dma_release(dma, batch + i, pfns[i], 1);
 	vfio_dirty_account(dma, -count);
 	goto err_release_run;
 err_release_batch:
 	while (n--)
-		dma_release(dma, batch + n, page_to_pfn(pages[n]), 1);
+		dma_release(dma, batch + n, pfns[n], 1);
 err_release_run:
 	vfio_dirty_account(dma, -dma_release(dma, done, run_pfn, run));
 	dma_unmap_unpin(iommu, dma, done << PAGE_SHIFT);

@@ -16,7 +16,10 @@
  * index in the mapping; the first pin of a page takes a long-term pin on it
  * and counts it in the owner's locked_vm, unless the domains map that very
  * page there and so count it already (see "Accounting" in dma.c); the last
- * unpin counts it out on the same rule.
+ * unpin counts it out on the same rule.  A page of a VM_PFNMAP mapping
+ * (another device's BAR) has no struct page to hand over: pinning it fails
+ * with -EINVAL, while dma_rw() reaches it as any other memory, through the
+ * owner's page table.
  *
  * No vaddr is invalid (VFIO_UPDATE_VADDR) while an emulated group is
  * attached: invalidating is refused while one is, and a group attaches to
@@ -42,8 +45,9 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		   dma_addr_t iova, struct page **page)
 {
 	unsigned long index = (iova - dma->iova) >> PAGE_SHIFT;
-	bool counted = false;
 	struct vfio_dirty_pin *pin;
+	bool counted = false;
+	unsigned long pfn;
 	long ret;
 
 	pin = xa_load(&dma->pins, index);
@@ -56,9 +60,15 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin)
 		return -ENOMEM;
-	ret = vfio_dirty_pin_user(dma, index, 1, &pin->page);
+	ret = vfio_dirty_pin_user(dma, index, 1, &pin->page, &pfn);
 	if (ret < 0)
 		goto err_free;
+	/* A VM_PFNMAP pfn may have no page to hand over. */
+	if (!pfn_valid(pfn)) {
+		ret = -EINVAL;
+		goto err_free;
+	}
+	pin->page = pfn_to_page(pfn);
 	if (!vfio_dirty_page_unheld(pin->page) &&
 	    !vfio_dirty_domains_hold(iommu, dma, index, pin->page)) {
 		ret = vfio_dirty_account(dma, 1);
@@ -118,7 +128,8 @@ static void unpin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
  *
  * Return: @npage, or an errno with nothing pinned: -EACCES for a type1 (not
  * v2) container, -EINVAL when no device can be told to unpin or a page is
- * not mapped, -EPERM when a mapping does not allow @prot.
+ * not mapped or has no struct page (VM_PFNMAP), -EPERM when a mapping does
+ * not allow @prot.
  */
 int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
 			 dma_addr_t user_iova, int npage, int prot,

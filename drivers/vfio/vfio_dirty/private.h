@@ -35,6 +35,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 #include <linux/vfio.h>
 #include <linux/xarray.h>
 
@@ -227,12 +228,20 @@ static inline unsigned int vfio_dirty_pgshift(struct vfio_dirty_iommu *iommu)
 }
 
 /*
- * Pages the backend does not hold a pin on: the zero page and reserved
- * pages never go away, and are not counted in locked_vm.
+ * Pfns the backend does not hold a pin on: those without a struct page (a
+ * device's MMIO, mapped VM_PFNMAP), the zero page and reserved pages never
+ * go away, and are not counted in locked_vm.  Only for a pfn this is false
+ * of may pfn_to_page() be unpinned.
  */
+static inline bool vfio_dirty_pfn_unheld(unsigned long pfn)
+{
+	return !pfn_valid(pfn) || is_zero_pfn(pfn) ||
+	       PageReserved(pfn_to_page(pfn));
+}
+
 static inline bool vfio_dirty_page_unheld(struct page *page)
 {
-	return is_zero_pfn(page_to_pfn(page)) || PageReserved(page);
+	return vfio_dirty_pfn_unheld(page_to_pfn(page));
 }
 
 /* container.c */
@@ -266,8 +275,9 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages);
 bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
 			     struct vfio_dirty_dma *dma, unsigned long index,
 			     struct page *page);
-long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long offset,
-			 unsigned long npages, struct page **pages);
+long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
+			 unsigned long npages, struct page **pages,
+			 unsigned long *pfns);
 
 /* domain.c */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
@@ -382,6 +392,63 @@ static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
 static inline struct iommu_domain *vfio_dirty_domain_alloc(struct device *dev)
 {
 	return iommu_domain_alloc(dev->bus) ?: ERR_PTR(-EIO);
+}
+#endif
+
+/*
+ * What the page table of @vma, a VM_PFNMAP mapping whose mm's mmap_lock is
+ * held, maps at @vaddr: 0 with the pfn in @pfn and whether it is mapped
+ * writable in @writable, or -errno if nothing is mapped there yet.
+ */
+#ifdef VFIO_DIRTY_FOLLOW_PFNMAP
+static inline int vfio_dirty_follow_pfn(struct vm_area_struct *vma,
+					unsigned long vaddr, unsigned long *pfn,
+					bool *writable)
+{
+	struct follow_pfnmap_args args = { .vma = vma, .address = vaddr };
+	int ret;
+
+	ret = follow_pfnmap_start(&args);
+	if (ret)
+		return ret;
+	*pfn = args.pfn;
+	*writable = args.writable;
+	follow_pfnmap_end(&args);
+	return 0;
+}
+#else
+static inline int vfio_dirty_follow_pfn(struct vm_area_struct *vma,
+					unsigned long vaddr, unsigned long *pfn,
+					bool *writable)
+{
+	spinlock_t *ptl;	/* the page table's, held while @ptep is used */
+	pte_t *ptep, pte;
+	int ret;
+
+	ret = follow_pte(vma->vm_mm, vaddr, &ptep, &ptl);
+	if (ret)
+		return ret;
+	__acquire(ptl);	/* follow_pte() took it, unannotated */
+	pte = ptep_get(ptep);
+	*pfn = pte_pfn(pte);
+	*writable = pte_write(pte);
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+#endif
+
+/* @addr of @mm, whose mmap_lock is held, without its tag bits. */
+#ifdef VFIO_DIRTY_UNTAGGED_ADDR_REMOTE
+static inline unsigned long vfio_dirty_untagged_addr(struct mm_struct *mm,
+						     unsigned long addr)
+{
+	return untagged_addr_remote(mm, addr);
+}
+#else
+static inline unsigned long vfio_dirty_untagged_addr(struct mm_struct *mm,
+						     unsigned long addr)
+{
+	return untagged_addr(addr);
 }
 #endif
 

@@ -17,6 +17,11 @@
  * kernel version.  With an mdev attached it is refused; the test that sees
  * an mdev read through an updated vaddr attaches the mdev afterwards, to a
  * container of the PCI device named by VFIO_SELFTESTS_PCI_BDF.
+ *
+ * The BAR tests map another device's MMIO, as QEMU does for peer-to-peer
+ * DMA: edu's BAR 0 mapped through its vfio-pci device fd is VM_PFNMAP
+ * memory, which cannot be pinned.  On the mdev leg VFIO_SELFTESTS_PCI_BDF
+ * names the edu, opened in a container of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +102,9 @@ FIXTURE(type1) {
 	char *buf;
 	/* dma_entry_limit of the backend, to restore, when a test changed it */
 	char limit[16];
+	/* edu, when a test maps its BAR: the fixture's device or another one */
+	struct vfio_test_device pci;
+	struct edu edu;
 };
 
 FIXTURE_VARIANT(type1) {
@@ -120,6 +128,10 @@ FIXTURE_SETUP(type1)
 	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
 	self->limit[0] = '\0';
+	self->pci.container_fd = -1;
+	self->pci.group_fd = -1;
+	self->pci.device_fd = -1;
+	self->edu.bar = NULL;
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 
@@ -146,7 +158,9 @@ FIXTURE_TEARDOWN(type1)
 	}
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, SZ_2M);
+	edu_close(&self->edu);
 	vfio_test_device_close(&self->dev);
+	vfio_test_device_close(&self->pci);
 	if (self->limit[0])
 		__module_param_write(vfio_test_backend_module(variant->backend),
 				     "dma_entry_limit", self->limit);
@@ -1755,6 +1769,221 @@ TEST_F(type1, update_vaddr_then_mdev)
 	close(group);
 	vfio_test_device_close(&pci);
 	munmap(other, SZ_2M);
+}
+
+/*
+ * Map edu's BAR 0 into the process through its device fd (VM_PFNMAP memory)
+ * at @edu->bar: @dev's device on the PCI leg, else the device
+ * VFIO_SELFTESTS_PCI_BDF names, opened as @pci in a container of its own on
+ * @backend.  Return: 0, -ENODEV when there is no edu to map, or an errno.
+ */
+static int bar_open(struct vfio_test_device *dev, struct vfio_test_device *pci,
+		    struct edu *edu, enum vfio_test_backend backend)
+{
+	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
+	int ret;
+
+	if (!dev->is_mdev)
+		return __edu_open(edu, dev->device_fd);
+	if (!bdf || edu_unsupported(bdf))
+		return -ENODEV;
+	ret = __vfio_test_device_open_on(pci, bdf, VFIO_TYPE1v2_IOMMU, backend);
+	return ret ? ret : __edu_open(edu, pci->device_fd);
+}
+
+#define NO_BAR	"no edu to map the BAR of: set VFIO_SELFTESTS_PCI_BDF on the mdev leg"
+
+/*
+ * The BAR whole, a part of it, and a part at an IOVA whose offset in a
+ * 2 MiB page differs from the BAR's: each maps, with nothing counted in
+ * locked memory (there is no page to pin behind IOMMU or mdev), each
+ * unmaps whole, and the container maps ordinary memory afterwards.
+ */
+static void bar_map_unmap(struct __test_metadata *_metadata,
+			  struct vfio_test_device *dev, struct edu *edu,
+			  void *buf)
+{
+	int fd = dev->container_fd;
+	uint8_t *bar = (uint8_t *)edu->bar;
+	uint64_t size = edu->bar_size, unmapped;
+	long locked, pinned_kb;
+
+	ASSERT_EQ(SZ_1M, size);
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+
+	ASSERT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
+	ASSERT_EQ(0, __vfio_map(fd, bar + 16 * SZ_4K, TEST_IOVA + SZ_2M,
+				16 * SZ_4K));
+	ASSERT_EQ(0, __vfio_map(fd, bar + SZ_4K, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
+				size - 2 * SZ_4K));
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+	EXPECT_EQ(size, unmapped);
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_2M, 16 * SZ_4K, &unmapped));
+	EXPECT_EQ(16 * SZ_4K, unmapped);
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
+				  size - 2 * SZ_4K, &unmapped));
+	EXPECT_EQ(size - 2 * SZ_4K, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	/* The BAR again where it was, then ordinary memory, pinned as ever. */
+	pinned_kb = dev->is_mdev ? 0 : SZ_2M / 1024;
+	ASSERT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
+	ASSERT_EQ(0, __vfio_map(fd, buf, TEST_IOVA + SZ_2M, SZ_2M));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, 2 * SZ_2M, &unmapped));
+	EXPECT_EQ(size + SZ_2M, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+TEST_F(type1, map_bar)
+{
+	int ret;
+
+	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
+	if (ret == -ENODEV)
+		SKIP(return, NO_BAR);
+	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
+	bar_map_unmap(_metadata, &self->dev, &self->edu, self->buf);
+}
+
+/* The same in a type1 (not v2) container. */
+TEST_F(type1, map_bar_type1v1)
+{
+	int ret;
+
+	vfio_test_device_close(&self->dev);
+	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
+						VFIO_TYPE1_IOMMU,
+						variant->backend));
+	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
+	if (ret == -ENODEV)
+		SKIP(return, NO_BAR);
+	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
+	bar_map_unmap(_metadata, &self->dev, &self->edu, self->buf);
+}
+
+/*
+ * A mapping that runs past the BAR's end into unmapped address space: type1
+ * finds no pfn for its last page and fails it whole behind an IOMMU, having
+ * mapped nothing (the BAR maps again at the same IOVA); without a domain
+ * nothing is looked up, so it maps.
+ */
+TEST_F(type1, map_bar_past_end)
+{
+	int fd = self->dev.container_fd;
+	uint64_t size, unmapped;
+	uint8_t *area, *bar;
+	long locked;
+	int ret;
+
+	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
+	if (ret == -ENODEV)
+		SKIP(return, NO_BAR);
+	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
+	size = self->edu.bar_size;
+	area = mmap(NULL, size + SZ_4K, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	/* BAR 0's region is at offset 0 of the device fd. */
+	bar = mmap(area, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		   self->edu.device_fd, 0);
+	if (bar == MAP_FAILED)
+		munmap(area, size + SZ_4K);
+	ASSERT_EQ(area, bar);
+	ASSERT_EQ(0, munmap(area + size, SZ_4K));
+	locked = proc_self_status_kb("VmLck");
+
+	if (self->dev.is_mdev) {
+		EXPECT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size + SZ_4K));
+		EXPECT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size + SZ_4K, &unmapped));
+		EXPECT_EQ(size + SZ_4K, unmapped);
+	} else {
+		EXPECT_EQ(-EFAULT, __vfio_map(fd, bar, TEST_IOVA, size + SZ_4K));
+		EXPECT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
+		EXPECT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+		EXPECT_EQ(size, unmapped);
+	}
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+	munmap(bar, size);
+}
+
+/*
+ * A BAR mapped read-only in the process: a readable and writable mapping
+ * of it is refused with EFAULT behind an IOMMU, whether its page table
+ * entries are yet to be faulted in (a write fault is refused) or are there
+ * but read-only (the first page, once read: 6.1's vfio-pci fills the whole
+ * mapping on a fault, 6.12's only the page, so only that page is mapped
+ * then); a read-only one maps.  Without a domain all map.
+ */
+TEST_F(type1, map_bar_read_only)
+{
+	const uint32_t rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	int fd = self->dev.container_fd;
+	uint64_t size, unmapped;
+	struct edu ro;
+	void *bar;
+	int ret;
+
+	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
+	if (ret == -ENODEV)
+		SKIP(return, NO_BAR);
+	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
+	size = self->edu.bar_size;
+	bar = mmap(NULL, size, PROT_READ, MAP_SHARED, self->edu.device_fd, 0);
+	ASSERT_NE(MAP_FAILED, bar);
+
+	EXPECT_EQ(self->dev.is_mdev ? 0 : -EFAULT,
+		  __vfio_map_prot(fd, bar, TEST_IOVA, size, rw));
+	/* Reading a register faults the first page in, read-only. */
+	ro.bar = bar;
+	EXPECT_EQ(EDU_ID, edu_read(&ro, EDU_REG_ID));
+	EXPECT_EQ(self->dev.is_mdev ? 0 : -EFAULT,
+		  __vfio_map_prot(fd, bar, TEST_IOVA + SZ_2M, SZ_4K, rw));
+	EXPECT_EQ(0, __vfio_map_prot(fd, bar, TEST_IOVA + 2 * SZ_2M, size,
+				     VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	EXPECT_EQ(self->dev.is_mdev ? 2 * size + SZ_4K : size, unmapped);
+	munmap(bar, size);
+}
+
+/*
+ * What an emulated device gets of a BAR mapping: vfio_pin_pages() fails
+ * (there is no struct page to give), vfio_dma_rw() reads through the
+ * process's mapping of the BAR.
+ */
+TEST_F(type1, sim_on_bar)
+{
+	int fd = self->dev.container_fd, dev = self->dev.device_fd;
+	uint64_t done, failed, unmapped;
+	uint8_t data[SZ_4K];
+	long locked;
+	int ret;
+
+	if (!vfio_device_is_dirty_sim(device_name))
+		SKIP(return, "needs the simulated device");
+	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
+	if (ret == -ENODEV)
+		SKIP(return, NO_BAR);
+	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_EQ(0, __vfio_map(fd, self->edu.bar, TEST_IOVA,
+				self->edu.bar_size));
+
+	ASSERT_EQ(0, __sim_write(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+				 1, &done, &failed));
+	EXPECT_EQ(0, done);
+	EXPECT_EQ(1, failed);
+	ASSERT_EQ(0, __sim_read(dev, 0, TEST_IOVA, SZ_4K, data, &done, &failed));
+	EXPECT_EQ(1, done);
+	EXPECT_EQ(0, failed);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, self->edu.bar_size, &unmapped));
+	EXPECT_EQ(self->edu.bar_size, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
 
 int main(int argc, char *argv[])
