@@ -15,11 +15,13 @@
  * (FOLL_LONGTERM) and mapped into every domain.  Pinning goes in batches
  * (VFIO_DIRTY_PIN_BATCH); physically consecutive pages are collected into
  * a run, even across batches, and each run is one iommu_map() per domain, so
- * that the IOMMU driver can use large pages where the memory allows.  The
- * physical address of a pinned page is not stored: unmapping reads it back
- * from the first domain, after the other domains have dropped the range, and
- * unpins it once that domain has too.  The zero page and reserved pages are
- * never held: their pin is dropped at once, and they are not counted.
+ * that the IOMMU driver can use large pages where the memory allows.  With
+ * disable_hugepages set when a mapping is pinned, every batch and every run
+ * is one page.  The physical address of a pinned page is not stored:
+ * unmapping reads it back from the first domain, after the other domains
+ * have dropped the range, and unpins it once that domain has too.  The zero
+ * page and reserved pages are never held: their pin is dropped at once, and
+ * they are not counted.
  *
  * Memory that cannot be pinned because it is mapped VM_PFNMAP, typically
  * another device's BAR mapped for peer-to-peer DMA, is mapped by pfn: the
@@ -400,6 +402,8 @@ static void dma_unmap_unpin(struct vfio_dirty_iommu *iommu,
  */
 static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma)
 {
+	bool small = READ_ONCE(vfio_dirty_disable_hugepages);
+	unsigned long max = small ? 1 : VFIO_DIRTY_PIN_BATCH;
 	unsigned long npages = dma->size >> PAGE_SHIFT;
 	unsigned long done = 0, run = 0, run_pfn = 0, batch, *pfns;
 	struct page **pages;
@@ -416,8 +420,7 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 	 */
 	while (done + run < npages) {
 		batch = done + run;
-		n = vfio_dirty_pin_user(dma, batch,
-					min(npages - batch, VFIO_DIRTY_PIN_BATCH),
+		n = vfio_dirty_pin_user(dma, batch, min(npages - batch, max),
 					pages, pfns);
 		if (n < 0) {
 			ret = n;
@@ -427,7 +430,7 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 		if (ret)
 			goto err_release_batch;
 		for (i = 0; i < n; i++) {
-			if (run && pfns[i] == run_pfn + run) {
+			if (run && !small && pfns[i] == run_pfn + run) {
 				run++;
 				continue;
 			}

@@ -24,9 +24,12 @@
  * every domain's aperture minus every group's reserved regions (but the
  * relaxable direct-mapped ones), sorted and disjoint.  A group that would
  * leave none, or whose aperture or reserved regions would take away IOVA an
- * existing mapping uses, is refused.  When a group leaves, the ranges are
- * computed again from what remains; with no domain left that is all of the
- * 64-bit space.  Ranges are (start, last), last inclusive.
+ * existing mapping uses, is refused.  So is one whose MSIs are not isolated
+ * (no interrupt remapping), since its devices could raise any interrupt,
+ * unless the allow_unsafe_interrupts parameter says otherwise.  When a
+ * group leaves, the ranges are computed again from what remains; with no
+ * domain left that is all of the 64-bit space.  Ranges are (start, last),
+ * last inclusive.
  *
  * Everything here runs under the container's lock.
  */
@@ -357,8 +360,9 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 		ret = -EBUSY;
 		goto err_detach;
 	}
-	if (!vfio_dirty_msi_isolated(iommu_group)) {
-		pr_warn("IOMMU group %d: no interrupt remapping, refused\n",
+	if (!READ_ONCE(vfio_dirty_allow_unsafe_interrupts) &&
+	    !vfio_dirty_msi_isolated(iommu_group)) {
+		pr_warn("IOMMU group %d: no interrupt remapping, refused; the module parameter allow_unsafe_interrupts accepts it\n",
 			iommu_group_id(iommu_group));
 		ret = -EPERM;
 		goto err_detach;
@@ -423,9 +427,10 @@ err_free_domain:
  *
  * Return: 0; -EINVAL if the group is attached already or would leave no
  * usable IOVA or cut a mapping; -EBUSY if it would change the page size
- * while tracking; -EPERM without interrupt remapping; or what the IOMMU
- * layer (-EIO for no domain where its allocator does not say why) or the
- * replay of the mappings returned.
+ * while tracking; -EPERM without interrupt remapping, unless
+ * allow_unsafe_interrupts is set; or what the IOMMU layer (-EIO for no
+ * domain where its allocator does not say why) or the replay of the
+ * mappings returned.
  */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 			    enum vfio_group_type type)

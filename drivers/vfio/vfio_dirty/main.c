@@ -29,6 +29,17 @@ module_param_named(claim, vfio_dirty_claim, bool, 0644);
 MODULE_PARM_DESC(claim,
 		 "Back new type1 containers; when off they fall through to vfio_iommu_type1, existing ones stay (default: true)");
 
+bool vfio_dirty_allow_unsafe_interrupts;
+module_param_named(allow_unsafe_interrupts, vfio_dirty_allow_unsafe_interrupts,
+		   bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Accept IOMMU groups whose MSIs are not isolated (no interrupt remapping), read when a group attaches; unsafe: such a device can raise any interrupt (default: false)");
+
+bool vfio_dirty_disable_hugepages;
+module_param_named(disable_hugepages, vfio_dirty_disable_hugepages, bool, 0644);
+MODULE_PARM_DESC(disable_hugepages,
+		 "Pin and map each page of a mapping on its own, so that the IOMMU uses no large pages for it, read when a mapping is pinned (default: false)");
+
 unsigned int vfio_dirty_dma_entry_limit __read_mostly = U16_MAX;
 module_param_named(dma_entry_limit, vfio_dirty_dma_entry_limit, uint, 0644);
 MODULE_PARM_DESC(dma_entry_limit,

@@ -66,6 +66,8 @@ struct vfio_bitmap;
 #define VFIO_DIRTY_CHUNK_SIZE_MAX	(64ULL << 20)
 
 extern bool vfio_dirty_claim;
+extern bool vfio_dirty_allow_unsafe_interrupts;
+extern bool vfio_dirty_disable_hugepages;
 extern unsigned int vfio_dirty_dma_entry_limit;
 extern u64 vfio_dirty_max_bitmap_size;
 extern u64 vfio_dirty_chunk_size;

@@ -139,6 +139,9 @@ FIXTURE(edu_dma) {
 	/* a 1 GiB hugetlb page, and the count of them to put back, or -1 */
 	uint8_t *giga;
 	long nr_1g;
+	/* 4 MiB holding a 2 MiB-aligned THP, and disable_hugepages to restore */
+	uint8_t *thp;
+	char hugepages[16];
 };
 
 FIXTURE_VARIANT(edu_dma) {
@@ -175,6 +178,8 @@ FIXTURE_SETUP(edu_dma)
 	self->gone = NULL;
 	self->giga = NULL;
 	self->nr_1g = -1;
+	self->thp = NULL;
+	self->hugepages[0] = '\0';
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 	why = edu_unsupported(device_name);
@@ -222,6 +227,11 @@ FIXTURE_TEARDOWN(edu_dma)
 		munmap(self->giga, SZ_1G);
 	if (self->nr_1g >= 0)
 		__sysfs_write_long(NR_1G_PAGES, self->nr_1g);
+	if (self->thp)
+		munmap(self->thp, 2 * SZ_2M);
+	if (self->hugepages[0])
+		__module_param_write(vfio_test_backend_module(variant->backend),
+				     "disable_hugepages", self->hugepages);
 }
 
 TEST_F(edu_dma, registers)
@@ -341,6 +351,76 @@ TEST_F(edu_dma, gigantic_page)
 
 	ASSERT_EQ(0, __vfio_unmap(fd, 0, SZ_1G, &unmapped));
 	EXPECT_EQ(SZ_1G, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/* AnonHugePages of the mapping at @addr in /proc/self/smaps, in kB, or -1. */
+static long anon_huge_kb(void *addr)
+{
+	unsigned long start, end;
+	bool in = false;
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= (uintptr_t)addr && (uintptr_t)addr < end;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * With disable_hugepages set, a 2 MiB-aligned mapping of a transparent huge
+ * page is pinned and mapped a page at a time: the engine still reads and
+ * writes every byte at its own offset, across the middle of the 2 MiB, and
+ * nothing around the write moves.
+ */
+TEST_F(edu_dma, disable_hugepages)
+{
+	const char *module = vfio_test_backend_module(variant->backend);
+	const uint64_t iova = 0x400000, from = SZ_2M - 2 * SZ_4K + 0x345;
+	const uint64_t to = SZ_1M - 0x21;
+	const uint32_t len = 1000;
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+	uint8_t *huge;
+	long locked;
+
+	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages",
+					 self->hugepages,
+					 sizeof(self->hugepages)));
+	ASSERT_EQ(0, __module_param_write(module, "disable_hugepages", "1"));
+	self->thp = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->thp);
+	huge = (uint8_t *)(((uintptr_t)self->thp + SZ_2M - 1) & ~(SZ_2M - 1));
+	madvise(huge, SZ_2M, MADV_HUGEPAGE);
+	memset(huge, DST_FILL, SZ_2M);
+	if (anon_huge_kb(huge) < (long)(SZ_2M / 1024))
+		SKIP(return, "no transparent huge page (AnonHugePages %ld kB)",
+		     anon_huge_kb(huge));
+	fill_pattern(huge + from, EDU_DMA_MAX, 0x3b);
+
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_GE(locked, 0);
+	ASSERT_EQ(0, __vfio_map(fd, huge, iova, SZ_2M));
+	EXPECT_EQ(locked + SZ_2M / 1024, proc_self_status_kb("VmLck"));
+
+	ASSERT_EQ(0, __edu_dma(&self->edu, false, iova + from, 0, EDU_DMA_MAX));
+	ASSERT_EQ(0, __edu_dma(&self->edu, true, iova + to, 0, len));
+	EXPECT_EQ(-1, first_diff(huge + from, huge + to, len));
+	EXPECT_EQ(-1, first_not(huge + to - SZ_4K, SZ_4K, DST_FILL));
+	EXPECT_EQ(-1, first_not(huge + to + len, SZ_4K, DST_FILL));
+
+	ASSERT_EQ(0, __vfio_unmap(fd, iova, SZ_2M, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
 

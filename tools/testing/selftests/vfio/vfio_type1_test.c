@@ -35,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -105,6 +106,9 @@ FIXTURE(type1) {
 	/* edu, when a test maps its BAR: the fixture's device or another one */
 	struct vfio_test_device pci;
 	struct edu edu;
+	/* a module parameter of the backend, and its value to restore */
+	const char *param;
+	char param_saved[16];
 };
 
 FIXTURE_VARIANT(type1) {
@@ -132,6 +136,7 @@ FIXTURE_SETUP(type1)
 	self->pci.group_fd = -1;
 	self->pci.device_fd = -1;
 	self->edu.bar = NULL;
+	self->param = NULL;
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 
@@ -161,6 +166,9 @@ FIXTURE_TEARDOWN(type1)
 	edu_close(&self->edu);
 	vfio_test_device_close(&self->dev);
 	vfio_test_device_close(&self->pci);
+	if (self->param)
+		__module_param_write(vfio_test_backend_module(variant->backend),
+				     self->param, self->param_saved);
 	if (self->limit[0])
 		__module_param_write(vfio_test_backend_module(variant->backend),
 				     "dma_entry_limit", self->limit);
@@ -1983,6 +1991,91 @@ TEST_F(type1, sim_on_bar)
 
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, self->edu.bar_size, &unmapped));
 	EXPECT_EQ(self->edu.bar_size, unmapped);
+	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
+}
+
+/*
+ * The stock driver's boolean parameters: 0644, off by default, "Y"/"N" as
+ * any bool parameter, and a value that is no bool is refused.  Whatever
+ * they were is put back in the teardown.
+ */
+static void bool_param(struct __test_metadata *_metadata, const char *module,
+		       const char *param, char *saved, size_t size,
+		       const char **to_restore)
+{
+	char path[256], buf[16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/parameters/%s", module,
+		 param);
+	ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
+	EXPECT_EQ(0644, st.st_mode & 07777);
+	ASSERT_EQ(0, __module_param_read(module, param, saved, size));
+	*to_restore = param;
+	ASSERT_EQ(0, __module_param_write(module, param, "1"));
+	ASSERT_EQ(0, __module_param_read(module, param, buf, sizeof(buf)));
+	EXPECT_STREQ("Y\n", buf);
+	ASSERT_EQ(0, __module_param_write(module, param, "0"));
+	ASSERT_EQ(0, __module_param_read(module, param, buf, sizeof(buf)));
+	EXPECT_STREQ("N\n", buf);
+	EXPECT_NE(0, __module_param_write(module, param, "2"));
+	ASSERT_EQ(0, __module_param_write(module, param, saved));
+	*to_restore = NULL;
+}
+
+/*
+ * allow_unsafe_interrupts: the parameter only.  What it does, accept a
+ * group without interrupt remapping, cannot happen here: the guest's
+ * intel-iommu remaps interrupts (intremap=on).
+ */
+TEST_F(type1, param_allow_unsafe_interrupts)
+{
+	const char *module = vfio_test_backend_module(variant->backend);
+	char buf[16];
+
+	ASSERT_EQ(0, __module_param_read(module, "allow_unsafe_interrupts",
+					 buf, sizeof(buf)));
+	EXPECT_STREQ("N\n", buf);
+	bool_param(_metadata, module, "allow_unsafe_interrupts",
+		   self->param_saved, sizeof(self->param_saved), &self->param);
+}
+
+/*
+ * disable_hugepages: the parameter, and a mapping pinned with it set: all
+ * of it counted, all given back, and the page sizes reported unchanged.
+ */
+TEST_F(type1, param_disable_hugepages)
+{
+	const char *module = vfio_test_backend_module(variant->backend);
+	struct vfio_iommu_type1_info *info;
+	int fd = self->dev.container_fd;
+	long locked, pinned_kb;
+	uint64_t unmapped;
+	char buf[16];
+
+	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages", buf,
+					 sizeof(buf)));
+	EXPECT_STREQ("N\n", buf);
+	bool_param(_metadata, module, "disable_hugepages", self->param_saved,
+		   sizeof(self->param_saved), &self->param);
+
+	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages",
+					 self->param_saved,
+					 sizeof(self->param_saved)));
+	self->param = "disable_hugepages";
+	ASSERT_EQ(0, __module_param_write(module, "disable_hugepages", "1"));
+	info = vfio_iommu_info(fd);
+	ASSERT_NE(NULL, info);
+	EXPECT_EQ(self->dev.is_mdev ? ~(uint64_t)(SZ_4K - 1) : INTEL_IOMMU_PGSIZES,
+		  info->iova_pgsizes);
+	free(info);
+
+	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
+	locked = proc_self_status_kb("VmLck");
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
 
