@@ -22,8 +22,10 @@
  * sequence S" means the device put data in P, and every write numbered above
  * the counter's value at some instant started after that instant.  Failed
  * writes are counted.  The log slot of a page is reserved before the write,
- * so that recording a success never needs memory: a write is never lost
- * from the log.
+ * and clearing the log keeps it reserved, so that recording a success
+ * never needs memory: a write is never lost from the log.  The log, the
+ * pinned pages and the fences grow with what userspace asks, and are
+ * charged to its memory cgroup.
  *
  * Pinned pages.  In pin mode a page is pinned at its first write, or read,
  * and stays pinned (as a device holding a DMA mapping would) until the
@@ -129,7 +131,7 @@ static int sim_pin(struct vfio_dirty_sim *sim, unsigned long index, int prot,
 	ret = vfio_pin_pages(&sim->vdev, iova, 1, prot, page);
 	if (ret != 1)
 		return ret < 0 ? ret : -EFAULT;
-	ret = xa_err(xa_store(&sim->pinned, index, *page, GFP_KERNEL));
+	ret = xa_err(xa_store(&sim->pinned, index, *page, GFP_KERNEL_ACCOUNT));
 	if (ret) {
 		vfio_unpin_pages(&sim->vdev, iova, 1);
 		return ret;
@@ -178,7 +180,8 @@ static int sim_unfence(struct vfio_dirty_sim *sim, unsigned long first,
 	int ret;
 
 	mutex_lock(&sim->pin_lock);
-	ret = mtree_store_range(&sim->fenced, first, last, NULL, GFP_KERNEL);
+	ret = mtree_store_range(&sim->fenced, first, last, NULL,
+				GFP_KERNEL_ACCOUNT);
 	mutex_unlock(&sim->pin_lock);
 	return ret;
 }
@@ -196,7 +199,7 @@ static int sim_write_page(struct vfio_dirty_sim *sim, unsigned long index,
 	int ret;
 
 	/* A new slot reads as NULL until stored; an old one keeps its value. */
-	ret = xa_insert(&sim->wlog, index, NULL, GFP_KERNEL);
+	ret = xa_insert(&sim->wlog, index, NULL, GFP_KERNEL_ACCOUNT);
 	if (ret && ret != -EBUSY)
 		return ret;
 
@@ -447,6 +450,28 @@ long vfio_dirty_sim_ioctl_writer_stop(struct vfio_dirty_sim *sim)
 	return ret;
 }
 
+/*
+ * The sequence number the log holds for page @index, 0 if none; with
+ * @clear, the log forgets it but keeps the page's slot reserved, so that a
+ * write in flight records its number there without allocating.
+ */
+static u64 sim_log_take(struct vfio_dirty_sim *sim, unsigned long index,
+			bool clear)
+{
+	void *entry;
+
+	if (!clear) {
+		entry = xa_load(&sim->wlog, index);
+		return xa_is_value(entry) ? xa_to_value(entry) : 0;
+	}
+	xa_lock(&sim->wlog);
+	entry = xa_load(&sim->wlog, index);
+	if (xa_is_value(entry))
+		__xa_cmpxchg(&sim->wlog, index, entry, XA_ZERO_ENTRY, GFP_ATOMIC);
+	xa_unlock(&sim->wlog);
+	return xa_is_value(entry) ? xa_to_value(entry) : 0;
+}
+
 /**
  * vfio_dirty_sim_ioctl_log_read() - VFIO_DIRTY_SIM_LOG_READ
  * @sim: the device
@@ -463,7 +488,6 @@ long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
 	unsigned long index;
 	struct sim_pages p;
 	u64 i, seq;
-	void *entry;
 	int ret;
 
 	if (copy_from_user(&log, arg, minsz))
@@ -484,9 +508,7 @@ long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
 	log.failed = log.flags & VFIO_DIRTY_SIM_LOG_CLEAR ?
 		     atomic64_xchg(&sim->failed, 0) : atomic64_read(&sim->failed);
 	for (i = 0, index = p.first; i < log.npages; i++, index++) {
-		entry = log.flags & VFIO_DIRTY_SIM_LOG_CLEAR ?
-			xa_erase(&sim->wlog, index) : xa_load(&sim->wlog, index);
-		seq = xa_is_value(entry) ? xa_to_value(entry) : 0;
+		seq = sim_log_take(sim, index, log.flags & VFIO_DIRTY_SIM_LOG_CLEAR);
 		if (put_user(seq, useqs + i))
 			return -EFAULT;
 		cond_resched();
@@ -539,7 +561,7 @@ void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	 * again under the backend's retry loop.
 	 */
 	mtree_store_range(&sim->fenced, p.first, p.last, xa_mk_value(1),
-			  GFP_KERNEL | __GFP_NOFAIL);
+			  GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	sim_unpin_locked(sim, p.first, p.last);
 	mutex_unlock(&sim->pin_lock);
 }
@@ -586,6 +608,8 @@ void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim)
  */
 void vfio_dirty_sim_dma_release(struct vfio_dirty_sim *sim)
 {
+	/* dma_unmap may have fenced ranges since the last close. */
+	mtree_destroy(&sim->fenced);
 	xa_destroy(&sim->wlog);
 	mutex_destroy(&sim->writer_lock);
 	mutex_destroy(&sim->pin_lock);

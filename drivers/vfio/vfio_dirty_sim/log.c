@@ -74,7 +74,7 @@ void vfio_dirty_sim_log_mark(struct vfio_dirty_sim *sim, u64 iova)
 	mutex_lock(&sim->log_lock);
 	if (sim->logging && sim_log_tracked(sim, iova))
 		xa_store(&sim->log_dirty, iova >> sim->log_page_shift,
-			 xa_mk_value(1), GFP_KERNEL | __GFP_NOFAIL);
+			 xa_mk_value(1), GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	mutex_unlock(&sim->log_lock);
 }
 
