@@ -114,9 +114,16 @@ enum vfio_dirty_stat {
  *
  * Lock order: @devices_lock, then @lock.  The unmap path holds @lock and must
  * call dma_unmap callbacks that unpin (and so take @lock): it drops @lock
- * before it takes @devices_lock.  The VFIO core calls in with its own locks
- * held, so they come before both; mmap_lock of a mapping's owner nests
+ * before it takes @devices_lock.  mmap_lock of a mapping's owner nests
  * inside @lock.
+ *
+ * What the VFIO core holds when it calls in (6.1 to 6.12): the container's
+ * group_lock, for writing, around attach_group, detach_group and release,
+ * so those never run at once; the group's lock around register_device and
+ * unregister_device.  Around the container ioctls (map, unmap, dirty pages,
+ * info), pin_pages, unpin_pages and dma_rw it holds none: they come from
+ * any number of threads at once, and @lock alone serializes them.  A core
+ * lock a caller holds comes before both of ours.
  */
 struct vfio_dirty_iommu {
 	struct mutex devices_lock;	/* outer */
