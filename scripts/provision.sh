@@ -29,8 +29,23 @@
 set -euo pipefail
 
 CACHE=${VFIO_DIRTY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dirty}
-MIRROR=${VFIO_DIRTY_MIRROR:-http://deb.debian.org/debian}
-SECURITY_MIRROR=${VFIO_DIRTY_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+# apt_uri SUFFIX: the first archive URI of the machine's own apt sources
+# (deb822 .sources files, then one-line .list files) whose path ends in
+# /SUFFIX; nothing if none does.
+apt_uri() {
+	{
+		awk '$1 == "URIs:" { for (i = 2; i <= NF; i++) print $i }' \
+			/etc/apt/sources.list.d/*.sources 2>/dev/null
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) { print $i; break } }' \
+			/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+	} | sed 's|/*$||' | grep -m 1 -E "/$1\$" || true
+}
+
+# The archive is the one the machine's apt already uses; the environment
+# may name another.
+MIRROR=${VFIO_DIRTY_MIRROR:-$(apt_uri debian)}
+SECURITY_MIRROR=${VFIO_DIRTY_SECURITY_MIRROR:-$(apt_uri debian-security)}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
@@ -47,8 +62,12 @@ log() {
 }
 
 series_sources() {
+	[ -n "$MIRROR" ] ||
+		die "no archive URI ending in /debian in the machine's apt sources: set VFIO_DIRTY_MIRROR"
 	case $1 in
 	6.1)
+		[ -n "$SECURITY_MIRROR" ] ||
+			die "no archive URI ending in /debian-security in the machine's apt sources: set VFIO_DIRTY_SECURITY_MIRROR"
 		echo "deb [signed-by=$KEYRING] $MIRROR bookworm main"
 		echo "deb [signed-by=$KEYRING] $MIRROR bookworm-updates main"
 		echo "deb [signed-by=$KEYRING] $SECURITY_MIRROR bookworm-security main"
