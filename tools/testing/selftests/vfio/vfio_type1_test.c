@@ -87,6 +87,29 @@ static int sim_knob_write(const char *knob, long val)
 	return __sysfs_write_long(path, val);
 }
 
+/*
+ * What mapping @size bytes at @iova counts in VmLck, in kB, once this has
+ * run: all of it behind an IOMMU, which pins at map time; on the mdev leg
+ * the simulated device pins @pages pages from @iova through the container,
+ * as a device does, so that there is something counted and given back.
+ * Another mdev pins nothing: 0.
+ */
+static long device_pins_kb(struct __test_metadata *_metadata,
+			   struct vfio_test_device *dev, uint64_t iova,
+			   uint64_t size, unsigned int pages)
+{
+	uint64_t done = 0;
+
+	if (!dev->is_mdev)
+		return size / 1024;
+	if (!vfio_device_is_dirty_sim(device_name))
+		return 0;
+	EXPECT_EQ(0, __sim_write(dev->device_fd, VFIO_DIRTY_SIM_DMA_PIN, iova,
+				 pages * SZ_4K, 1, &done, NULL));
+	EXPECT_EQ(pages, done);
+	return pages * SZ_4K / 1024;
+}
+
 /* The offset of the first byte of @buf that is not @val, or -1. */
 static long first_byte_not(const char *buf, size_t len, char val)
 {
@@ -290,12 +313,11 @@ TEST_F(type1, map_unmap_accounting)
 	long locked, pinned_kb;
 	uint64_t unmapped;
 
-	/* Only a device behind a real IOMMU makes type1 pin at map time. */
-	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
 	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
@@ -560,6 +582,13 @@ struct memlock_result {
 	long small_kb;
 	long big_kb;
 	long unmap_kb;
+	/*
+	 * The simulated device pins half the limit in the first mapping, then
+	 * all of the second, past the limit: it stops with -ENOMEM there.
+	 */
+	uint64_t pinned_small;	/* pages it pinned in the first */
+	int pin_big;		/* its write to the second */
+	long pinned_kb;		/* VmLck after */
 };
 
 #define MEMLOCK_LIMIT	(SZ_2M / 2)
@@ -568,8 +597,9 @@ struct memlock_result {
  * Map from a process without CAP_IPC_LOCK whose RLIMIT_MEMLOCK is 1 MiB: its
  * own mm pays for what the container pins.
  */
-static void memlock_child(int fd, struct memlock_result *res)
+static void memlock_child(int fd, int sim_fd, struct memlock_result *res)
 {
+	const uint64_t half = MEMLOCK_LIMIT / 2;
 	struct rlimit limit = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
 	char *mem;
 
@@ -591,6 +621,14 @@ static void memlock_child(int fd, struct memlock_result *res)
 	res->small_kb = proc_self_status_kb("VmLck");
 	res->map_big = __vfio_map(fd, mem + SZ_2M, TEST_IOVA + SZ_2M, SZ_2M);
 	res->big_kb = proc_self_status_kb("VmLck");
+	if (sim_fd >= 0) {
+		__sim_write(sim_fd, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, half, 1,
+			    &res->pinned_small, NULL);
+		res->pin_big = __sim_write(sim_fd, VFIO_DIRTY_SIM_DMA_PIN,
+					   TEST_IOVA + SZ_2M, SZ_2M, 1, NULL,
+					   NULL);
+		res->pinned_kb = proc_self_status_kb("VmLck");
+	}
 	res->unmap = __vfio_unmap(fd, TEST_IOVA, 2 * SZ_2M, &res->unmapped);
 	res->unmap_kb = proc_self_status_kb("VmLck");
 }
@@ -610,7 +648,9 @@ TEST_F(type1, map_memlock_limit)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		memlock_child(self->dev.container_fd, res);
+		memlock_child(self->dev.container_fd,
+			      vfio_device_is_dirty_sim(device_name) ?
+			      self->dev.device_fd : -1, res);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -624,6 +664,13 @@ TEST_F(type1, map_memlock_limit)
 		EXPECT_EQ(0, res->map_big);
 		EXPECT_EQ(res->base_kb, res->big_kb);
 		EXPECT_EQ(MEMLOCK_LIMIT / 2 + SZ_2M, res->unmapped);
+		/* It applies to the device's pins, page by page, up to it. */
+		if (vfio_device_is_dirty_sim(device_name)) {
+			EXPECT_EQ(MEMLOCK_LIMIT / 2 / SZ_4K, res->pinned_small);
+			EXPECT_EQ(-ENOMEM, res->pin_big);
+			EXPECT_EQ(res->base_kb + (long)(MEMLOCK_LIMIT / 1024),
+				  res->pinned_kb);
+		}
 	} else {
 		EXPECT_EQ(0, res->map_small);
 		EXPECT_EQ(res->base_kb + (long)(MEMLOCK_LIMIT / 2 / 1024),
@@ -737,7 +784,6 @@ TEST_F(type1, unmap_all)
 	uint64_t unmapped;
 
 	/* A page in two mappings is pinned, and counted, for each. */
-	pinned_kb = self->dev.is_mdev ? 0 : (SZ_2M + SZ_4K) / 1024;
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
@@ -745,6 +791,10 @@ TEST_F(type1, unmap_all)
 	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_4K, TEST_IOVA + SZ_2M,
 				SZ_2M - SZ_4K));
 	ASSERT_EQ(0, __vfio_map(fd, self->buf, 0, SZ_4K));
+	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_4K, 1) +
+		    device_pins_kb(_metadata, &self->dev, TEST_IOVA + SZ_2M,
+				   SZ_2M - SZ_4K, 4) +
+		    device_pins_kb(_metadata, &self->dev, 0, SZ_4K, 1);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
 	/* ALL takes no range, and no bitmap. */
@@ -799,13 +849,13 @@ TEST_F(type1, group_detach_with_mappings)
 	long locked, pinned_kb, refcnt;
 	uint64_t unmapped;
 
-	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
-	/* The group leaves once its device is closed. */
+	/* The group leaves once its device is closed, which unpins. */
 	close(self->dev.device_fd);
 	self->dev.device_fd = -1;
 	refcnt = module_refcnt(module);
@@ -830,6 +880,7 @@ TEST_F(type1, group_detach_with_mappings)
 						variant->backend));
 	fd = self->dev.container_fd;
 	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
 	EXPECT_EQ(SZ_2M, unmapped);
