@@ -510,6 +510,12 @@ static void dma_remove(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 	iommu->dma_avail++;
 }
 
+/* Is @addrs, the OR of addresses and sizes, aligned to the page size? */
+static bool dma_aligned(struct vfio_dirty_iommu *iommu, u64 addrs)
+{
+	return !(addrs & ((1ULL << vfio_dirty_pgshift(iommu)) - 1));
+}
+
 /**
  * vfio_dirty_dma_map() - VFIO_IOMMU_MAP_DMA
  * @iommu: the container
@@ -527,12 +533,10 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 {
 	dma_addr_t last = iova + (size - 1);
 	struct vfio_dirty_dma *dma;
-	u64 pgmask;
 	int ret;
 
 	mutex_lock(&iommu->lock);
-	pgmask = (1ULL << vfio_dirty_pgshift(iommu)) - 1;
-	if ((iova | vaddr | size) & pgmask) {
+	if (!dma_aligned(iommu, iova | vaddr | size)) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
@@ -628,14 +632,13 @@ static struct vfio_dirty_dma *unmap_first(struct vfio_dirty_iommu *iommu,
 static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       u64 size, bool all, struct vfio_bitmap *bitmap)
 {
-	u64 pgsize = 1ULL << vfio_dirty_pgshift(iommu);
-
 	lockdep_assert_held(&iommu->lock);
 	if (all)
 		return 0;
-	if ((iova | size) & (pgsize - 1))
+	if (!dma_aligned(iommu, iova | size))
 		return -EINVAL;
-	if (bitmap && (!iommu->tracking || bitmap->pgsize != pgsize))
+	if (bitmap && (!iommu->tracking ||
+		       bitmap->pgsize != 1ULL << vfio_dirty_pgshift(iommu)))
 		return -EINVAL;
 	if (iommu->v2 && !vfio_dirty_dma_whole(iommu, iova, iova + (size - 1)))
 		return -EINVAL;
@@ -838,12 +841,10 @@ int vfio_dirty_dma_update_vaddr(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 				unsigned long vaddr, u64 size)
 {
 	struct vfio_dirty_dma *dma;
-	u64 pgmask;
 	int ret;
 
 	mutex_lock(&iommu->lock);
-	pgmask = (1ULL << vfio_dirty_pgshift(iommu)) - 1;
-	if ((iova | vaddr | size) & pgmask) {
+	if (!dma_aligned(iommu, iova | vaddr | size)) {
 		ret = -EINVAL;
 		goto out_unlock;
 	}
