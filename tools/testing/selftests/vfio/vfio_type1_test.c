@@ -772,6 +772,77 @@ TEST_F(type1, unmap_bad_arguments)
 	EXPECT_EQ(SZ_2M, unmapped);
 }
 
+/*
+ * The argument of an unmap where memory faults: the checks come in the
+ * stock driver's order, and a request that fails writes nothing back.  A
+ * failing request in read-only memory says what is wrong with it; one
+ * whose bitmap half cannot be read says -EFAULT before any check of the
+ * range; a good one in read-only memory unmaps, then cannot say so.
+ */
+TEST_F(type1, unmap_argument_faults)
+{
+	const size_t minsz = sizeof(struct vfio_iommu_type1_dma_unmap);
+	struct vfio_iommu_type1_dma_unmap *unmap;
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+	char *mem;
+
+	mem = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+
+	/* At the end of a page, followed by one that is not mapped. */
+	ASSERT_EQ(0, munmap(mem + SZ_4K, SZ_4K));
+	unmap = (void *)(mem + SZ_4K - minsz);
+	*unmap = (struct vfio_iommu_type1_dma_unmap) {
+		.argsz = minsz + sizeof(struct vfio_bitmap),
+		.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+		.iova = TEST_IOVA,
+	};
+	EXPECT_EQ(-EFAULT, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
+
+	/* Read-only. */
+	unmap = (void *)mem;
+	*unmap = (struct vfio_iommu_type1_dma_unmap) {
+		.argsz = minsz,
+		.iova = TEST_IOVA,
+		.size = SZ_4K,
+	};
+	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ));
+	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
+	EXPECT_EQ(SZ_4K, unmap->size);
+	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ | PROT_WRITE));
+	unmap->size = SZ_2M;
+	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ));
+	EXPECT_EQ(-EFAULT, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	EXPECT_EQ(0, unmapped);
+	munmap(mem, SZ_4K);
+}
+
+/*
+ * A mapping of the last page of the 64-bit IOVA space, which ends exactly
+ * at 2^64 (an mdev container has no aperture to stop it): vfio_dirty finds
+ * it again, refusing an overlap and unmapping it.  The stock driver maps it
+ * but its lookups, which compute the end, miss it: an overlap maps, and an
+ * unmap removes nothing.
+ */
+TEST_F(type1, map_top_of_iova)
+{
+	const uint64_t top = 0ULL - SZ_4K;
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1;
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+
+	if (!self->dev.is_mdev)
+		SKIP(return, "an IOMMU's aperture ends below 2^64");
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, top, SZ_4K));
+	EXPECT_EQ(stock ? 0 : -EEXIST, __vfio_map(fd, self->buf, top, SZ_4K));
+	ASSERT_EQ(0, __vfio_unmap(fd, top, SZ_4K, &unmapped));
+	EXPECT_EQ(stock ? 0 : SZ_4K, unmapped);
+}
+
 TEST_F(type1, unmap_all)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
@@ -1278,6 +1349,40 @@ TEST_F(type1, unmap_bitmap_fault_last_page)
 	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
 	EXPECT_EQ(stock ? SZ_2M : 2 * SZ_2M, unmapped);
 	munmap(bitmap, 2 * SZ_4K);
+}
+
+/*
+ * A write by the simulated device (dma_rw) to a page whose memory the
+ * process unmapped: the write fails.  vfio_dirty marks a page before it
+ * copies, and reports the page all the same, which loses nothing; the
+ * stock driver marks after the copy, and does not.
+ */
+TEST_F(type1, dirty_failed_write)
+{
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1;
+	int fd = self->dev.container_fd;
+	uint64_t bitmap[1], done, failed;
+	char *mem;
+
+	if (!vfio_device_is_dirty_sim(device_name))
+		SKIP(return, "needs the simulated device to write");
+	mem = mmap(NULL, 64 * SZ_4K, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, __vfio_map(fd, mem, TEST_IOVA, 64 * SZ_4K));
+	ASSERT_EQ(0, munmap(mem + 3 * SZ_4K, SZ_4K));
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+
+	ASSERT_EQ(0, __sim_write(self->dev.device_fd, 0, TEST_IOVA + 3 * SZ_4K,
+				 SZ_4K, 1, &done, &failed));
+	EXPECT_EQ(0, done);
+	EXPECT_EQ(1, failed);
+	bitmap[0] = 0;
+	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 64 * SZ_4K, SZ_4K, bitmap,
+				       sizeof(bitmap)));
+	EXPECT_EQ(stock ? 0 : 1ULL << 3, bitmap[0]);
+	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	munmap(mem, 64 * SZ_4K);
 }
 
 TEST_F(type1, unmap_dirty_bitmap)
