@@ -1153,6 +1153,14 @@ TEST_F(sim, unmap_bitmap_keeps_dirty)
  * writes, an unmap.  With GET_DIRTY_BITMAP the unmap reports every page
  * written after the query; a plain unmap loses them all.  Either way no
  * write that started after the unmap returned succeeds.
+ *
+ * What each variant can catch differs.  Through dma_rw() every write is
+ * marked, under the container's lock: the dma_rw variant catches a write
+ * that lands between a mapping's report and its removal.  Through pins a
+ * write after the first marks nothing: a page written after the query is
+ * reported only because it is still pinned, and the pin variant catches a
+ * report that forgets the pinned pages (with reset_dma() no longer setting
+ * them again, it fails on 6.1, as race.pin.* in vfio_dirty_8tib_test do).
  */
 static void writer_race(struct __test_metadata *_metadata,
 			const struct vfio_test_device *dev, void *buf,
