@@ -6,6 +6,8 @@
 #   provision   host tools and Debian's kernels (scripts/provision.sh)
 #   build       W=1 builds against each kernel, zero warnings
 #   sparse      C=2 against each kernel, zero warnings
+#   headers     a test host's build against each kernel's headers alone:
+#               make, then dkms (scripts/headers-only.sh)
 #   checkpatch  --strict on every source file
 #   coccinelle  the kernel's rules for drivers, one by one
 #   unit        userspace unit tests of the pure logic (tools/testing/vfio_dirty)
@@ -83,6 +85,7 @@ if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
 	for k in $KERNELS; do
 		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1 CONFIG_VFIO_DIRTY_TEST=y
 		stage "sparse-$k" scripts/kbuild.sh "$k" "$OUT/sparse-$k" C=2
+		stage "headers-$k" scripts/headers-only.sh "$k"
 	done
 	stage checkpatch scripts/checkpatch.sh
 	stage coccinelle scripts/coccicheck.sh

@@ -10,7 +10,9 @@
 #   linux-source-X.Y        Debian's package (/usr/src/linux-source-X.Y.tar.xz):
 #                           the file is extracted once into the cache
 #
-# Prints nothing and exits 1 when none is found.
+# Prints nothing and exits 1 when none is found: the build then takes the
+# layout "make check" verified for the kernel's series, if it knows it
+# (drivers/vfio/vfio_dirty/Kbuild).
 
 set -euo pipefail
 
@@ -48,5 +50,5 @@ if [ -f "$out" ]; then
 	echo "$out"
 	exit 0
 fi
-echo "kernel-vfio-h: no drivers/vfio/vfio.h for $release: install linux-source-$series, run scripts/provision.sh, or set KERNEL_VFIO_H" >&2
+echo "kernel-vfio-h: no drivers/vfio/vfio.h for $release: the build takes the layout checked for $series, if any (set KERNEL_VFIO_H to check against this kernel's own)" >&2
 exit 1

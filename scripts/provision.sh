@@ -50,7 +50,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
 	busybox-static qemu-system-x86 sparse coccinelle ocaml-nox dwarves perl python3 rsync \
-	debian-archive-keyring"
+	debian-archive-keyring dkms git"
 
 die() {
 	echo "provision: error: $*" >&2

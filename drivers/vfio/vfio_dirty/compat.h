@@ -5,15 +5,16 @@
  * struct vfio_iommu_driver_ops lives in drivers/vfio/vfio.h, a header
  * private to the VFIO core that no headers package ships: an out-of-tree
  * backend has to declare it itself.  A declaration that differs from the
- * kernel's would make the core call through the wrong pointers, so the build
- * compiles layout_check.c, which holds this declaration against the target
- * kernel's own vfio.h and stops on any difference in a member's offset or
- * size, in the size of the whole, or in the enumerators.
+ * kernel's would make the core call through the wrong pointers, so a build
+ * that has the target kernel's own vfio.h compiles layout_check.c, which
+ * holds this declaration against it and stops on any difference in a
+ * member's offset or size, in the size of the whole, or in the
+ * enumerators.
  *
  * Two layouts are known: 6.1 has a notify() callback (for the container's
- * close), which later kernels dropped.  The build tells which applies by
- * looking at the target's vfio.h and defines VFIO_DIRTY_OPS_NOTIFY for the
- * first.
+ * close), which later kernels dropped.  The build tells which applies from
+ * the target's vfio.h, or, with only a headers package, from the series
+ * (see Kbuild), and defines VFIO_DIRTY_OPS_NOTIFY for the first.
  */
 #ifndef VFIO_DIRTY_COMPAT_H
 #define VFIO_DIRTY_COMPAT_H

@@ -2,12 +2,15 @@
 /*
  * Build-time check of compat.h against the target kernel.
  *
- * KERNEL_VFIO_H names the target kernel's drivers/vfio/vfio.h (the build
- * finds it with scripts/kernel-vfio-h.sh).  It is included here with every
- * name compat.h also declares moved aside, and each member of the two
- * struct vfio_iommu_driver_ops must sit at the same offset with the same
- * size and type; so must the whole, and the enumerators must agree.  This object
- * holds no code: it exists to fail the build on a mismatch.
+ * Built when KERNEL_VFIO_H names the target kernel's drivers/vfio/vfio.h
+ * (the build finds it with scripts/kernel-vfio-h.sh in the kernel's
+ * source, or is given it); a build from a headers package alone has none,
+ * and relies on the layouts checked here by "make check" (see Kbuild).
+ * The file is included here with every name compat.h also declares moved
+ * aside, and each member of the two struct vfio_iommu_driver_ops must sit
+ * at the same offset with the same size and type; so must the whole, and
+ * the enumerators must agree.  This object holds no code: it exists to
+ * fail the build on a mismatch.
  */
 #ifndef KERNEL_VFIO_H
 #error "KERNEL_VFIO_H must name the target kernel's drivers/vfio/vfio.h"
