@@ -35,10 +35,12 @@ mkdir -p "$results" "$logs"
 
 # stage NAME COMMAND...: run COMMAND, log it, keep its TAP if it prints some,
 # else make one TAP line of its exit status.
+stages=0
 stage() {
 	local name=$1 log=$logs/$1.log rc start
 
 	shift
+	stages=$((stages + 1))
 	start=$(date +%s)
 	echo "=== $name: $*"
 	"$@" >"$log" 2>&1
@@ -101,6 +103,7 @@ if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
 	rc=$?
 	grep -E '^vmtest: ' "$logs/vmtest.log"
 	for k in $KERNELS; do
+		stages=$((stages + 1))
 		if [ ! -s "$results/vmtest-$k.tap" ]; then
 			echo "not ok 1 vmtest $k: exit status $rc, no results" >"$results/vmtest-$k.tap"
 			tail -40 "$logs/vmtest.log"
@@ -113,6 +116,13 @@ echo "=== total ($(( $(date +%s) - start ))s), results in $results"
 for f in "$results"/*.tap; do
 	summarize "$f" "$(basename "$f" .tap)"
 done
+# Every stage leaves a TAP file: fewer means one of them lost its output.
+tapfiles=("$results"/*.tap)
+if [ "${#tapfiles[@]}" -lt "$stages" ] || [ ! -e "${tapfiles[0]}" ]; then
+	mkdir -p "$results"
+	echo "not ok 1 check: $stages stages ran, ${#tapfiles[@]} left results" \
+		>"$results/check.tap"
+fi
 summary=$(summarize "$results"/*.tap "")
 summary=${summary#: }
 echo "$summary"
