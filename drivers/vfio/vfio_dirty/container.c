@@ -224,9 +224,8 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
 	struct vfio_iommu_type1_dma_map map;
+	int prot = 0, ret;
 	bool set_vaddr;
-	u64 last;
-	int prot = 0;
 
 	if (copy_from_user(&map, (void __user *)arg, minsz))
 		return -EFAULT;
@@ -234,15 +233,19 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
 			  VFIO_DMA_MAP_FLAG_VADDR))
 		return -EINVAL;
+	if (!map.size)
+		return -EINVAL;
+	ret = vfio_dirty_range_wraps(map.iova, map.size, false) ?:
+	      vfio_dirty_range_wraps(map.vaddr, map.size, false);
+	if (ret)
+		return ret;
 	set_vaddr = map.flags & VFIO_DMA_MAP_FLAG_VADDR;
 	if (map.flags & VFIO_DMA_MAP_FLAG_READ)
 		prot |= IOMMU_READ;
 	if (map.flags & VFIO_DMA_MAP_FLAG_WRITE)
 		prot |= IOMMU_WRITE;
 	/* A new vaddr keeps the mapping's permissions: it takes none. */
-	if (!prot == !set_vaddr || !map.size ||
-	    check_add_overflow(map.iova, map.size - 1, &last) ||
-	    check_add_overflow(map.vaddr, map.size - 1, &last))
+	if (!prot == !set_vaddr)
 		return -EINVAL;
 	if (set_vaddr)
 		return vfio_dirty_dma_update_vaddr(iommu, map.iova, map.vaddr,
@@ -256,7 +259,7 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	struct vfio_iommu_type1_dma_unmap unmap;
 	struct vfio_bitmap bitmap;
 	bool all, get_bitmap, vaddr;
-	u64 last, unmapped;
+	u64 unmapped;
 	int ret;
 
 	if (copy_from_user(&unmap, (void __user *)arg, minsz))
@@ -291,9 +294,13 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	if (all) {
 		if (unmap.iova || unmap.size)
 			return -EINVAL;
-	} else if (!unmap.size ||
-		   check_add_overflow(unmap.iova, unmap.size - 1, &last)) {
-		return -EINVAL;
+	} else {
+		/* Alignment to pages comes first, as in the stock driver. */
+		if (!unmap.size || (unmap.iova | unmap.size) & ~PAGE_MASK)
+			return -EINVAL;
+		ret = vfio_dirty_range_wraps(unmap.iova, unmap.size, false);
+		if (ret)
+			return ret;
 	}
 
 	if (vaddr)
@@ -314,15 +321,18 @@ static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dirty_bitmap, flags);
 	struct vfio_iommu_type1_dirty_bitmap_get range;
-	u64 end;
 	int ret;
 
 	if (argsz < minsz + sizeof(range))
 		return -EINVAL;
 	if (copy_from_user(&range, (void __user *)(arg + minsz), sizeof(range)))
 		return -EFAULT;
-	if (check_add_overflow(range.iova, range.size, &end) ||
-	    !access_ok(range.bitmap.data, range.bitmap.size))
+	if (!range.size)
+		return -EINVAL;
+	ret = vfio_dirty_range_wraps(range.iova, range.size, true);
+	if (ret)
+		return ret;
+	if (!access_ok(range.bitmap.data, range.bitmap.size))
 		return -EINVAL;
 	ret = vfio_dirty_check_bitmap(range.size, range.bitmap.pgsize,
 				      range.bitmap.size);

@@ -33,6 +33,7 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
@@ -374,6 +375,28 @@ static inline unsigned long vfio_dirty_info_outsz(u32 argsz)
 	       offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
 #endif
 }
+
+/*
+ * The errno of a range [@start, @start + @size) that wraps past the top of
+ * the 64-bit space, as the stock driver of the kernel gives it: -EOVERFLOW
+ * since 6.18, -EINVAL before.  For a dirty bitmap's range, a range that
+ * ends exactly at 2^64 wraps too before 6.18.  0 if it does not wrap.
+ */
+#ifdef VFIO_DIRTY_RANGE_EOVERFLOW
+static inline int vfio_dirty_range_wraps(u64 start, u64 size, bool bitmap)
+{
+	u64 last;
+
+	return check_add_overflow(start, size - 1, &last) ? -EOVERFLOW : 0;
+}
+#else
+static inline int vfio_dirty_range_wraps(u64 start, u64 size, bool bitmap)
+{
+	u64 last;
+
+	return check_add_overflow(start, size - !bitmap, &last) ? -EINVAL : 0;
+}
+#endif
 
 #ifdef VFIO_DIRTY_GUP_NO_VMAS
 #define vfio_dirty_gup_remote(mm, start, n, flags, pages) \
