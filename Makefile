@@ -9,7 +9,7 @@
 #                          INSTALL_MOD_PATH stages them elsewhere
 #   make demo              everything below, then the demo: the 8 TiB dirty
 #                          tracking boundary, in a 6.1 guest
-#   make provision         fetch Debian's 6.1 and 6.12 kernels into the cache
+#   make provision         fetch Debian's 6.1, 6.12 and 7.3 kernels into the cache
 #   make kernels           W=1 builds against every provisioned kernel
 #   make sparse            sparse (C=2) against every provisioned kernel
 #   make checkpatch        checkpatch.pl --strict on every source file
@@ -25,13 +25,13 @@
 #   make vmtest            boot each kernel in QEMU and run the selftests
 #   make check             all of the above; ends with "N passed, N failed, N skipped"
 #
-# KERNELS selects the provisioned kernels (default "6.1 6.12"); VFIO_DIRTY_CACHE
+# KERNELS selects the provisioned kernels (default "6.1 6.12 7.3"); VFIO_DIRTY_CACHE
 # moves the cache (default ~/.cache/vfio-dirty); OUT moves the build output
 # (default ./out; not O, which kbuild would take for its own).
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
-KERNELS ?= 6.1 6.12
+KERNELS ?= 6.1 6.12 7.3
 OUT ?= $(CURDIR)/out
 export OUT
 VFIO_DIRTY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vfio-dirty

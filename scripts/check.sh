@@ -23,7 +23,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$top/out}
-KERNELS=${KERNELS:-6.1 6.12}
+KERNELS=${KERNELS:-6.1 6.12 7.3}
 # The kselftest harness comes from this kernel's source, whatever KERNELS
 # says: 6.1's runs a test's body after its FIXTURE_SETUP skipped.
 SRC_KERNEL=6.12

@@ -17,6 +17,13 @@ kver=$("$top/scripts/provision.sh" --path "$series" version) || exit 1
 version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$top/dkms.conf")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A kernel the host's compiler cannot build for: in its build root, where
+# its headers are installed (and dkms), the scratch directory at its path.
+run=()
+if buildroot=$("$top/scripts/provision.sh" --path "$series" buildroot 2>/dev/null); then
+	kdir=/usr/src/linux-headers-$kver
+	run=("$top/scripts/in-buildroot.sh" "$buildroot" "$tmp")
+fi
 
 # copy DEST: the tracked files of the tree, as a clean clone has them
 copy() {
@@ -31,7 +38,7 @@ unset KERNEL_VFIO_H OUT
 
 echo "1..2"
 copy "$tmp/make"
-if make -C "$tmp/make" KDIR="$kdir" modules >"$tmp/make.log" 2>&1 &&
+if "${run[@]}" make -C "$tmp/make" KDIR="$kdir" modules >"$tmp/make.log" 2>&1 &&
    [ -f "$tmp/make/drivers/vfio/vfio_dirty/vfio_dirty.ko" ] &&
    [ ! -f "$tmp/make/drivers/vfio/vfio_dirty/layout_check.o" ]; then
 	echo "ok 1 headers-$series: make modules against $kver's headers alone"
@@ -43,9 +50,9 @@ fi
 copy "$tmp/src/vfio-dirty-$version"
 mkdir -p "$tmp/dkms"
 trees=(--sourcetree "$tmp/src" --dkmstree "$tmp/dkms")
-if dkms add -m vfio-dirty -v "$version" "${trees[@]}" >"$tmp/dkms.log" 2>&1 &&
-   dkms build -m vfio-dirty -v "$version" -k "$kver" --kernelsourcedir "$kdir" \
-	"${trees[@]}" >>"$tmp/dkms.log" 2>&1 &&
+if "${run[@]}" dkms add -m vfio-dirty -v "$version" "${trees[@]}" >"$tmp/dkms.log" 2>&1 &&
+   "${run[@]}" dkms build -m vfio-dirty -v "$version" -k "$kver" \
+	--kernelsourcedir "$kdir" "${trees[@]}" >>"$tmp/dkms.log" 2>&1 &&
    ls "$tmp/dkms/vfio-dirty/$version/$kver"/*/module/vfio_dirty.ko* >/dev/null 2>&1; then
 	echo "ok 2 headers-$series: dkms build against $kver's headers alone"
 else

@@ -10,20 +10,30 @@
 #
 #   $VFIO_DIRTY_CACHE/<series>/
 #       version       the resolved kernel release, e.g. 6.1.0-56-amd64
-#       root/         image + headers + kbuild, unpacked; depmod has been run
+#       root/         image (or its binary, modules and base packages) +
+#                     headers + kbuild, unpacked; depmod has been run
 #       build         -> the headers tree to use as KDIR
+#       buildroot     -> for a kernel the host's compiler cannot build for:
+#                        the root (made with debootstrap) to build in, where
+#                        the headers are installed, KDIR being their path
+#                        there
 #       vmlinuz       -> the kernel image
 #       modules       -> root/lib/modules/<release>
 #       src/          the few files the build takes from linux-source:
 #                     checkpatch, coccinelle rules, kselftest harness and
 #                     lib.mk, and drivers/vfio/vfio.h
+#   $VFIO_DIRTY_CACHE/root-<suite>/
+#       a minimal Debian <suite> made with debootstrap, with that suite's
+#       compiler, make, sparse and dkms: the build root of its kernels
 #
 # Series are named by their upstream version: 6.1 (bookworm, with security
-# updates) and 6.12 (bookworm-backports).  Versions are resolved through the
+# updates), 6.12 (bookworm-backports) and 7.3 (trixie-backports, built with
+# trixie's gcc-14 in root-trixie).  Versions are resolved through the
 # metapackages every time, never hard-coded: when Debian publishes a new ABI
-# the cache is refreshed.
+# the cache is refreshed.  A new series is a case in series_sources() and,
+# if the host cannot build for it, series_suite().
 #
-# Usage: provision.sh [--no-host-tools] [SERIES...]   (default: 6.1 6.12)
+# Usage: provision.sh [--no-host-tools] [SERIES...]   (default: 6.1 6.12 7.3)
 #        provision.sh --path SERIES NAME               print a cached path
 
 set -euo pipefail
@@ -50,7 +60,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
 	busybox-static qemu-system-x86 sparse coccinelle ocaml-nox dwarves perl python3 rsync \
-	debian-archive-keyring dkms git"
+	debian-archive-keyring dkms git debootstrap"
 
 die() {
 	echo "provision: error: $*" >&2
@@ -75,8 +85,12 @@ series_sources() {
 	6.12)
 		echo "deb [signed-by=$KEYRING] $MIRROR bookworm-backports main"
 		;;
+	7.3)
+		echo "deb [signed-by=$KEYRING] $MIRROR trixie main"
+		echo "deb [signed-by=$KEYRING] $MIRROR trixie-backports main"
+		;;
 	*)
-		die "unknown kernel series '$1' (known: 6.1 6.12)"
+		die "unknown kernel series '$1' (known: 6.1 6.12 7.3)"
 		;;
 	esac
 }
@@ -97,9 +111,27 @@ install_host_tools() {
 }
 
 # Private apt state for one series: nothing under /etc/apt or /var/lib/apt.
-apt_opts() {
-	local dir=$CACHE/apt/$1
+# series_suite SERIES: the Debian suite whose compiler builds for SERIES,
+# when the host's cannot (its kernels were built with another gcc); nothing
+# for the host's own.
+series_suite() {
+	case $1 in
+	7.3) echo trixie ;;
+	esac
+}
 
+# series_release SERIES: the suite whose packages win, when not the default.
+series_release() {
+	case $1 in
+	7.3) echo trixie-backports ;;
+	esac
+}
+
+apt_opts() {
+	local dir=$CACHE/apt/$1 release
+
+	release=$(series_release "$1")
+	[ -z "$release" ] || echo "-o APT::Default-Release=$release"
 	echo "-o Dir::Etc::sourcelist=$dir/sources.list" \
 	     "-o Dir::Etc::sourceparts=/dev/null" \
 	     "-o Dir::State::Lists=$dir/lists" \
@@ -126,6 +158,13 @@ depends_on() {
 		awk -v re="$3" '$1 == "Depends:" && $2 ~ re { print $2; exit }')
 	[ -n "$dep" ] || die "$1: cannot resolve '$3' from $2"
 	echo "$dep"
+}
+
+# depends_all SERIES PACKAGE REGEX: every dependency of PACKAGE matching REGEX.
+depends_all() {
+	# shellcheck disable=SC2046
+	apt-cache $(apt_opts "$1") depends "$2" 2>/dev/null |
+		awk -v re="$3" '$1 == "Depends:" && $2 ~ re { print $2 }'
 }
 
 pkg_version() {
@@ -164,8 +203,37 @@ extract_source() {
 	mv "$dest.tmp" "$dest"
 }
 
+# provision_buildroot SUITE SERIES KVER: a minimal SUITE in the cache with
+# its compiler, make, sparse and dkms, and SERIES's headers for KVER installed
+# from SERIES's sources, so that kbuild's own tools, built for SUITE, run.
+provision_buildroot() {
+	local suite=$1 series=$2 kver=$3 root=$CACHE/root-$1 release
+
+	release=$(series_release "$series")
+	if [ ! -f "$root/.ready" ]; then
+		log "root-$suite: debootstrap"
+		rm -rf "$root"
+		debootstrap --variant=minbase "$suite" "$root" "$MIRROR" \
+			>"$CACHE/root-$suite.log" 2>&1 ||
+			die "root-$suite: debootstrap failed, see $CACHE/root-$suite.log"
+		rm -f "$root/etc/apt/sources.list"
+		touch "$root/.ready"
+	fi
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	series_sources "$series" >"$root/etc/apt/sources.list.d/vfio-dirty.list"
+	dpkg-query --root="$root" -W -f='${Status}' "linux-headers-$kver" 2>/dev/null |
+		grep -q 'install ok installed' && return 0
+	log "root-$suite: installing the compiler and linux-headers-$kver"
+	{ chroot "$root" apt-get -qq update &&
+	  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
+		--no-install-recommends ${release:+-t "$release"} make sparse dkms \
+		"linux-headers-$kver"; } >>"$CACHE/root-$suite.log" 2>&1 ||
+		die "root-$suite: cannot install linux-headers-$kver, see $CACHE/root-$suite.log"
+}
+
 provision_series() {
 	local s=$1 dir=$CACHE/$1 image headers common kbuild kver source srcver deb
+	local suite
 	local pkgs
 
 	apt_update "$s"
@@ -176,16 +244,20 @@ provision_series() {
 	kbuild=$(depends_on "$s" "$headers" '^linux-kbuild-')
 	srcver=$(pkg_version "$s" "$image")
 	source=linux-source-$s
+	suite=$(series_suite "$s")
 
 	if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$kver $srcver" ]; then
 		log "$s: $kver ($srcver) is up to date"
+		[ -z "$suite" ] || provision_buildroot "$suite" "$s" "$kver"
 		return 0
 	fi
 
 	log "$s: fetching $kver ($srcver)"
 	rm -rf "$dir"
 	mkdir -p "$dir/debs"
-	pkgs="$image $headers $common $kbuild $source=$srcver"
+	# Since 7.x the image package is a metapackage over these.
+	pkgs="$image $(depends_all "$s" "$image" '^linux-(binary|modules|base)-' | tr '\n' ' ')"
+	pkgs="$pkgs $headers $common $kbuild $source=$srcver"
 	# shellcheck disable=SC2046,SC2086
 	(cd "$dir/debs" && apt-get $(apt_opts "$s") -qq download $pkgs) ||
 		die "$s: cannot download $pkgs"
@@ -202,11 +274,21 @@ provision_series() {
 	# The headers' top Makefile includes the common tree by absolute path.
 	sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" \
 		"$dir/root/usr/src/linux-headers-$kver/Makefile"
+	# Packages of a merged-/usr suite put the modules in /usr/lib only.
+	[ -e "$dir/root/lib" ] || ln -s usr/lib "$dir/root/lib"
 	depmod -b "$dir/root" "$kver" || die "$s: depmod failed"
 
 	ln -sfn "root/usr/src/linux-headers-$kver" "$dir/build"
-	ln -sfn "root/boot/vmlinuz-$kver" "$dir/vmlinuz"
+	if [ -e "$dir/root/boot/vmlinuz-$kver" ]; then
+		ln -sfn "root/boot/vmlinuz-$kver" "$dir/vmlinuz"
+	else
+		ln -sfn "root/lib/modules/$kver/vmlinuz" "$dir/vmlinuz"
+	fi
 	ln -sfn "root/lib/modules/$kver" "$dir/modules"
+	if [ -n "$suite" ]; then
+		provision_buildroot "$suite" "$s" "$kver"
+		ln -sfn "../root-$suite" "$dir/buildroot"
+	fi
 	echo "$kver" >"$dir/version"
 	rm -rf "$dir/debs"
 	echo "$kver $srcver" >"$dir/stamp"
@@ -217,7 +299,7 @@ main() {
 	local host_tools=1 series=()
 
 	if [ "${1:-}" = --path ]; then
-		[ $# -eq 3 ] || die "usage: $0 --path SERIES build|vmlinuz|modules|src|version"
+		[ $# -eq 3 ] || die "usage: $0 --path SERIES build|buildroot|vmlinuz|modules|src|version"
 		[ -e "$CACHE/$2/$3" ] || die "$CACHE/$2/$3 does not exist; run $0 $2"
 		if [ "$3" = version ]; then
 			cat "$CACHE/$2/version"
@@ -238,7 +320,7 @@ main() {
 		esac
 		shift
 	done
-	[ ${#series[@]} -gt 0 ] || series=(6.1 6.12)
+	[ ${#series[@]} -gt 0 ] || series=(6.1 6.12 7.3)
 
 	[ $host_tools -eq 0 ] || install_host_tools
 	mkdir -p "$CACHE"

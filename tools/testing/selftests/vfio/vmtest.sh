@@ -21,7 +21,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../../../.." && pwd)
 SELFTESTS=$REPO/tools/testing/selftests/vfio
 
-KERNELS=${VMTEST_KERNELS:-6.1 6.12}
+KERNELS=${VMTEST_KERNELS:-6.1 6.12 7.3}
 OUT=${VMTEST_OUT:-$REPO/out}
 MEM=${VMTEST_MEM:-4G}
 TIMEOUT=${VMTEST_TIMEOUT:-1200}
@@ -157,7 +157,8 @@ build_initramfs() {
 	for file in $SELFTEST_FILES; do
 		cp "$SELFTESTS/$file" "$rootfs/selftests/vfio/$file"
 	done
-	cp "$("$REPO/scripts/provision.sh" --path "$series" src)/tools/testing/selftests/kselftest/runner.sh" \
+	# The runner, and what it sources (ktap_helpers.sh, since 6.10).
+	cp "$("$REPO/scripts/provision.sh" --path "$series" src)"/tools/testing/selftests/kselftest/*.sh \
 		"$rootfs/selftests/kselftest/"
 	cp "$SELFTESTS/scripts/vmtest-init.sh" "$rootfs/init"
 	chmod +x "$rootfs/init"
