@@ -7,7 +7,7 @@
 #   build       W=1 builds against each kernel, zero warnings
 #   sparse      C=2 against each kernel, zero warnings
 #   headers     a test host's build against each kernel's headers alone:
-#               make, then dkms (scripts/headers-only.sh)
+#               make, make install, dkms (scripts/headers-only.sh)
 #   checkpatch  --strict on every source file
 #   coccinelle  the kernel's rules for drivers, one by one
 #   unit        userspace unit tests of the pure logic (tools/testing/vfio_dirty)

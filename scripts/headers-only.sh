@@ -3,8 +3,8 @@
 #
 # headers-only.sh SERIES: build the modules as a test host would, with
 # nothing but the kernel's headers tree: a clean copy of the tracked files,
-# no kernel source and no project cache, first with "make", then with
-# "dkms build" (its trees in a scratch directory, nothing installed).
+# no kernel source and no project cache, with "make", "make install" (into
+# a staging directory) and "dkms build" (its trees in a scratch directory).
 # Prints TAP, a line per way.
 
 set -uo pipefail
@@ -36,7 +36,7 @@ copy() {
 export VFIO_DIRTY_CACHE=$tmp/no-cache
 unset KERNEL_VFIO_H OUT
 
-echo "1..2"
+echo "1..3"
 copy "$tmp/make"
 if "${run[@]}" make -C "$tmp/make" KDIR="$kdir" modules >"$tmp/make.log" 2>&1 &&
    [ -f "$tmp/make/drivers/vfio/vfio_dirty/vfio_dirty.ko" ] &&
@@ -47,6 +47,18 @@ else
 	sed 's/^/# /' "$tmp/make.log" | tail -20
 fi
 
+# Installed where the kernel's modules would be, and known to depmod.
+inst=$tmp/install/lib/modules/$kver
+if "${run[@]}" make -C "$tmp/make" KDIR="$kdir" KVER="$kver" \
+	INSTALL_MOD_PATH="$tmp/install" install >"$tmp/install.log" 2>&1 &&
+   grep -q '/vfio_dirty\.ko' "$inst/modules.dep" &&
+   grep -q '/vfio_dirty_sim\.ko' "$inst/modules.dep"; then
+	echo "ok 2 headers-$series: make install against $kver's headers alone"
+else
+	echo "not ok 2 headers-$series: make install against $kver's headers alone"
+	sed 's/^/# /' "$tmp/install.log" | tail -20
+fi
+
 copy "$tmp/src/vfio-dirty-$version"
 mkdir -p "$tmp/dkms"
 trees=(--sourcetree "$tmp/src" --dkmstree "$tmp/dkms")
@@ -54,8 +66,8 @@ if "${run[@]}" dkms add -m vfio-dirty -v "$version" "${trees[@]}" >"$tmp/dkms.lo
    "${run[@]}" dkms build -m vfio-dirty -v "$version" -k "$kver" \
 	--kernelsourcedir "$kdir" "${trees[@]}" >>"$tmp/dkms.log" 2>&1 &&
    ls "$tmp/dkms/vfio-dirty/$version/$kver"/*/module/vfio_dirty.ko* >/dev/null 2>&1; then
-	echo "ok 2 headers-$series: dkms build against $kver's headers alone"
+	echo "ok 3 headers-$series: dkms build against $kver's headers alone"
 else
-	echo "not ok 2 headers-$series: dkms build against $kver's headers alone"
+	echo "not ok 3 headers-$series: dkms build against $kver's headers alone"
 	sed 's/^/# /' "$tmp/dkms.log" | tail -20
 fi
