@@ -11,6 +11,7 @@
  * them in their teardown.  They need vfio_dirty and vfio_iommu_type1 loaded,
  * root, and a device (a PCI BDF or an mdev UUID).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vfio_util.h"
@@ -223,6 +227,88 @@ TEST_F(backend, update_vaddr_needs_container)
 	EXPECT_EQ(!self->dev.is_mdev,
 		  ioctl(self->dev.container_fd, VFIO_CHECK_EXTENSION,
 			VFIO_UPDATE_VADDR));
+}
+
+/*
+ * A container on vfio_dirty holds the module: unloading it is refused
+ * (the VFIO core keeps a reference for the container's backend), and the
+ * module stays live.
+ */
+TEST_F(backend, unload_in_use)
+{
+	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
+	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
+	EXPECT_EQ(-1, syscall(__NR_delete_module, "vfio_dirty", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	EXPECT_EQ(0, access(DIRTY_REFCNT, F_OK));
+	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
+				SZ_2M));
+}
+
+/*
+ * No knob can be written by a user without privileges: a child drops to
+ * nobody (losing its capabilities) and tries every parameter file of the
+ * module; each is refused with EACCES.  Returns the number of files it
+ * could open for writing, or -1 when the child could not drop.
+ */
+static int writable_as_nobody(const char *dir)
+{
+	int status, n = 0;
+	struct dirent *d;
+	char path[512];
+	pid_t pid;
+	DIR *dp;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(255);
+		dp = opendir(dir);
+		if (!dp)
+			_exit(254);
+		while ((d = readdir(dp))) {
+			int fd;
+
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+			fd = open(path, O_WRONLY);
+			if (fd >= 0) {
+				n++;
+				close(fd);
+			} else if (errno != EACCES) {
+				n++;
+			}
+		}
+		_exit(n);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) >= 254)
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+TEST_F(backend, knobs_need_privilege)
+{
+	char dir[] = "/tmp/knobsXXXXXX", file[64];
+	int fd;
+
+	/* The probe sees a file anyone may write. */
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, chmod(dir, 0755));
+	snprintf(file, sizeof(file), "%s/open", dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0666);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fchmod(fd, 0666));
+	close(fd);
+	EXPECT_EQ(1, writable_as_nobody(dir));
+	unlink(file);
+	rmdir(dir);
+
+	EXPECT_EQ(0, writable_as_nobody("/sys/module/vfio_dirty/parameters"));
+	EXPECT_EQ(0, writable_as_nobody("/sys/module/vfio_dirty/stats"));
 }
 
 int main(int argc, char *argv[])
