@@ -67,17 +67,6 @@ static void fill_pattern(uint8_t *buf, size_t len, uint8_t seed)
 		buf[i] = pattern_byte(i, seed);
 }
 
-/* The first byte of @buf that is not @val, or -1. */
-static long first_not(const uint8_t *buf, size_t len, uint8_t val)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (buf[i] != val)
-			return i;
-	return -1;
-}
-
 static long first_diff(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	size_t i;
@@ -284,15 +273,15 @@ TEST_F(edu_dma, partial)
 
 	off = first_diff(self->src + buf_off, self->dst + dst_off, len);
 	ASSERT_EQ(-1, off) TH_LOG("byte %ld of the piece differs", off);
-	EXPECT_EQ(-1, first_not(self->dst, dst_off, DST_FILL));
-	EXPECT_EQ(-1, first_not(self->dst + dst_off + len,
-				SZ_4K - dst_off - len, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(self->dst, dst_off, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(self->dst + dst_off + len,
+				     SZ_4K - dst_off - len, DST_FILL));
 
 	/* Into the device at an offset: the rest of its buffer stays. */
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, DST_IOVA, 0x800, 16));
 	memset(self->dst, 0, SZ_4K);
 	ASSERT_EQ(0, __edu_dma(&self->edu, true, DST_IOVA, 0, EDU_DMA_MAX));
-	EXPECT_EQ(-1, first_not(self->dst + 0x800, 16, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(self->dst + 0x800, 16, DST_FILL));
 	EXPECT_EQ(-1, first_diff(self->src, self->dst, 0x800));
 	EXPECT_EQ(-1, first_diff(self->src + 0x810, self->dst + 0x810,
 				 EDU_DMA_MAX - 0x810));
@@ -345,9 +334,9 @@ TEST_F(edu_dma, gigantic_page)
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, from, 0, EDU_DMA_MAX));
 	ASSERT_EQ(0, __edu_dma(&self->edu, true, to, 0, len));
 	EXPECT_EQ(-1, first_diff(giga + from, giga + to, len));
-	EXPECT_EQ(-1, first_not(giga, to, DST_FILL));
-	EXPECT_EQ(-1, first_not(giga + to + len, 3 * SZ_4K - to - len,
-				DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(giga, to, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(giga + to + len, 3 * SZ_4K - to - len,
+				     DST_FILL));
 
 	ASSERT_EQ(0, __vfio_unmap(fd, 0, SZ_1G, &unmapped));
 	EXPECT_EQ(SZ_1G, unmapped);
@@ -416,8 +405,8 @@ TEST_F(edu_dma, disable_hugepages)
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, iova + from, 0, EDU_DMA_MAX));
 	ASSERT_EQ(0, __edu_dma(&self->edu, true, iova + to, 0, len));
 	EXPECT_EQ(-1, first_diff(huge + from, huge + to, len));
-	EXPECT_EQ(-1, first_not(huge + to - SZ_4K, SZ_4K, DST_FILL));
-	EXPECT_EQ(-1, first_not(huge + to + len, SZ_4K, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(huge + to - SZ_4K, SZ_4K, DST_FILL));
+	EXPECT_EQ(-1, first_byte_not(huge + to + len, SZ_4K, DST_FILL));
 
 	ASSERT_EQ(0, __vfio_unmap(fd, iova, SZ_2M, &unmapped));
 	EXPECT_EQ(SZ_2M, unmapped);
@@ -452,8 +441,8 @@ static void write_unmapped(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, __edu_dma(edu, true, iova, 0, EDU_DMA_MAX));
 
 		ASSERT_EQ(-1, first_diff(expect, src, SZ_4K));
-		ASSERT_EQ(-1, first_not(dst, SZ_4K, DST_FILL));
-		ASSERT_EQ(-1, first_not(gone, SZ_4K, GONE_FILL));
+		ASSERT_EQ(-1, first_byte_not(dst, SZ_4K, DST_FILL));
+		ASSERT_EQ(-1, first_byte_not(gone, SZ_4K, GONE_FILL));
 		if (kmsg < 0) {
 			TH_LOG("the kernel log cannot be read (%s): the DMAR fault was not checked",
 			       strerror(-kmsg));

@@ -110,17 +110,6 @@ static long device_pins_kb(struct __test_metadata *_metadata,
 	return pages * SZ_4K / 1024;
 }
 
-/* The offset of the first byte of @buf that is not @val, or -1. */
-static long first_byte_not(const char *buf, size_t len, char val)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (buf[i] != val)
-			return i;
-	return -1;
-}
-
 FIXTURE(type1) {
 	struct vfio_test_device dev;
 	char *buf;
@@ -1938,7 +1927,7 @@ TEST_F(type1, update_vaddr_then_mdev)
 	ASSERT_LE(0, device);
 	ASSERT_EQ(0, __sim_read(device, 0, TEST_IOVA, sizeof(data), data, NULL,
 				NULL));
-	EXPECT_EQ(-1, first_byte_not((char *)data, sizeof(data), 0x22));
+	EXPECT_EQ(-1, first_byte_not(data, sizeof(data), 0x22));
 	EXPECT_EQ(-EBUSY, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
 
 	close(device);

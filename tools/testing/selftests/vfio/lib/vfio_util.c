@@ -580,6 +580,17 @@ vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id)
 	return NULL;
 }
 
+long first_byte_not(const void *buf, size_t len, uint8_t val)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (b[i] != val)
+			return i;
+	return -1;
+}
+
 double now_ms(void)
 {
 	struct timespec ts;

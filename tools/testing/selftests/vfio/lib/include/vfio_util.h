@@ -458,6 +458,16 @@ struct vfio_info_cap_header *
 vfio_iommu_info_cap(struct vfio_iommu_type1_info *info, uint16_t id);
 
 /**
+ * first_byte_not() - the first byte of a buffer that differs from a value
+ * @buf: the buffer
+ * @len: its bytes
+ * @val: the value every byte should have
+ *
+ * Return: the offset of the first byte that is not @val, or -1.
+ */
+long first_byte_not(const void *buf, size_t len, uint8_t val);
+
+/**
  * now_ms() - CLOCK_MONOTONIC in milliseconds
  *
  * Return: the time, to the nanosecond.
