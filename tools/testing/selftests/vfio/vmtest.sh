@@ -43,6 +43,7 @@ SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
 usage() {
 	cat <<EOF
 usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|-b|-r]
+       $0 [options] -- COMMAND [ARG...]
 
   -k  kernel series to boot (default "$KERNELS"; env VMTEST_KERNELS)
   -o  build output of "make kernels" and "make selftests" (default $OUT)
@@ -56,6 +57,12 @@ usage: $0 [-k "SERIES..."] [-o OUT] [-m MEM] [-t SECONDS] [-a auto|kvm|tcg] [-d|
   -b  benchmark: run vfio_dirty_bench against edu instead of the tests
   -r  dirty tracking bench: run vfio_dirty_track_bench against a simulated
       mdev instead of the tests
+
+With a COMMAND, the guest runs it in the selftests' directory instead of the
+tests, with EDU set to edu's BDF (bound to vfio-pci) and MDEV to the UUID of
+a vfio_dirty_sim instance, then kernel_health.sh; its output is printed and
+the exit status is the command's, 1 when it succeeded but kernel_health.sh
+failed, 255 when the guest did not finish.
 EOF
 }
 
@@ -83,6 +90,13 @@ while getopts "k:o:m:t:a:dbrh" opt; do
 	*) usage >&2; exit 255 ;;
 	esac
 done
+shift $((OPTIND - 1))
+COMMAND=()
+if [ $# -gt 0 ]; then
+	[ "$MODE" = run ] || die "-d, -b and -r take no command"
+	MODE=cmd
+	COMMAND=("$@")
+fi
 case $ACCEL in
 auto | kvm | tcg) ;;
 *) die "unknown accelerator '$ACCEL'" ;;
@@ -160,6 +174,9 @@ build_initramfs() {
 	# The runner, and what it sources (ktap_helpers.sh, since 6.10).
 	cp "$("$REPO/scripts/provision.sh" --path "$series" src)"/tools/testing/selftests/kselftest/*.sh \
 		"$rootfs/selftests/kselftest/"
+	if [ ${#COMMAND[@]} -gt 0 ]; then
+		printf '%q ' "${COMMAND[@]}" >"$rootfs/etc/vmtest/command"
+	fi
 	cp "$SELFTESTS/scripts/vmtest-init.sh" "$rootfs/init"
 	chmod +x "$rootfs/init"
 
@@ -174,7 +191,7 @@ boot() {
 
 	# The tests' one 1 GiB hugetlb page: reserved at boot, as a running
 	# kernel seldom finds 1 GiB free in one piece.
-	if [ "$mode" = run ]; then
+	if [ "$mode" = run ] || [ "$mode" = cmd ]; then
 		extra=" hugepagesz=1G hugepages=1"
 	fi
 
@@ -312,11 +329,16 @@ for series in $KERNELS; do
 	demo) tag=DEMO what="the demo" ;;
 	bench) tag=BENCH what="the benchmark" ;;
 	dirtybench) tag=DIRTYBENCH what="the dirty tracking bench" ;;
+	cmd) tag=COMMAND what="the command" ;;
 	*) tag= ;;
 	esac
 	if [ -n "$tag" ]; then
 		echo "kernel $kver ($accel):"
 		print_output "$series" "$dir/console.log" "$tag" "$what"
+		if [ "$MODE" = cmd ]; then
+			status=$(sed -n 's/^VMTEST-COMMAND-STATUS //p' "$dir/console.log")
+			failures=$((failures + ${status:-255}))
+		fi
 		continue
 	fi
 	tap=$OUT/results/vmtest-$series.tap

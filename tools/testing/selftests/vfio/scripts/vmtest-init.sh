@@ -15,7 +15,9 @@
 # line only proves that the guest boots (the KVM trial); "vmtest.mode=demo"
 # runs vfio_dirty_demo against an mdev instead of the tests;
 # "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them;
-# "vmtest.mode=dirtybench" runs vfio_dirty_track_bench against an mdev.
+# "vmtest.mode=dirtybench" runs vfio_dirty_track_bench against an mdev;
+# "vmtest.mode=cmd" runs the command in /etc/vmtest/command (vmtest.sh --
+# COMMAND) with EDU and MDEV set, then kernel_health.sh.
 
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
@@ -118,6 +120,30 @@ if [ "$mode" = bench ]; then
 	./vfio_dirty_bench "$edu" || echo "vfio_dirty_bench failed"
 	echo "VMTEST-BENCH-END"
 	./scripts/cleanup.sh "$edu" >/dev/null
+	echo VMTEST-DONE
+	poweroff -f
+fi
+
+if [ "$mode" = cmd ]; then
+	[ -n "$edu" ] || fail "no edu device"
+	./scripts/setup.sh "$edu" >/dev/null || fail "cannot bind $edu to vfio-pci"
+	EDU=$edu MDEV=$(mdev_create)
+	export EDU MDEV
+	echo "VMTEST-COMMAND-BEGIN"
+	sh -c "$(cat /etc/vmtest/command)"
+	status=$?
+	# The command may have removed the instance, or unloaded the sim.
+	if [ -e "/sys/bus/mdev/devices/$MDEV" ]; then
+		mdev_remove "$MDEV"
+	fi
+	./scripts/cleanup.sh "$edu" >/dev/null
+	run_many kernel_health.sh >/tmp/health
+	cat /tmp/health
+	if [ "$status" = 0 ] && grep -q '^not ok' /tmp/health; then
+		status=1
+	fi
+	echo "VMTEST-COMMAND-END"
+	echo "VMTEST-COMMAND-STATUS $status"
 	echo VMTEST-DONE
 	poweroff -f
 fi
