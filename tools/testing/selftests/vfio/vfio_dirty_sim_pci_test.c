@@ -626,6 +626,11 @@ TEST_F(pci, migration_save_resume)
 	ASSERT_GT(len, 0);
 
 	ASSERT_EQ(0, __sim_instance_create(uuid, sizeof(uuid)));
+	/* A new instance, never opened, runs and has no writer. */
+	sim_attr(uuid, "migration_state", state, sizeof(state));
+	EXPECT_STREQ("running", state);
+	sim_attr(uuid, "writer", state, sizeof(state));
+	EXPECT_STREQ("stopped", state);
 	ASSERT_EQ(0, __vfio_test_device_open(&dst, uuid, VFIO_TYPE1v2_IOMMU));
 	dfd = dst.device_fd;
 	dbuf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
