@@ -739,7 +739,7 @@ TEST_F(pci, sysfs_writer)
 	int fd = self->dev.device_fd;
 	uint64_t seqs[BUF_PAGES], ioctl_seqs[BUF_PAGES], seq, failed;
 	char cmd[128], state[256], long_cmd[4200];
-	size_t i;
+	size_t i, len;
 	long p;
 	int log_fd;
 
@@ -748,10 +748,11 @@ TEST_F(pci, sysfs_writer)
 			TH_LOG("bad command %zu", i);
 	EXPECT_EQ(-ENOENT, writer_cmd(device_name, "stop"));
 	/* A page of valid ranges, which sysfs would cut short. */
-	strcpy(long_cmd, "start - 0x5a ");
-	while (strlen(long_cmd) < sizeof(long_cmd) - 32)
-		strcat(long_cmd, "0x40000000:0x1000,");
-	strcat(long_cmd, "0x40000000:0x1000");
+	len = snprintf(long_cmd, sizeof(long_cmd), "start - 0x5a %s",
+		       "0x40000000:0x1000");
+	while (len < sizeof(long_cmd) - 32)
+		len += snprintf(long_cmd + len, sizeof(long_cmd) - len, ",%s",
+				"0x40000000:0x1000");
 	EXPECT_EQ(-E2BIG, writer_cmd(device_name, long_cmd));
 	EXPECT_EQ(0, seq_moves(_metadata, fd));
 	sim_attr(device_name, "writer", state, sizeof(state));
