@@ -536,6 +536,38 @@ int __sim_writer_stop(int device_fd)
 	return ioctl(device_fd, VFIO_DIRTY_SIM_WRITER_STOP) ? -errno : 0;
 }
 
+int __sim_instance_create(const char *like, char *uuid, size_t size)
+{
+	char path[PATH_MAX + 8], type[PATH_MAX];
+	char *nl;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type", like);
+	if (!realpath(path, type))
+		return -errno;
+	read_line("/proc/sys/kernel/random/uuid", uuid, size);
+	nl = strchr(uuid, '\n');
+	if (nl)
+		*nl = '\0';
+	if (!uuid[0])
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/create", type);
+	return write_line(path, uuid);
+}
+
+int __sim_instance_remove(const char *uuid)
+{
+	return __sim_instance_knob_write(uuid, "remove", "1");
+}
+
+int __sim_instance_knob_write(const char *uuid, const char *knob,
+			      const char *value)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/%s", uuid, knob);
+	return write_line(path, value);
+}
+
 struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd)
 {
 	struct vfio_iommu_type1_info *info, *bigger;

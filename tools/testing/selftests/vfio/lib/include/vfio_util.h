@@ -439,6 +439,37 @@ int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
 int __sim_writer_stop(int device_fd);
 
 /**
+ * __sim_instance_create() - a new instance of the simulated device
+ * @like: an instance (UUID) whose mdev type the new one gets
+ * @uuid: filled in with the new instance's UUID
+ * @size: size of @uuid, at least 37
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_create(const char *like, char *uuid, size_t size);
+
+/**
+ * __sim_instance_remove() - remove an instance of the simulated device
+ * @uuid: the instance
+ *
+ * Waits, as the mdev core does, until the instance's device is closed.
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_remove(const char *uuid);
+
+/**
+ * __sim_instance_knob_write() - write a per-instance sysfs file
+ * @uuid: the instance
+ * @knob: its file under /sys/bus/mdev/devices/@uuid/
+ * @value: what to write
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_knob_write(const char *uuid, const char *knob,
+			      const char *value);
+
+/**
  * vfio_iommu_info() - VFIO_IOMMU_GET_INFO with its whole capability chain
  *
  * @container_fd: the container
