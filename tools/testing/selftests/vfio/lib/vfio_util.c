@@ -541,9 +541,14 @@ int __sim_instance_create(const char *like, char *uuid, size_t size)
 	char path[PATH_MAX + 8], type[PATH_MAX];
 	char *nl;
 
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type", like);
-	if (!realpath(path, type))
-		return -errno;
+	if (like) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type",
+			 like);
+		if (!realpath(path, type))
+			return -errno;
+	} else {
+		snprintf(type, sizeof(type), "%s", SIM_TYPE_DIR);
+	}
 	read_line("/proc/sys/kernel/random/uuid", uuid, size);
 	nl = strchr(uuid, '\n');
 	if (nl)

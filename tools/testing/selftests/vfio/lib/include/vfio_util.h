@@ -438,9 +438,14 @@ int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
  */
 int __sim_writer_stop(int device_fd);
 
+/* The simulated device's mdev type. */
+#define SIM_TYPE_DIR \
+	"/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types/vfio_dirty_sim-1"
+
 /**
  * __sim_instance_create() - a new instance of the simulated device
- * @like: an instance (UUID) whose mdev type the new one gets
+ * @like: an instance (UUID) whose mdev type the new one gets, or NULL for
+ *        SIM_TYPE_DIR
  * @uuid: filled in with the new instance's UUID
  * @size: size of @uuid, at least 37
  *
