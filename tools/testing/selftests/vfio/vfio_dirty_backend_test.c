@@ -465,10 +465,12 @@ TEST_F(backend, memlock_as_user)
 	ASSERT_EQ(0, chown(node, st.st_uid, st.st_gid));
 
 	for (i = 0; i < LOCK_STEPS; i++) {
-		TH_LOG("step %d: type1 %d, %llu pages, VmLck %ld kB; vfio_dirty %d, %llu pages, VmLck %ld kB",
-		       i, runs[0].ret[i], (unsigned long long)runs[0].done[i],
-		       runs[0].vmlck_kb[i], runs[1].ret[i],
-		       (unsigned long long)runs[1].done[i], runs[1].vmlck_kb[i]);
+		TH_LOG("step %d: type1 %d, %llu pages, VmLck %ld kB", i,
+		       runs[0].ret[i], (unsigned long long)runs[0].done[i],
+		       runs[0].vmlck_kb[i]);
+		TH_LOG("step %d: vfio_dirty %d, %llu pages, VmLck %ld kB", i,
+		       runs[1].ret[i], (unsigned long long)runs[1].done[i],
+		       runs[1].vmlck_kb[i]);
 		EXPECT_EQ(runs[0].ret[i], runs[1].ret[i]);
 		EXPECT_EQ(runs[0].done[i], runs[1].done[i]);
 		EXPECT_EQ(runs[0].vmlck_kb[i], runs[1].vmlck_kb[i]);

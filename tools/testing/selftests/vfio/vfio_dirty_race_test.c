@@ -565,7 +565,7 @@ static void race_join(struct __test_metadata *_metadata, struct race *race)
 	}
 }
 
-TEST_F_TIMEOUT(race, everything_at_once, 300)
+TEST_F_TIMEOUT(race, everything_at_once, 120)
 {
 	struct race *race = &self->race;
 	int cfd = self->dev.container_fd, fd0 = race->dev_fd[0], n;
@@ -624,7 +624,7 @@ TEST_F_TIMEOUT(race, everything_at_once, 300)
 	free(seqs[1]);
 }
 
-TEST_F_TIMEOUT(race, close_under_load, 300)
+TEST_F_TIMEOUT(race, close_under_load, 120)
 {
 	struct race *race = &self->race;
 	double t0 = now_ms();
