@@ -3,7 +3,7 @@
  * Races on one container of the vfio_dirty backend, and the end of its
  * users' lives under load.
  *
- * race.everything_at_once: one container, two simulated devices writing
+ * concurrent.everything_at_once: one container, two simulated devices writing
  * (instance 0 through vfio_dma_rw() over the mappings M and U, instance A
  * through pins over U), and one thread per kind of request, each a bounded
  * number of times: GET_BITMAP over M and U; unmap of U with its bitmap,
@@ -25,7 +25,7 @@
  * every page of M (the negative control; the pages of U may also be
  * reported because A holds them pinned).
  *
- * race.close_under_load: the same threads, each with its own duplicate of
+ * concurrent.close_under_load: the same threads, each with its own duplicate of
  * the container and device files, while the container and instance 0 are
  * closed under them: the requests fail, nothing else happens, and once
  * the last file is closed nothing is left pinned or tracked.
@@ -448,7 +448,7 @@ static const char *unsupported(void)
 	return why;
 }
 
-FIXTURE(race) {
+FIXTURE(concurrent) {
 	struct vfio_test_device dev;
 	struct race race;
 	struct baseline base;
@@ -456,7 +456,7 @@ FIXTURE(race) {
 	int a_group, a_dev;
 };
 
-FIXTURE_SETUP(race)
+FIXTURE_SETUP(concurrent)
 {
 	int ret;
 
@@ -498,7 +498,7 @@ FIXTURE_SETUP(race)
 	self->race.pci_bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
 }
 
-FIXTURE_TEARDOWN(race)
+FIXTURE_TEARDOWN(concurrent)
 {
 	if (self->a_dev >= 0)
 		close(self->a_dev);
@@ -568,7 +568,7 @@ static void race_join(struct __test_metadata *_metadata, struct race *race)
 	}
 }
 
-TEST_F_TIMEOUT(race, everything_at_once, 120)
+TEST_F_TIMEOUT(concurrent, everything_at_once, 120)
 {
 	struct race *race = &self->race;
 	int cfd = self->dev.container_fd, fd0 = race->dev_fd[0], n;
@@ -627,7 +627,7 @@ TEST_F_TIMEOUT(race, everything_at_once, 120)
 	free(seqs[1]);
 }
 
-TEST_F_TIMEOUT(race, close_under_load, 120)
+TEST_F_TIMEOUT(concurrent, close_under_load, 120)
 {
 	struct race *race = &self->race;
 	double t0 = now_ms();
