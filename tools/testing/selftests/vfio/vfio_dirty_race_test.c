@@ -30,15 +30,17 @@
  * closed under them: the requests fail, nothing else happens, and once
  * the last file is closed nothing is left pinned or tracked.
  *
- * lifecycle.remove_during_chunked_unmap: an instance is removed and its
- * device closed while an unmap with bitmap, reported a word at a time, waits
- * in its dma_unmap callback (the instance's unmap_delay_ms);
- * lifecycle.detach_during_chunked_unmap closes its group and the container
- * too, which then loses its last group: vfio_dirty must not free the
- * container under the unmap.
+ * lifecycle.remove_during_chunked_unmap: an instance that shares the
+ * container with the test's is removed and its device closed while an
+ * unmap with bitmap, reported a word at a time, waits in its dma_unmap
+ * callback (the instance's unmap_delay_ms);
+ * lifecycle.detach_during_chunked_unmap closes the test's instance and the
+ * container too, which then loses its last group: vfio_dirty must not free
+ * the container under the unmap.
  *
  * lifecycle.close_during_long_report: the container is closed while another
- * thread's GET_BITMAP over 64 GiB, reported a word at a time, runs.
+ * thread's GET_BITMAP over 64 GiB, reported a word at a time, writes the
+ * bitmap.
  *
  * Each test checks afterwards that VmLck, vfio_dirty's tracking_bytes and
  * its module reference count are back where they were.  The tests need a
@@ -725,13 +727,15 @@ static long instance_unmap_calls(const char *uuid)
 }
 
 /*
- * An instance of its own writes through pins, then an unmap with bitmap
- * waits in the instance's dma_unmap callback (500 ms); meanwhile the writer
- * is stopped, the instance removed (which waits for the device's close)
- * and the device closed, and with @detach its group and the container
- * too.  The removal completes and nothing stays pinned.  Without @detach
- * the unmap completes with every page the device wrote since START.  With
- * it, the container loses its last group, which removes every mapping: the
+ * An instance of its own, X, in the container of the test's instance,
+ * writes through pins; then an unmap with bitmap waits in X's dma_unmap
+ * callback (500 ms).  Meanwhile X's writer is stopped, X removed (which
+ * waits for its device's close) and X's device and group closed.  The
+ * removal completes and nothing stays pinned.  Without @detach the
+ * container keeps the test's instance, so its mapping stays until the
+ * unmap removes it and reports every page X wrote since START.
+ * With @detach the test's instance and the container are closed too: the
+ * container loses its last group, which removes every mapping, so the
  * unmap reports them all if it gets there first, else finds none.
  */
 static void unmap_in_flight(struct __test_metadata *_metadata,
@@ -744,6 +748,7 @@ static void unmap_in_flight(struct __test_metadata *_metadata,
 	uint64_t bits[512 / 64] = { }, *seqs, s_start;
 	pthread_t unmapper, remover;
 	long calls, p, lost = 0;
+	int x_group, x_dev;
 	char path[128];
 
 	self->buf_size = npages * page_size;
@@ -751,17 +756,23 @@ static void unmap_in_flight(struct __test_metadata *_metadata,
 	ASSERT_NE(MAP_FAILED, self->buf);
 	ASSERT_EQ(0, __sim_instance_create(device_name, self->uuid,
 					   sizeof(self->uuid)));
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, self->uuid,
+	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
 						VFIO_TYPE1v2_IOMMU,
 						VFIO_BACKEND_VFIO_DIRTY));
+	x_group = __vfio_group_open(self->uuid);
+	ASSERT_LE(0, x_group);
+	ASSERT_EQ(0, ioctl(x_group, VFIO_GROUP_SET_CONTAINER,
+			   &self->dev.container_fd));
+	x_dev = ioctl(x_group, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
+	ASSERT_LE(0, x_dev);
 	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, M_IOVA,
 				self->buf_size));
 	ASSERT_EQ(0, __vfio_dirty(self->dev.container_fd,
 				  VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
-	s_start = dev_seq(self->dev.device_fd);
-	ASSERT_EQ(0, __sim_writer_start(self->dev.device_fd,
-					VFIO_DIRTY_SIM_DMA_PIN, 7, &range, 1));
-	while (dev_seq(self->dev.device_fd) < s_start + npages)
+	s_start = dev_seq(x_dev);
+	ASSERT_EQ(0, __sim_writer_start(x_dev, VFIO_DIRTY_SIM_DMA_PIN, 7,
+					&range, 1));
+	while (dev_seq(x_dev) < s_start + npages)
 		usleep(1000);
 	ASSERT_EQ(0, __sim_instance_knob_write(self->uuid, "unmap_delay_ms",
 					       "500"));
@@ -775,18 +786,18 @@ static void unmap_in_flight(struct __test_metadata *_metadata,
 	/* The callback has begun: the backend waits with its lock dropped. */
 	while (instance_unmap_calls(self->uuid) == calls)
 		usleep(1000);
-	ASSERT_EQ(0, __sim_writer_stop(self->dev.device_fd));
+	ASSERT_EQ(0, __sim_writer_stop(x_dev));
 	seqs = calloc(npages, sizeof(*seqs));
 	ASSERT_NE(NULL, seqs);
-	ASSERT_EQ(0, __sim_log_read(self->dev.device_fd, 0, M_IOVA, npages,
-				    seqs, NULL, NULL));
+	ASSERT_EQ(0, __sim_log_read(x_dev, 0, M_IOVA, npages, seqs, NULL,
+				    NULL));
 	ASSERT_EQ(0, pthread_create(&remover, NULL, remove_thread, &rm));
 	usleep(100 * 1000);
 	EXPECT_FALSE(atomic_load(&rm.done));
 	EXPECT_FALSE(atomic_load(&unmap.done))
 		TH_LOG("the unmap did not wait for its callback");
-	close(self->dev.device_fd);
-	self->dev.device_fd = -1;
+	close(x_dev);
+	close(x_group);
 	if (detach)
 		vfio_test_device_close(&self->dev);
 
@@ -822,13 +833,16 @@ TEST_F_TIMEOUT(lifecycle, detach_during_chunked_unmap, 120)
 /*
  * A GET_BITMAP over 64 GiB, all dirty, reported a word at a time, runs in
  * one thread while the main one closes the container, the device and the
- * group.  The report completes whole; the group's detach waits for it.
+ * group as soon as the bitmap's first word is written and before its last
+ * is.  The report completes whole, and the close waited for it: the
+ * group's detach needs the container's lock, which the report holds.
  */
 TEST_F_TIMEOUT(lifecycle, close_during_long_report, 120)
 {
 	const uint64_t size = 64 * SZ_1G, nbits = size / page_size;
 	struct call rep = { .iova = 64 * SZ_1G, .size = size };
-	long chunks;
+	uint64_t *first, *last;
+	bool in_flight, whole_at_close;
 	pthread_t reporter;
 	int ret;
 
@@ -852,19 +866,24 @@ TEST_F_TIMEOUT(lifecycle, close_during_long_report, 120)
 	rep.nbytes = nbits / 8;
 	rep.bits = calloc(1, rep.nbytes);
 	ASSERT_NE(NULL, rep.bits);
+	first = rep.bits;
+	last = rep.bits + nbits / 64 - 1;
 	rep.fd = self->dev.container_fd;
-	chunks = sysfs_read_long(STATS "chunks");
 	ASSERT_EQ(0, pthread_create(&reporter, NULL, get_bitmap_thread, &rep));
-	while (sysfs_read_long(STATS "chunks") == chunks)
-		usleep(100);
+	/* The kernel writes the bitmap while this thread reads it. */
+	while (!__atomic_load_n(first, __ATOMIC_RELAXED) &&
+	       !atomic_load(&rep.done))
+		;
+	in_flight = !__atomic_load_n(last, __ATOMIC_RELAXED);
 	/* The report runs: close everything under it. */
 	vfio_test_device_close(&self->dev);
-	EXPECT_TRUE(atomic_load(&rep.done))
-		TH_LOG("the group's detach did not wait for the report");
+	whole_at_close = __atomic_load_n(last, __ATOMIC_RELAXED) == ~0ULL;
 	ASSERT_EQ(0, pthread_join(reporter, NULL));
+	EXPECT_TRUE(in_flight) TH_LOG("the report ended before the close began");
+	EXPECT_TRUE(whole_at_close)
+		TH_LOG("the close returned before the report ended");
 	EXPECT_EQ(0, rep.ret);
 	EXPECT_EQ(nbits, bitmap_weight_bits(rep.bits, nbits));
-	TH_LOG("%ld chunks reported", sysfs_read_long(STATS "chunks") - chunks);
 	free(rep.bits);
 }
 
