@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
+#include <linux/wait_bit.h>
 
 #include "private.h"
 
@@ -71,6 +72,8 @@ void vfio_dirty_release(void *iommu_data)
 {
 	struct vfio_dirty_iommu *iommu = iommu_data;
 
+	/* See "Nor does the core wait" at struct vfio_dirty_iommu. */
+	wait_var_event(&iommu->ioctls, !atomic_read(&iommu->ioctls));
 	mutex_lock(&iommu->lock);
 	vfio_dirty_dma_remove_all(iommu);
 	vfio_dirty_groups_release(iommu);
@@ -368,19 +371,9 @@ static int dirty_pages(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	}
 }
 
-/**
- * vfio_dirty_ioctl() - the ioctl callback
- * @iommu_data: the container; NULL for VFIO_CHECK_EXTENSION from the core
- *	choosing a backend for a new container
- * @cmd: the ioctl
- * @arg: its argument
- *
- * Return: what the ioctl returns; -ENOTTY for an unknown one.
- */
-long vfio_dirty_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
+static long ioctl_dispatch(struct vfio_dirty_iommu *iommu, unsigned int cmd,
+			   unsigned long arg)
 {
-	struct vfio_dirty_iommu *iommu = iommu_data;
-
 	switch (cmd) {
 	case VFIO_CHECK_EXTENSION:
 		return check_extension(iommu, arg);
@@ -395,4 +388,29 @@ long vfio_dirty_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
 	default:
 		return vfio_dirty_test_ioctl(iommu, cmd, arg);
 	}
+}
+
+/**
+ * vfio_dirty_ioctl() - the ioctl callback
+ * @iommu_data: the container; NULL for VFIO_CHECK_EXTENSION from the core
+ *	choosing a backend for a new container
+ * @cmd: the ioctl
+ * @arg: its argument
+ *
+ * Return: what the ioctl returns; -ENOTTY for an unknown one.
+ */
+long vfio_dirty_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
+{
+	struct vfio_dirty_iommu *iommu = iommu_data;
+	long ret;
+
+	/* The core asks for extensions before there is a container. */
+	if (!iommu)
+		return ioctl_dispatch(NULL, cmd, arg);
+	atomic_inc(&iommu->ioctls);
+	ret = ioctl_dispatch(iommu, cmd, arg);
+	/* Once the count is 0 release() may free: wake by address only. */
+	if (atomic_dec_and_test(&iommu->ioctls))
+		wake_up_var(&iommu->ioctls);
+	return ret;
 }

@@ -182,13 +182,22 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 	return ((struct vfio_dirty_chunk *)entry)->gen != dma->dirty_gen;
 }
 
+/*
+ * Memory for dirty bits is charged to the memory cgroup of whoever dirties
+ * them, and may be refused: the mapping is then reported whole (see "What
+ * is dirty").  So running short of it never wakes the OOM killer, which
+ * would kill a process of that cgroup where reporting more loses nothing.
+ */
+#define VFIO_DIRTY_GFP_BITS \
+	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
+
 /* Put @entry, a run or a chunk, at @index of @dma's dirty bits. */
 static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
 {
 	if (vfio_dirty_should_fail())
 		return -ENOMEM;
-	return xa_err(xa_store(&dma->dirty, index, entry, GFP_KERNEL_ACCOUNT));
+	return xa_err(xa_store(&dma->dirty, index, entry, VFIO_DIRTY_GFP_BITS));
 }
 
 /* Free @chunk and its blocks.  Return: the bytes freed. */
@@ -222,7 +231,7 @@ static int chunk_set(struct vfio_dirty_chunk *chunk, u32 first, u32 n)
 		if (!*block) {
 			if (vfio_dirty_should_fail())
 				return -ENOMEM;
-			*block = kmem_cache_zalloc(bits_cache, GFP_KERNEL_ACCOUNT);
+			*block = kmem_cache_zalloc(bits_cache, VFIO_DIRTY_GFP_BITS);
 			if (!*block)
 				return -ENOMEM;
 			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
@@ -320,7 +329,7 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 			return entry_store(dma, index,
 					   run_entry(dma, run_start, run_n));
 		chunk = vfio_dirty_should_fail() ? NULL :
-			kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+			kzalloc(sizeof(*chunk), VFIO_DIRTY_GFP_BITS);
 		if (!chunk)
 			return -ENOMEM;
 		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,

@@ -112,6 +112,7 @@ enum vfio_dirty_stat {
  * @vaddr_invalid: mappings whose vaddr is invalid
  * @v2: opened as VFIO_TYPE1v2_IOMMU rather than VFIO_TYPE1_IOMMU
  * @tracking: dirty tracking is started
+ * @ioctls: container ioctls under way, which release() waits for
  *
  * Lock order: @devices_lock, then @lock.  The unmap path holds @lock and must
  * call dma_unmap callbacks that unpin (and so take @lock): it drops @lock
@@ -124,7 +125,12 @@ enum vfio_dirty_stat {
  * unregister_device.  Around the container ioctls (map, unmap, dirty pages,
  * info), pin_pages, unpin_pages and dma_rw it holds none: they come from
  * any number of threads at once, and @lock alone serializes them.  A core
- * lock a caller holds comes before both of ours.
+ * lock a caller holds comes before both of ours.  Nor does the core wait
+ * for the container ioctls before it calls release, when the last group
+ * detaches: an unmap may be waiting for a device's dma_unmap then, with
+ * @lock dropped, and would take it again in freed memory.  So release()
+ * waits until @ioctls is 0; the detach removed every mapping, so whatever
+ * is under way ends.
  */
 struct vfio_dirty_iommu {
 	struct mutex devices_lock;	/* outer */
@@ -140,6 +146,7 @@ struct vfio_dirty_iommu {
 	unsigned int vaddr_invalid;
 	bool v2;
 	bool tracking;
+	atomic_t ioctls;
 };
 
 /**

@@ -12,6 +12,7 @@
  * false.  The uAPI is in vfio_dirty_test.h.
  */
 #include <linux/atomic.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -72,6 +73,9 @@ static int fail_alloc(unsigned long arg)
 	unsigned long minsz = offsetofend(struct vfio_dirty_test_fail_alloc, count);
 	struct vfio_dirty_test_fail_alloc fail;
 
+	/* Unlike the other hooks, it acts on every container. */
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
 	if (copy_from_user(&fail, (void __user *)arg, minsz))
 		return -EFAULT;
 	if (fail.argsz < sizeof(fail) || fail.flags || fail.count > INT_MAX)

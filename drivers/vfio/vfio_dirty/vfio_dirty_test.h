@@ -46,7 +46,8 @@ struct vfio_dirty_test_set_dirty {
  * @left: out: how many of the last count set were not used, so a test can
  *	tell that its call reached an allocation
  *
- * Errors: -EINVAL for bad arguments; -EFAULT.
+ * Errors: -EPERM without CAP_SYS_ADMIN (it acts on every container);
+ * -EINVAL for bad arguments; -EFAULT.
  */
 struct vfio_dirty_test_fail_alloc {
 	__u32 argsz;

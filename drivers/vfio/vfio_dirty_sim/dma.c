@@ -285,7 +285,12 @@ long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
 		if (ret)
 			return ret;
 	}
-	buf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	/*
+	 * Freed before the ioctl returns: not charged, so that a transfer
+	 * under a tight memory.max does not wake the OOM killer before the
+	 * backend is even reached.
+	 */
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	if (write)

@@ -4,7 +4,10 @@
  * nothing holds it, and a reload cycle leaves no warning or oops behind
  * (taint flags W and D stay clear).
  *
- * The reload test needs the module file.  It is looked up under
+ * vfio_dirty_sim with instances: unloading it is refused while a device
+ * is open, and once none is it removes them all.
+ *
+ * The reload tests need the module file.  It is looked up under
  * $VFIO_DIRTY_MODULE_DIR, or else under /lib/modules/$(uname -r)/ in the
  * directories where "make install" and dkms put external modules.
  */
@@ -22,6 +25,7 @@
 #include <linux/const.h>
 
 #include "kselftest_harness.h"
+#include "vfio_util.h"
 
 #define TAINT_DIE	_BITUL(7)
 #define TAINT_WARN	_BITUL(9)
@@ -156,6 +160,55 @@ TEST_F(module, reload)
 	ASSERT_EQ(0, read_file(path, buf, sizeof(buf)));
 	ASSERT_STREQ("live\n", buf);
 	ASSERT_EQ(0UL, kernel_taint() & ~taint & (TAINT_WARN | TAINT_DIE));
+}
+
+/*
+ * Unloading vfio_dirty_sim while an instance's device is open is refused
+ * (the device holds the module) and leaves its instances; once it is
+ * closed, unloading removes both instances, and loading again brings the
+ * type back.  The instances are made here.
+ */
+TEST(sim_unload_with_instances)
+{
+	unsigned long taint = kernel_taint();
+	struct vfio_test_device dev;
+	char uuid[2][40], path[128];
+	const char *file;
+	int fd, i;
+
+	if (access("/sys/module/vfio_dirty_sim", F_OK))
+		SKIP(return, "vfio_dirty_sim is not loaded");
+	file = find_module("vfio_dirty_sim");
+	if (!file)
+		SKIP(return, "vfio_dirty_sim.ko not found: set VFIO_DIRTY_MODULE_DIR");
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", file, strerror(errno));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, __sim_instance_create(NULL, uuid[i],
+						   sizeof(uuid[i])));
+	ASSERT_EQ(0, __vfio_test_device_open(&dev, uuid[0], VFIO_TYPE1v2_IOMMU));
+
+	EXPECT_EQ(-1, syscall(__NR_delete_module, "vfio_dirty_sim", O_NONBLOCK));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s",
+			 uuid[i]);
+		EXPECT_EQ(0, access(path, F_OK));
+	}
+
+	vfio_test_device_close(&dev);
+	ASSERT_EQ(0, syscall(__NR_delete_module, "vfio_dirty_sim", O_NONBLOCK))
+		TH_LOG("unloading: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s",
+			 uuid[i]);
+		EXPECT_NE(0, access(path, F_OK));
+	}
+	ASSERT_EQ(0, syscall(__NR_finit_module, fd, "", 0))
+		TH_LOG("loading %s: %s", file, strerror(errno));
+	close(fd);
+	EXPECT_EQ(0, access(SIM_TYPE_DIR, F_OK));
+	EXPECT_EQ(0UL, kernel_taint() & ~taint & (TAINT_WARN | TAINT_DIE));
 }
 
 TEST_HARNESS_MAIN

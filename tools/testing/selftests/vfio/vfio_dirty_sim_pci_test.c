@@ -625,7 +625,7 @@ TEST_F(pci, migration_save_resume)
 	len = save_state(_metadata, fd, r, stream, sizeof(stream));
 	ASSERT_GT(len, 0);
 
-	ASSERT_EQ(0, __sim_instance_create(uuid, sizeof(uuid)));
+	ASSERT_EQ(0, __sim_instance_create(NULL, uuid, sizeof(uuid)));
 	/* A new instance, never opened, runs and has no writer. */
 	sim_attr(uuid, "migration_state", state, sizeof(state));
 	EXPECT_STREQ("running", state);

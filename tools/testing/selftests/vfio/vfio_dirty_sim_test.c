@@ -1416,22 +1416,8 @@ TEST_F(sim, write_without_tracking_memory)
 	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
 }
 
-/* Write @val to the sysfs file @path; 0 or a negative errno. */
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 struct remove_call {
-	const char *path;
+	const char *uuid;
 	int ret;
 	atomic_bool done;
 };
@@ -1440,7 +1426,7 @@ static void *remove_thread(void *arg)
 {
 	struct remove_call *r = arg;
 
-	r->ret = sysfs_write(r->path, "1");
+	r->ret = __sim_instance_remove(r->uuid);
 	atomic_store(&r->done, true);
 	return NULL;
 }
@@ -1454,28 +1440,14 @@ static void *remove_thread(void *arg)
 TEST_F(sim, remove_while_writing)
 {
 	const struct vfio_dirty_sim_range range = { TEST_IOVA, BUF_SIZE };
-	char type[256], path[512], uuid[64] = "", *nl;
 	struct vfio_test_device dev = {
 		.container_fd = -1, .group_fd = -1, .device_fd = -1,
 	};
-	struct remove_call r = { .path = path };
+	char path[512], uuid[64] = "";
+	struct remove_call r = { .uuid = uuid };
 	pthread_t thread;
-	FILE *f;
 
-	/* The type of the fixture's instance, and a new instance of it. */
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type",
-		 device_name);
-	ASSERT_NE(NULL, realpath(path, type));
-	f = fopen("/proc/sys/kernel/random/uuid", "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_NE(NULL, fgets(uuid, sizeof(uuid), f));
-	fclose(f);
-	nl = strchr(uuid, '\n');
-	if (nl)
-		*nl = '\0';
-	snprintf(path, sizeof(path), "%s/create", type);
-	ASSERT_EQ(0, sysfs_write(path, uuid));
-
+	ASSERT_EQ(0, __sim_instance_create(device_name, uuid, sizeof(uuid)));
 	ASSERT_EQ(0, __vfio_test_device_open(&dev, uuid, VFIO_TYPE1v2_IOMMU));
 	ASSERT_EQ(0, __vfio_map(dev.container_fd, self->buf, TEST_IOVA,
 				BUF_SIZE));
@@ -1483,7 +1455,6 @@ TEST_F(sim, remove_while_writing)
 					pattern(0), &range, 1));
 	wait_seq(_metadata, dev.device_fd, BUF_PAGES);
 
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));
 	usleep(300 * 1000);
 	/* The removal waits while the device is open... */
@@ -1493,8 +1464,8 @@ TEST_F(sim, remove_while_writing)
 	vfio_test_device_close(&dev);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	EXPECT_EQ(0, r.ret);
-	snprintf(type, sizeof(type), "/sys/bus/mdev/devices/%s", uuid);
-	EXPECT_NE(0, access(type, F_OK));
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s", uuid);
+	EXPECT_NE(0, access(path, F_OK));
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
 }
 

@@ -181,28 +181,6 @@ int __sysfs_write_line(const char *path, const char *line)
 	return ret < 0 ? ret : ret == len ? 0 : -EIO;
 }
 
-int __sim_instance_create(char *uuid, size_t size)
-{
-	char path[PATH_MAX], *nl;
-
-	read_line("/proc/sys/kernel/random/uuid", uuid, size);
-	nl = strchr(uuid, '\n');
-	if (!nl)
-		return -EIO;
-	*nl = '\0';
-	snprintf(path, sizeof(path), "%s/vfio_dirty_sim-1/create",
-		 "/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types");
-	return write_line(path, uuid);
-}
-
-int __sim_instance_remove(const char *uuid)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
-	return write_line(path, "1");
-}
-
 long module_refcnt(const char *module)
 {
 	char path[PATH_MAX];
@@ -571,6 +549,43 @@ int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
 int __sim_writer_stop(int device_fd)
 {
 	return ioctl(device_fd, VFIO_DIRTY_SIM_WRITER_STOP) ? -errno : 0;
+}
+
+int __sim_instance_create(const char *like, char *uuid, size_t size)
+{
+	char path[PATH_MAX + 8], type[PATH_MAX];
+	char *nl;
+
+	if (like) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mdev_type",
+			 like);
+		if (!realpath(path, type))
+			return -errno;
+	} else {
+		snprintf(type, sizeof(type), "%s", SIM_TYPE_DIR);
+	}
+	read_line("/proc/sys/kernel/random/uuid", uuid, size);
+	nl = strchr(uuid, '\n');
+	if (nl)
+		*nl = '\0';
+	if (!uuid[0])
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/create", type);
+	return write_line(path, uuid);
+}
+
+int __sim_instance_remove(const char *uuid)
+{
+	return __sim_instance_knob_write(uuid, "remove", "1");
+}
+
+int __sim_instance_knob_write(const char *uuid, const char *knob,
+			      const char *value)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/%s", uuid, knob);
+	return write_line(path, value);
 }
 
 struct vfio_iommu_type1_info *vfio_iommu_info(int container_fd)

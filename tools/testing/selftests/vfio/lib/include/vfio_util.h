@@ -142,23 +142,6 @@ int __sysfs_write_long(const char *path, long val);
 int __sysfs_write_line(const char *path, const char *line);
 
 /**
- * __sim_instance_create() - create a vfio_dirty_sim instance of its own
- * @uuid: filled in with the new instance's UUID
- * @size: bytes of @uuid, at least 37
- *
- * Return: 0 or a negative errno; remove it with __sim_instance_remove().
- */
-int __sim_instance_create(char *uuid, size_t size);
-
-/**
- * __sim_instance_remove() - remove a vfio_dirty_sim instance
- * @uuid: the instance
- *
- * Return: 0 or a negative errno.
- */
-int __sim_instance_remove(const char *uuid);
-
-/**
  * module_refcnt() - /sys/module/@module/refcnt
  * @module: module name
  *
@@ -464,6 +447,42 @@ int __sim_writer_start(int device_fd, uint32_t flags, uint64_t pattern,
  * Return: 0 or a negative errno (-ENOENT when no writer runs).
  */
 int __sim_writer_stop(int device_fd);
+
+/* The simulated device's mdev type. */
+#define SIM_TYPE_DIR \
+	"/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types/vfio_dirty_sim-1"
+
+/**
+ * __sim_instance_create() - a new instance of the simulated device
+ * @like: an instance (UUID) whose mdev type the new one gets, or NULL for
+ *        SIM_TYPE_DIR
+ * @uuid: filled in with the new instance's UUID
+ * @size: size of @uuid, at least 37
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_create(const char *like, char *uuid, size_t size);
+
+/**
+ * __sim_instance_remove() - remove an instance of the simulated device
+ * @uuid: the instance
+ *
+ * Waits, as the mdev core does, until the instance's device is closed.
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_remove(const char *uuid);
+
+/**
+ * __sim_instance_knob_write() - write a per-instance sysfs file
+ * @uuid: the instance
+ * @knob: its file under /sys/bus/mdev/devices/@uuid/
+ * @value: what to write
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_knob_write(const char *uuid, const char *knob,
+			      const char *value);
 
 /**
  * vfio_iommu_info() - VFIO_IOMMU_GET_INFO with its whole capability chain
