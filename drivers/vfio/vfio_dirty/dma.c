@@ -151,7 +151,8 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	if (npages > 0)
-		ret = mmap_write_lock_killable(mm);
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_ACCOUNT) ? -ENOMEM :
+		      mmap_write_lock_killable(mm);
 	else
 		mmap_write_lock(mm);
 	if (!ret) {
@@ -231,7 +232,8 @@ long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 	if (!mmget_not_zero(dma->mm))
 		return -ENODEV;
 	mmap_read_lock(dma->mm);
-	ret = vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
+	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_USER) ? -ENOMEM :
+	      vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
 	if (ret > 0) {
 		for (i = 0; i < ret; i++) {
 			pfns[i] = page_to_pfn(pages[i]);
@@ -345,7 +347,8 @@ static int dma_map_run(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	int ret;
 
 	list_for_each_entry(d, &iommu->domains, next) {
-		ret = vfio_dirty_iommu_map(d->domain, iova, PFN_PHYS(pfn), len,
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_MAP) ? -ENOMEM :
+		      vfio_dirty_iommu_map(d->domain, iova, PFN_PHYS(pfn), len,
 					   prot | IOMMU_CACHE);
 		if (ret)
 			goto err_unmap;
@@ -409,7 +412,8 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 	struct page **pages;
 	long ret, n, i, count;
 
-	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	pages = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_BATCH_ALLOC) ? NULL :
+		(struct page **)__get_free_page(GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
 	pfns = (unsigned long *)(pages + VFIO_DIRTY_PIN_BATCH);
@@ -485,8 +489,10 @@ static int dma_copy_map(struct vfio_dirty_domain *from,
 		}
 		run = dma_phys_run(from->domain, dma->iova + off, phys,
 				   dma->size - off);
-		ret = vfio_dirty_iommu_map(domain->domain, dma->iova + off, phys,
-					   run, dma->prot | IOMMU_CACHE);
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_MAP_COPY) ?
+		      -ENOMEM :
+		      vfio_dirty_iommu_map(domain->domain, dma->iova + off,
+					   phys, run, dma->prot | IOMMU_CACHE);
 		if (ret)
 			return ret;
 		off += run;
@@ -553,7 +559,8 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		goto out_unlock;
 	}
 
-	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	dma = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_MAP_ALLOC) ? NULL :
+	      kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
 	if (!dma) {
 		ret = -ENOMEM;
 		goto out_unlock;
@@ -795,6 +802,8 @@ static int dma_change_owner(struct vfio_dirty_dma *dma)
 		return 0;
 	lock_cap = capable(CAP_IPC_LOCK);
 	if (dma->locked_vm) {
+		if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_OWNER_ACCOUNT))
+			return -ENOMEM;
 		ret = mmap_write_lock_killable(mm);
 		if (ret)
 			return ret;
