@@ -268,14 +268,14 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
+	struct vfio_iommu_type1_dma_unmap __user *uunmap = (void __user *)arg;
 	struct vfio_iommu_type1_dma_unmap unmap;
 	struct vfio_bitmap bitmap;
 	bool all, get_bitmap, vaddr;
-	u64 unmapped;
 	int ret;
 
 	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_IN) ||
-	    copy_from_user(&unmap, (void __user *)arg, minsz))
+	    copy_from_user(&unmap, uunmap, minsz))
 		return -EFAULT;
 	if (unmap.argsz < minsz ||
 	    unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
@@ -317,18 +317,13 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 			return ret;
 	}
 
+	/* The size unmapped is written back before anything is removed. */
 	if (vaddr)
-		ret = vfio_dirty_dma_invalidate_vaddr(iommu, unmap.iova,
-						      unmap.size, all, &unmapped);
-	else
-		ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
-					   get_bitmap ? &bitmap : NULL,
-					   &unmapped);
-	if (ret)
-		return ret;
-	unmap.size = unmapped;
-	return vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_OUT) ||
-	       copy_to_user((void __user *)arg, &unmap, minsz) ? -EFAULT : 0;
+		return vfio_dirty_dma_invalidate_vaddr(iommu, unmap.iova,
+						       unmap.size, all,
+						       &uunmap->size);
+	return vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
+				    get_bitmap ? &bitmap : NULL, &uunmap->size);
 }
 
 static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,

@@ -652,6 +652,26 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	return 0;
 }
 
+/*
+ * Write the bytes of the mappings from @first up to @last, which a request
+ * is about to unmap or invalidate, to the user's @usize, before it changes
+ * any: a request whose answer cannot be written changes nothing, rather
+ * than fail having done it.
+ */
+static int unmap_answer(struct vfio_dirty_dma *first, dma_addr_t last,
+			u64 __user *usize)
+{
+	struct vfio_dirty_dma *dma;
+	u64 bytes = 0;
+
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
+		bytes += dma->size;
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_OUT) ||
+	    put_user(bytes, usize))
+		return -EFAULT;
+	return 0;
+}
+
 /**
  * vfio_dirty_dma_unmap() - VFIO_IOMMU_UNMAP_DMA
  * @iommu: the container
@@ -660,7 +680,7 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
  * @all: unmap everything
  * @bitmap: with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, where to report the
  *	dirty pages of what is unmapped, from @iova on; else NULL
- * @unmapped: set to the bytes unmapped, on success
+ * @usize: the user's size field, where the bytes unmapped are written
  *
  * A type1v2 container unmaps whole mappings only: a mapping that straddles
  * either end of the range fails the request.  A type1 container unmaps
@@ -670,19 +690,20 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
  * An unmap happens in three steps.  First, the emulated devices are asked
  * to unpin what they hold in the mappings it removes; that drops the
  * container's lock, so after each request every check is made again.
- * Then, with @bitmap, every one of those mappings is reported.  Then they
- * are removed.  The lock is held from the last check to the last removal,
- * so what is reported is what is removed, and a device's write lands
- * before the report or finds no mapping.  A request that fails has removed
+ * Then, with @bitmap, every one of those mappings is reported, and the
+ * bytes unmapped are written to @usize.  Then they are removed.  The lock
+ * is held from the last check to the last removal, so what is reported is
+ * what is removed, and a device's write lands before the report or finds
+ * no mapping.  A request that fails, @usize's write included, has removed
  * nothing and cleared nothing.
  *
  * Return: 0; -EINVAL for a range or bitmap page size the container refuses,
- * or when not tracking; -EFAULT if the bitmap cannot be written; -ENOMEM;
- * -EBUSY if a device keeps its pins.
+ * or when not tracking; -EFAULT if the bitmap or @usize cannot be written;
+ * -ENOMEM; -EBUSY if a device keeps its pins.
  */
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
-			 u64 *unmapped)
+			 u64 __user *usize)
 {
 	dma_addr_t last = all ? U64_MAX : iova + (size - 1), waited = 0;
 	struct vfio_dirty_dma *first, *dma, *next;
@@ -719,10 +740,11 @@ again:
 			goto out_unlock;
 	}
 
-	*unmapped = 0;
+	ret = unmap_answer(first, last, usize);
+	if (ret)
+		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = next) {
 		next = vfio_dirty_dma_next(dma);
-		*unmapped += dma->size;
 		dma_remove(iommu, dma);
 		cond_resched();
 	}
@@ -738,7 +760,8 @@ out_unlock:
  * @iova: first byte; 0 with @all
  * @size: bytes, [@iova, @iova + @size) does not wrap; 0 with @all
  * @all: every mapping
- * @invalidated: set to the bytes of the mappings invalidated, on success
+ * @usize: the user's size field, where the bytes of the mappings
+ *	invalidated are written before any is
  *
  * Marks the vaddr of the mappings in the range invalid, the mappings
  * chosen as an unmap of the same range would choose them (whole mappings;
@@ -749,11 +772,11 @@ out_unlock:
  *
  * Return: 0; -EBUSY while an emulated group is attached, -EINVAL for a
  * range not aligned to the page size, that bisects a mapping (type1v2), or
- * that holds an invalid vaddr.
+ * that holds an invalid vaddr; -EFAULT if @usize cannot be written.
  */
 int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
 				    dma_addr_t iova, u64 size, bool all,
-				    u64 *invalidated)
+				    u64 __user *usize)
 {
 	dma_addr_t last = all ? U64_MAX : iova + (size - 1);
 	struct vfio_dirty_dma *first, *dma;
@@ -775,11 +798,12 @@ int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
 			goto out_unlock;
 		}
 	}
-	*invalidated = 0;
+	ret = unmap_answer(first, last, usize);
+	if (ret)
+		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma)) {
 		dma->vaddr_invalid = true;
 		iommu->vaddr_invalid++;
-		*invalidated += dma->size;
 	}
 out_unlock:
 	mutex_unlock(&iommu->lock);

@@ -271,10 +271,10 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       unsigned long vaddr, u64 size, int prot);
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
-			 u64 *unmapped);
+			 u64 __user *usize);
 int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
 				    dma_addr_t iova, u64 size, bool all,
-				    u64 *invalidated);
+				    u64 __user *usize);
 int vfio_dirty_dma_update_vaddr(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 				unsigned long vaddr, u64 size);
 void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu);
@@ -326,7 +326,8 @@ void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
  * @VFIO_DIRTY_FAULT_MAP_COPY_IN: MAP_DMA's argument from the user
  * @VFIO_DIRTY_FAULT_UNMAP_COPY_IN: UNMAP_DMA's argument from the user
  * @VFIO_DIRTY_FAULT_UNMAP_COPY_BITMAP: its struct vfio_bitmap likewise
- * @VFIO_DIRTY_FAULT_UNMAP_COPY_OUT: the size it unmapped to the user
+ * @VFIO_DIRTY_FAULT_UNMAP_COPY_OUT: the size it unmaps (or invalidates)
+ *	to the user
  * @VFIO_DIRTY_FAULT_DIRTY_COPY_IN: DIRTY_PAGES's argument from the user
  * @VFIO_DIRTY_FAULT_DIRTY_COPY_RANGE: GET_BITMAP's range likewise
  * @VFIO_DIRTY_FAULT_MAP_ALLOC: a mapping
