@@ -46,6 +46,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vfio_util.h"
@@ -127,7 +128,9 @@ struct run {
  * @track: start dirty tracking before the call
  * @write_before_track: the device writes before tracking starts
  * @attach_pci: the PCI device's group is in the container before the call
+ * @invalid: mapping 1's vaddr is invalid before the call
  * @unset: the container's backend is not set before the call
+ * @in_child: the call is made, and the fault armed, in a child process
  * @call: the call; 0 or a negative errno
  * @present: is mapping @i there after the call returned @ret?
  * @tracking_after: is tracking on after the call returned @ret?
@@ -138,7 +141,7 @@ struct scenario {
 	const char *name;
 	bool needs_sim, needs_iommu, needs_pci;
 	int nmaps;
-	bool track, write_before_track, attach_pci, unset;
+	bool track, write_before_track, attach_pci, invalid, unset, in_child;
 	int (*call)(struct run *r);
 	bool (*present)(struct run *r, int ret, int i);
 	bool (*tracking_after)(struct run *r, int ret);
@@ -292,6 +295,13 @@ static int call_update_vaddr(struct run *r)
 				       map_iova(1), BUF_SIZE);
 }
 
+/* The mapping's new vaddr, given by another process: its new owner. */
+static int call_new_owner(struct run *r)
+{
+	return __vfio_map_vaddr(r->dev.container_fd, 0, r->buf[1], map_iova(1),
+				BUF_SIZE);
+}
+
 static int call_write_rw(struct run *r)
 {
 	return sim_write(r, 1, 0, CALL_PAGE, CALL_NPAGES);
@@ -337,6 +347,9 @@ static const struct scenario scenarios[] = {
 	{ .name = "get_info", .nmaps = 2, .track = true, .call = call_get_info },
 	{ .name = "update_vaddr", .needs_iommu = true, .nmaps = 2, .track = true,
 	  .call = call_update_vaddr },
+	{ .name = "update_vaddr_owner", .needs_iommu = true, .nmaps = 2,
+	  .track = true, .invalid = true, .in_child = true,
+	  .call = call_new_owner },
 	{ .name = "write_dma_rw", .needs_sim = true, .nmaps = 2, .track = true,
 	  .call = call_write_rw, .fallbacks = BITS_FALLBACKS, .whole = 1 },
 	{ .name = "write_pin", .needs_sim = true, .nmaps = 2, .track = true,
@@ -430,6 +443,49 @@ static bool disarm(struct injector *inj, char *point, size_t size)
 	return left == 0;
 }
 
+/* What a call made in a child process did. */
+struct child_call {
+	int ret;
+	bool fired;
+	char point[64];
+};
+
+/*
+ * Make @r's call in a child process, which arms fault @n for itself, as
+ * @inj says: the parent's arming is its own thread's.  Return: the call's
+ * result; whether the fault fired, and where, in @fired and @point.
+ */
+static int call_in_child(struct run *r, struct injector *inj, unsigned int n,
+			 bool *fired, char *point, size_t size)
+{
+	struct injector own = { .proc = inj->proc, .fd = -1 };
+	struct child_call *c;
+	int status, ret;
+	pid_t pid;
+
+	c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED)
+		return -errno;
+	c->ret = -ECHILD;
+	pid = fork();
+	if (!pid) {
+		if (own.proc)
+			own.fd = open(PROC_FAIL_NTH, O_RDWR);
+		arm(&own, n);
+		c->ret = r->s->call(r);
+		c->fired = disarm(&own, c->point, sizeof(c->point));
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		c->ret = -ECHILD;
+	ret = c->ret;
+	*fired = c->fired;
+	snprintf(point, size, "%s", c->point);
+	munmap(c, sizeof(*c));
+	return ret;
+}
+
 static bool word_in(const char *word, const char *list)
 {
 	size_t len = strlen(word);
@@ -487,6 +543,9 @@ static void run_setup(struct run *r)
 		device_writes(r);
 	if (s->attach_pci)
 		ASSERT_EQ(0, call_attach(r));
+	if (s->invalid)
+		ASSERT_EQ(0, __vfio_unmap_vaddr(r->dev.container_fd, 0,
+						map_iova(1), BUF_SIZE, NULL));
 }
 
 static void run_close(struct run *r)
@@ -651,9 +710,14 @@ static unsigned int sweep(struct __test_metadata *_metadata,
 		run_setup(&r);
 		r.refcnt = module_refcnt("vfio_dirty");
 
-		arm(inj, n);
-		ret = s->call(&r);
-		fired = disarm(inj, point, sizeof(point));
+		if (s->in_child) {
+			ret = call_in_child(&r, inj, n, &fired, point,
+					    sizeof(point));
+		} else {
+			arm(inj, n);
+			ret = s->call(&r);
+			fired = disarm(inj, point, sizeof(point));
+		}
 
 		if (fired)
 			points_add(reached, point);
@@ -734,6 +798,7 @@ FIXTURE_VARIANT_ADD(fail_nth, get_bitmap) { .scenario = "get_bitmap" };
 FIXTURE_VARIANT_ADD(fail_nth, stop) { .scenario = "stop" };
 FIXTURE_VARIANT_ADD(fail_nth, get_info) { .scenario = "get_info" };
 FIXTURE_VARIANT_ADD(fail_nth, update_vaddr) { .scenario = "update_vaddr" };
+FIXTURE_VARIANT_ADD(fail_nth, update_vaddr_owner) { .scenario = "update_vaddr_owner" };
 FIXTURE_VARIANT_ADD(fail_nth, write_dma_rw) { .scenario = "write_dma_rw" };
 FIXTURE_VARIANT_ADD(fail_nth, write_pin) { .scenario = "write_pin" };
 FIXTURE_VARIANT_ADD(fail_nth, group_attach) { .scenario = "group_attach" };
