@@ -60,6 +60,12 @@
 #define ALL_WORDS	(ALL_PAGES / 64)
 /* A sweep that reaches this many points has lost its way. */
 #define MAX_NTH		2000
+/*
+ * Seconds a sweep may take: each of its runs sets a container up, and
+ * behind an IOMMU pins and maps 4 MiB, which under TCG with KASAN takes
+ * seconds; the harness's default is 30.
+ */
+#define SWEEP_TIMEOUT	120
 
 #define PARAMS		"/sys/module/vfio_dirty/parameters/"
 #define TRACKING_BYTES	"/sys/module/vfio_dirty/stats/tracking_bytes"
@@ -869,14 +875,14 @@ static void sweep_report(struct __test_metadata *_metadata,
 }
 
 /* Through vfio_dirty's own hook. */
-TEST_F(fail_nth, sweep)
+TEST_F_TIMEOUT(fail_nth, sweep, SWEEP_TIMEOUT)
 {
 	sweep_report(_metadata, scenario_named(variant->scenario), &self->inj,
 		     self->buf);
 }
 
 /* Through /proc/thread-self/fail-nth: the kernel's sites count too. */
-TEST_F(fail_nth, sweep_proc)
+TEST_F_TIMEOUT(fail_nth, sweep_proc, SWEEP_TIMEOUT)
 {
 	if (access(PROC_FAIL_NTH, F_OK))
 		SKIP(return, "the kernel has no " PROC_FAIL_NTH " (CONFIG_FAULT_INJECTION)");
