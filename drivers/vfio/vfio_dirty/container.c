@@ -48,7 +48,8 @@ void *vfio_dirty_open(unsigned long arg)
 
 	if (arg != VFIO_TYPE1_IOMMU && arg != VFIO_TYPE1v2_IOMMU)
 		return ERR_PTR(-EINVAL);
-	iommu = kzalloc(sizeof(*iommu), GFP_KERNEL_ACCOUNT);
+	iommu = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_OPEN_ALLOC) ? NULL :
+		kzalloc(sizeof(*iommu), GFP_KERNEL_ACCOUNT);
 	if (!iommu)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&iommu->devices_lock);
@@ -140,6 +141,8 @@ static int add_iova_cap(struct vfio_dirty_iommu *iommu,
 		n++;
 	if (!n)
 		return 0;
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_CAP_IOVA_RANGE))
+		return -ENOMEM;
 	header = vfio_info_cap_add(caps, struct_size(cap, iova_ranges, n),
 				   VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, 1);
 	if (IS_ERR(header))
@@ -172,12 +175,17 @@ static int add_caps(struct vfio_dirty_iommu *iommu, struct vfio_info_cap *caps)
 	int ret;
 
 	lockdep_assert_held(&iommu->lock);
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_CAP_MIGRATION))
+		return -ENOMEM;
 	ret = vfio_info_add_capability(caps, &mig.header, sizeof(mig));
-	if (!ret)
-		ret = vfio_info_add_capability(caps, &avail.header, sizeof(avail));
-	if (!ret)
-		ret = add_iova_cap(iommu, caps);
-	return ret;
+	if (ret)
+		return ret;
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_CAP_DMA_AVAIL))
+		return -ENOMEM;
+	ret = vfio_info_add_capability(caps, &avail.header, sizeof(avail));
+	if (ret)
+		return ret;
+	return add_iova_cap(iommu, caps);
 }
 
 static int get_info(struct vfio_dirty_iommu *iommu, unsigned long arg)
@@ -188,7 +196,8 @@ static int get_info(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	struct vfio_info_cap caps = {};
 	int ret;
 
-	if (copy_from_user(&info, uinfo, minsz))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_COPY_IN) ||
+	    copy_from_user(&info, uinfo, minsz))
 		return -EFAULT;
 	if (info.argsz < minsz)
 		return -EINVAL;
@@ -209,14 +218,16 @@ static int get_info(struct vfio_dirty_iommu *iommu, unsigned long arg)
 			info.argsz = sizeof(info) + caps.size;
 		} else {
 			vfio_info_cap_shift(&caps, sizeof(info));
-			if (copy_to_user(uinfo + 1, caps.buf, caps.size)) {
+			if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_COPY_CAPS) ||
+			    copy_to_user(uinfo + 1, caps.buf, caps.size)) {
 				ret = -EFAULT;
 				goto out_free_caps;
 			}
 			info.cap_offset = sizeof(info);
 		}
 	}
-	if (copy_to_user(uinfo, &info, minsz))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_INFO_COPY_OUT) ||
+	    copy_to_user(uinfo, &info, minsz))
 		ret = -EFAULT;
 out_free_caps:
 	kfree(caps.buf);
@@ -230,7 +241,8 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	int prot = 0, ret;
 	bool set_vaddr;
 
-	if (copy_from_user(&map, (void __user *)arg, minsz))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_MAP_COPY_IN) ||
+	    copy_from_user(&map, (void __user *)arg, minsz))
 		return -EFAULT;
 	if (map.argsz < minsz ||
 	    map.flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE |
@@ -259,13 +271,14 @@ static int map_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
+	struct vfio_iommu_type1_dma_unmap __user *uunmap = (void __user *)arg;
 	struct vfio_iommu_type1_dma_unmap unmap;
 	struct vfio_bitmap bitmap;
 	bool all, get_bitmap, vaddr;
-	u64 unmapped;
 	int ret;
 
-	if (copy_from_user(&unmap, (void __user *)arg, minsz))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_IN) ||
+	    copy_from_user(&unmap, uunmap, minsz))
 		return -EFAULT;
 	if (unmap.argsz < minsz ||
 	    unmap.flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP |
@@ -284,7 +297,8 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 	if (get_bitmap) {
 		if (all || unmap.argsz < minsz + sizeof(bitmap))
 			return -EINVAL;
-		if (copy_from_user(&bitmap, (void __user *)(arg + minsz),
+		if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_BITMAP) ||
+		    copy_from_user(&bitmap, (void __user *)(arg + minsz),
 				   sizeof(bitmap)))
 			return -EFAULT;
 		if (!access_ok(bitmap.data, bitmap.size))
@@ -306,17 +320,13 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 			return ret;
 	}
 
+	/* The size unmapped is written back before anything is removed. */
 	if (vaddr)
-		ret = vfio_dirty_dma_invalidate_vaddr(iommu, unmap.iova,
-						      unmap.size, all, &unmapped);
-	else
-		ret = vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
-					   get_bitmap ? &bitmap : NULL,
-					   &unmapped);
-	if (ret)
-		return ret;
-	unmap.size = unmapped;
-	return copy_to_user((void __user *)arg, &unmap, minsz) ? -EFAULT : 0;
+		return vfio_dirty_dma_invalidate_vaddr(iommu, unmap.iova,
+						       unmap.size, all,
+						       &uunmap->size);
+	return vfio_dirty_dma_unmap(iommu, unmap.iova, unmap.size, all,
+				    get_bitmap ? &bitmap : NULL, &uunmap->size);
 }
 
 static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,
@@ -328,7 +338,8 @@ static int dirty_get_bitmap(struct vfio_dirty_iommu *iommu, unsigned long arg,
 
 	if (argsz < minsz + sizeof(range))
 		return -EINVAL;
-	if (copy_from_user(&range, (void __user *)(arg + minsz), sizeof(range)))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_DIRTY_COPY_RANGE) ||
+	    copy_from_user(&range, (void __user *)(arg + minsz), sizeof(range)))
 		return -EFAULT;
 	if (!range.size)
 		return -EINVAL;
@@ -352,7 +363,8 @@ static int dirty_pages(struct vfio_dirty_iommu *iommu, unsigned long arg)
 
 	if (!iommu->v2)
 		return -EACCES;
-	if (copy_from_user(&dirty, (void __user *)arg, minsz))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_DIRTY_COPY_IN) ||
+	    copy_from_user(&dirty, (void __user *)arg, minsz))
 		return -EFAULT;
 	if (dirty.argsz < minsz)
 		return -EINVAL;

@@ -195,7 +195,7 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
 {
-	if (vfio_dirty_should_fail())
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_STORE))
 		return -ENOMEM;
 	return xa_err(xa_store(&dma->dirty, index, entry, VFIO_DIRTY_GFP_BITS));
 }
@@ -229,7 +229,7 @@ static int chunk_set(struct vfio_dirty_chunk *chunk, u32 first, u32 n)
 		block = &chunk->blocks[first / VFIO_DIRTY_BITS];
 		take = min(n, VFIO_DIRTY_BITS - first % VFIO_DIRTY_BITS);
 		if (!*block) {
-			if (vfio_dirty_should_fail())
+			if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC))
 				return -ENOMEM;
 			*block = kmem_cache_zalloc(bits_cache, VFIO_DIRTY_GFP_BITS);
 			if (!*block)
@@ -328,7 +328,7 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
 			return entry_store(dma, index,
 					   run_entry(dma, run_start, run_n));
-		chunk = vfio_dirty_should_fail() ? NULL :
+		chunk = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC) ? NULL :
 			kzalloc(sizeof(*chunk), VFIO_DIRTY_GFP_BITS);
 		if (!chunk)
 			return -ENOMEM;
@@ -583,7 +583,8 @@ static int report_write(void *priv, u64 word, const u64 *words, u64 n)
 	u64 __user *dst = r->bitmap + word;
 	u64 i;
 
-	if (!user_write_access_begin(dst, n * sizeof(u64)))
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_REPORT_COPY_OUT) ||
+	    !user_write_access_begin(dst, n * sizeof(u64)))
 		return -EFAULT;
 	for (i = 0; i < n; i++)
 		unsafe_put_user(words[i], &dst[i], err_fault);
@@ -648,7 +649,8 @@ int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	int ret = 0;
 
 	lockdep_assert_held(&iommu->lock);
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	r = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_REPORT_ALLOC) ? NULL :
+	    kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return -ENOMEM;
 	r->writer.cap = READ_ONCE(vfio_dirty_chunk_size) / sizeof(u64);
@@ -703,7 +705,7 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	}
 	first = vfio_dirty_dma_first(iommu, iova, last);
 	ret = vfio_dirty_report(iommu, iova, last, first, bitmap);
-	if (ret)
+	if (ret && !vfio_dirty_unwind_broken(VFIO_DIRTY_UNWIND_REPORT))
 		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
 		reset_dma(iommu, dma);

@@ -151,7 +151,8 @@ int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	if (npages > 0)
-		ret = mmap_write_lock_killable(mm);
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_ACCOUNT) ? -ENOMEM :
+		      mmap_write_lock_killable(mm);
 	else
 		mmap_write_lock(mm);
 	if (!ret) {
@@ -231,7 +232,8 @@ long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 	if (!mmget_not_zero(dma->mm))
 		return -ENODEV;
 	mmap_read_lock(dma->mm);
-	ret = vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
+	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_USER) ? -ENOMEM :
+	      vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
 	if (ret > 0) {
 		for (i = 0; i < ret; i++) {
 			pfns[i] = page_to_pfn(pages[i]);
@@ -345,7 +347,8 @@ static int dma_map_run(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	int ret;
 
 	list_for_each_entry(d, &iommu->domains, next) {
-		ret = vfio_dirty_iommu_map(d->domain, iova, PFN_PHYS(pfn), len,
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_MAP) ? -ENOMEM :
+		      vfio_dirty_iommu_map(d->domain, iova, PFN_PHYS(pfn), len,
 					   prot | IOMMU_CACHE);
 		if (ret)
 			goto err_unmap;
@@ -409,7 +412,8 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 	struct page **pages;
 	long ret, n, i, count;
 
-	pages = (struct page **)__get_free_page(GFP_KERNEL);
+	pages = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_BATCH_ALLOC) ? NULL :
+		(struct page **)__get_free_page(GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
 	pfns = (unsigned long *)(pages + VFIO_DIRTY_PIN_BATCH);
@@ -485,8 +489,10 @@ static int dma_copy_map(struct vfio_dirty_domain *from,
 		}
 		run = dma_phys_run(from->domain, dma->iova + off, phys,
 				   dma->size - off);
-		ret = vfio_dirty_iommu_map(domain->domain, dma->iova + off, phys,
-					   run, dma->prot | IOMMU_CACHE);
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_MAP_COPY) ?
+		      -ENOMEM :
+		      vfio_dirty_iommu_map(domain->domain, dma->iova + off,
+					   phys, run, dma->prot | IOMMU_CACHE);
 		if (ret)
 			return ret;
 		off += run;
@@ -553,7 +559,8 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		goto out_unlock;
 	}
 
-	dma = kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
+	dma = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_MAP_ALLOC) ? NULL :
+	      kzalloc(sizeof(*dma), GFP_KERNEL_ACCOUNT);
 	if (!dma) {
 		ret = -ENOMEM;
 		goto out_unlock;
@@ -645,6 +652,26 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	return 0;
 }
 
+/*
+ * Write the bytes of the mappings from @first up to @last, which a request
+ * is about to unmap or invalidate, to the user's @usize, before it changes
+ * any: a request whose answer cannot be written changes nothing, rather
+ * than fail having done it.
+ */
+static int unmap_answer(struct vfio_dirty_dma *first, dma_addr_t last,
+			u64 __user *usize)
+{
+	struct vfio_dirty_dma *dma;
+	u64 bytes = 0;
+
+	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
+		bytes += dma->size;
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_OUT) ||
+	    put_user(bytes, usize))
+		return -EFAULT;
+	return 0;
+}
+
 /**
  * vfio_dirty_dma_unmap() - VFIO_IOMMU_UNMAP_DMA
  * @iommu: the container
@@ -653,7 +680,7 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
  * @all: unmap everything
  * @bitmap: with VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, where to report the
  *	dirty pages of what is unmapped, from @iova on; else NULL
- * @unmapped: set to the bytes unmapped, on success
+ * @usize: the user's size field, where the bytes unmapped are written
  *
  * A type1v2 container unmaps whole mappings only: a mapping that straddles
  * either end of the range fails the request.  A type1 container unmaps
@@ -663,19 +690,20 @@ static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
  * An unmap happens in three steps.  First, the emulated devices are asked
  * to unpin what they hold in the mappings it removes; that drops the
  * container's lock, so after each request every check is made again.
- * Then, with @bitmap, every one of those mappings is reported.  Then they
- * are removed.  The lock is held from the last check to the last removal,
- * so what is reported is what is removed, and a device's write lands
- * before the report or finds no mapping.  A request that fails has removed
+ * Then, with @bitmap, every one of those mappings is reported, and the
+ * bytes unmapped are written to @usize.  Then they are removed.  The lock
+ * is held from the last check to the last removal, so what is reported is
+ * what is removed, and a device's write lands before the report or finds
+ * no mapping.  A request that fails, @usize's write included, has removed
  * nothing and cleared nothing.
  *
  * Return: 0; -EINVAL for a range or bitmap page size the container refuses,
- * or when not tracking; -EFAULT if the bitmap cannot be written; -ENOMEM;
- * -EBUSY if a device keeps its pins.
+ * or when not tracking; -EFAULT if the bitmap or @usize cannot be written;
+ * -ENOMEM; -EBUSY if a device keeps its pins.
  */
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			 u64 size, bool all, struct vfio_bitmap *bitmap,
-			 u64 *unmapped)
+			 u64 __user *usize)
 {
 	dma_addr_t last = all ? U64_MAX : iova + (size - 1), waited = 0;
 	struct vfio_dirty_dma *first, *dma, *next;
@@ -712,10 +740,11 @@ again:
 			goto out_unlock;
 	}
 
-	*unmapped = 0;
+	ret = unmap_answer(first, last, usize);
+	if (ret)
+		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = next) {
 		next = vfio_dirty_dma_next(dma);
-		*unmapped += dma->size;
 		dma_remove(iommu, dma);
 		cond_resched();
 	}
@@ -731,7 +760,8 @@ out_unlock:
  * @iova: first byte; 0 with @all
  * @size: bytes, [@iova, @iova + @size) does not wrap; 0 with @all
  * @all: every mapping
- * @invalidated: set to the bytes of the mappings invalidated, on success
+ * @usize: the user's size field, where the bytes of the mappings
+ *	invalidated are written before any is
  *
  * Marks the vaddr of the mappings in the range invalid, the mappings
  * chosen as an unmap of the same range would choose them (whole mappings;
@@ -742,11 +772,11 @@ out_unlock:
  *
  * Return: 0; -EBUSY while an emulated group is attached, -EINVAL for a
  * range not aligned to the page size, that bisects a mapping (type1v2), or
- * that holds an invalid vaddr.
+ * that holds an invalid vaddr; -EFAULT if @usize cannot be written.
  */
 int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
 				    dma_addr_t iova, u64 size, bool all,
-				    u64 *invalidated)
+				    u64 __user *usize)
 {
 	dma_addr_t last = all ? U64_MAX : iova + (size - 1);
 	struct vfio_dirty_dma *first, *dma;
@@ -768,11 +798,12 @@ int vfio_dirty_dma_invalidate_vaddr(struct vfio_dirty_iommu *iommu,
 			goto out_unlock;
 		}
 	}
-	*invalidated = 0;
+	ret = unmap_answer(first, last, usize);
+	if (ret)
+		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma)) {
 		dma->vaddr_invalid = true;
 		iommu->vaddr_invalid++;
-		*invalidated += dma->size;
 	}
 out_unlock:
 	mutex_unlock(&iommu->lock);
@@ -795,6 +826,8 @@ static int dma_change_owner(struct vfio_dirty_dma *dma)
 		return 0;
 	lock_cap = capable(CAP_IPC_LOCK);
 	if (dma->locked_vm) {
+		if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_OWNER_ACCOUNT))
+			return -ENOMEM;
 		ret = mmap_write_lock_killable(mm);
 		if (ret)
 			return ret;

@@ -77,8 +77,10 @@ struct vfio_dirty_group *vfio_dirty_find_group(struct vfio_dirty_iommu *iommu,
 /* Insert [@start, @last] before @pos (at the tail when @pos is a list head). */
 static int iova_insert(struct list_head *pos, dma_addr_t start, dma_addr_t last)
 {
-	struct vfio_dirty_iova *iova = kmalloc(sizeof(*iova), GFP_KERNEL_ACCOUNT);
+	struct vfio_dirty_iova *iova;
 
+	iova = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOVA_ALLOC) ? NULL :
+	       kmalloc(sizeof(*iova), GFP_KERNEL_ACCOUNT);
 	if (!iova)
 		return -ENOMEM;
 	iova->start = start;
@@ -286,7 +288,8 @@ static void iova_refresh(struct vfio_dirty_iommu *iommu)
 		start = max(start, domain->domain->geometry.aperture_start);
 		last = min(last, domain->domain->geometry.aperture_end);
 		list_for_each_entry(group, &domain->groups, next)
-			if (iommu_get_group_resv_regions(group->iommu_group,
+			if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_REFRESH_RESV_REGIONS) ||
+			    iommu_get_group_resv_regions(group->iommu_group,
 							 &resv))
 				goto out_free;
 	}
@@ -303,7 +306,8 @@ static int domain_alloc_dev(struct device *dev, void *data)
 {
 	struct iommu_domain **domain = data;
 
-	*domain = vfio_dirty_domain_alloc(dev);
+	*domain = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_DOMAIN_ALLOC) ?
+		  ERR_PTR(-ENOMEM) : vfio_dirty_domain_alloc(dev);
 	return 1;	/* one device is enough */
 }
 
@@ -318,7 +322,8 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 	LIST_HEAD(resv);
 	int ret;
 
-	domain = kzalloc(sizeof(*domain), GFP_KERNEL_ACCOUNT);
+	domain = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_DOMAIN_ALLOC) ? NULL :
+		 kzalloc(sizeof(*domain), GFP_KERNEL_ACCOUNT);
 	if (!domain)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&domain->groups);
@@ -328,12 +333,14 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 		ret = PTR_ERR(domain->domain);
 		goto err_free_domain;
 	}
-	ret = iommu_attach_group(domain->domain, iommu_group);
+	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_IOMMU_ATTACH) ? -ENOMEM :
+	      iommu_attach_group(domain->domain, iommu_group);
 	if (ret)
 		goto err_free_iommu_domain;
 
 	geo = &domain->domain->geometry;
-	ret = iommu_get_group_resv_regions(iommu_group, &resv);
+	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_RESV_REGIONS) ? -ENOMEM :
+	      iommu_get_group_resv_regions(iommu_group, &resv);
 	if (ret)
 		goto err_detach;
 	if (aperture_conflict(iommu, geo->aperture_start, geo->aperture_end) ||
@@ -387,7 +394,8 @@ static int attach_iommu_group(struct vfio_dirty_iommu *iommu,
 	}
 
 	if (resv_sw_msi(&resv, &msi_base)) {
-		ret = iommu_get_msi_cookie(domain->domain, msi_base);
+		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_MSI_COOKIE) ?
+		      -ENOMEM : iommu_get_msi_cookie(domain->domain, msi_base);
 		if (ret && ret != -ENODEV)
 			goto err_detach;
 	}
@@ -449,7 +457,8 @@ int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	group = kzalloc(sizeof(*group), GFP_KERNEL_ACCOUNT);
+	group = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_GROUP_ALLOC) ? NULL :
+		kzalloc(sizeof(*group), GFP_KERNEL_ACCOUNT);
 	if (!group) {
 		ret = -ENOMEM;
 		goto out_unlock;

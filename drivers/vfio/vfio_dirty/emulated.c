@@ -57,7 +57,8 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		return 0;
 	}
 
-	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
+	pin = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_ALLOC) ? NULL :
+	      kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin)
 		return -ENOMEM;
 	ret = vfio_dirty_pin_user(dma, index, 1, &pin->page, &pfn);
@@ -77,7 +78,8 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		counted = true;
 	}
 	pin->refs = 1;
-	ret = xa_insert(&dma->pins, index, pin, GFP_KERNEL_ACCOUNT);
+	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_INSERT) ? -ENOMEM :
+	      xa_insert(&dma->pins, index, pin, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto err_unaccount;
 	vfio_dirty_mark(iommu, dma, (u64)index << PAGE_SHIFT, PAGE_SIZE);
@@ -85,7 +87,7 @@ static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 	return 0;
 
 err_unaccount:
-	if (counted)
+	if (counted && !vfio_dirty_unwind_broken(VFIO_DIRTY_UNWIND_PIN_ACCOUNT))
 		vfio_dirty_account(dma, -1);
 err_unpin:
 	if (!vfio_dirty_page_unheld(pin->page))
@@ -241,7 +243,9 @@ static int dma_rw_copy(struct vfio_dirty_dma *dma, u64 offset, void *data,
 		mmput(dma->mm);
 		return -EFAULT;
 	}
-	if (write)
+	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_DMA_RW_COPY))
+		left = count;
+	else if (write)
 		left = copy_to_user(uaddr, data, count);
 	else
 		left = copy_from_user(data, uaddr, count);

@@ -7,13 +7,44 @@
  * ioctl answers -ENOTTY where this file would be called.  The hooks reach
  * states a device cannot reach in a test VM: VFIO_DIRTY_TEST_SET_DIRTY marks
  * terabytes dirty through the same path as a device's write, without the
- * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail,
- * through vfio_dirty_should_fail(), which production builds define as
- * false.  The uAPI is in vfio_dirty_test.h.
+ * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail.
+ * The uAPI is in vfio_dirty_test.h.
+ *
+ * Fault injection.  Every call of the backend that can fail (each
+ * allocation, each copy to or from the user, each pin, each iommu_map(),
+ * each IOMMU call of an attach: enum vfio_dirty_fault) is preceded by
+ * vfio_dirty_should_fail() with its point, which production builds define
+ * as false.  When it returns true the caller takes the error path with the
+ * errno the real call would return.  It returns true:
+ *
+ * - at the Nth point the task that armed the fail_nth parameter (by writing
+ *   N to it) hits, once: /proc/thread-self/fail-nth's contract, for the
+ *   module's own points, on kernels built without fault injection.  The
+ *   parameter reads back the hits left before the failure, 0 once it came;
+ *   fail_point names the point that failed last;
+ * - at the points of dirty bits, while VFIO_DIRTY_TEST_FAIL_ALLOC's count
+ *   lasts, in any task;
+ * - on a kernel with CONFIG_FAULT_INJECTION, wherever the fault attribute
+ *   fail_vfio_dirty says so, which includes the Nth point, or real
+ *   allocation, of a task that wrote N to /proc/thread-self/fail-nth.
+ *
+ * A sweep arms n = 1, 2, ... in turn around one call, until the call
+ * completes without the fault coming, and checks after each that the error
+ * path lost and leaked nothing (tools/testing/selftests/vfio/
+ * vfio_dirty_fail_nth_test.c).  To show that those checks notice, the
+ * skip_unwind parameter breaks one error path on purpose
+ * (enum vfio_dirty_unwind, vfio_dirty_unwind_broken()).
+ *
+ * Locking: fail_lock protects the armed task and its count; the rest is
+ * read and written whole.
  */
 #include <linux/atomic.h>
 #include <linux/capability.h>
+#include <linux/fault-inject.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "private.h"
@@ -58,15 +89,208 @@ out_unlock:
 /* Allocations of dirty bits left to fail. */
 static atomic_t fail_allocs = ATOMIC_INIT(0);
 
-/**
- * vfio_dirty_should_fail() - fail this allocation of dirty bits?
- *
- * Return: true while VFIO_DIRTY_TEST_FAIL_ALLOC's count lasts, using one.
- */
-bool vfio_dirty_should_fail(void)
+static const char *const fault_names[VFIO_DIRTY_FAULT_NR] = {
+	[VFIO_DIRTY_FAULT_OPEN_ALLOC] = "open_alloc",
+	[VFIO_DIRTY_FAULT_INFO_COPY_IN] = "info_copy_in",
+	[VFIO_DIRTY_FAULT_INFO_CAP_MIGRATION] = "info_cap_migration",
+	[VFIO_DIRTY_FAULT_INFO_CAP_DMA_AVAIL] = "info_cap_dma_avail",
+	[VFIO_DIRTY_FAULT_INFO_CAP_IOVA_RANGE] = "info_cap_iova_range",
+	[VFIO_DIRTY_FAULT_INFO_COPY_CAPS] = "info_copy_caps",
+	[VFIO_DIRTY_FAULT_INFO_COPY_OUT] = "info_copy_out",
+	[VFIO_DIRTY_FAULT_MAP_COPY_IN] = "map_copy_in",
+	[VFIO_DIRTY_FAULT_UNMAP_COPY_IN] = "unmap_copy_in",
+	[VFIO_DIRTY_FAULT_UNMAP_COPY_BITMAP] = "unmap_copy_bitmap",
+	[VFIO_DIRTY_FAULT_UNMAP_COPY_OUT] = "unmap_copy_out",
+	[VFIO_DIRTY_FAULT_DIRTY_COPY_IN] = "dirty_copy_in",
+	[VFIO_DIRTY_FAULT_DIRTY_COPY_RANGE] = "dirty_copy_range",
+	[VFIO_DIRTY_FAULT_MAP_ALLOC] = "map_alloc",
+	[VFIO_DIRTY_FAULT_PIN_BATCH_ALLOC] = "pin_batch_alloc",
+	[VFIO_DIRTY_FAULT_PIN_USER] = "pin_user",
+	[VFIO_DIRTY_FAULT_ACCOUNT] = "account",
+	[VFIO_DIRTY_FAULT_IOMMU_MAP] = "iommu_map",
+	[VFIO_DIRTY_FAULT_IOMMU_MAP_COPY] = "iommu_map_copy",
+	[VFIO_DIRTY_FAULT_OWNER_ACCOUNT] = "owner_account",
+	[VFIO_DIRTY_FAULT_GROUP_ALLOC] = "group_alloc",
+	[VFIO_DIRTY_FAULT_DOMAIN_ALLOC] = "domain_alloc",
+	[VFIO_DIRTY_FAULT_IOMMU_DOMAIN_ALLOC] = "iommu_domain_alloc",
+	[VFIO_DIRTY_FAULT_IOMMU_ATTACH] = "iommu_attach",
+	[VFIO_DIRTY_FAULT_RESV_REGIONS] = "resv_regions",
+	[VFIO_DIRTY_FAULT_MSI_COOKIE] = "msi_cookie",
+	[VFIO_DIRTY_FAULT_IOVA_ALLOC] = "iova_alloc",
+	[VFIO_DIRTY_FAULT_REFRESH_RESV_REGIONS] = "refresh_resv_regions",
+	[VFIO_DIRTY_FAULT_PIN_ALLOC] = "pin_alloc",
+	[VFIO_DIRTY_FAULT_PIN_INSERT] = "pin_insert",
+	[VFIO_DIRTY_FAULT_DMA_RW_COPY] = "dma_rw_copy",
+	[VFIO_DIRTY_FAULT_BITS_STORE] = "bits_store",
+	[VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC] = "bits_chunk_alloc",
+	[VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC] = "bits_block_alloc",
+	[VFIO_DIRTY_FAULT_REPORT_ALLOC] = "report_alloc",
+	[VFIO_DIRTY_FAULT_REPORT_COPY_OUT] = "report_copy_out",
+};
+
+static DEFINE_SPINLOCK(fail_lock);
+/* The task that armed fail_nth, by its pid, and the hits it has left. */
+static pid_t fail_pid;
+static unsigned int fail_nth;
+/* The point that failed last, VFIO_DIRTY_FAULT_NR for none. */
+static int fail_point = VFIO_DIRTY_FAULT_NR;
+
+#ifdef CONFIG_FAULT_INJECTION
+static DECLARE_FAULT_ATTR(fail_vfio_dirty);
+
+static bool should_fail_attr(void)
 {
-	return atomic_add_unless(&fail_allocs, -1, 0);
+	return should_fail(&fail_vfio_dirty, 1);
 }
+#else
+static bool should_fail_attr(void)
+{
+	return false;
+}
+#endif
+
+static bool fail_armed(void)
+{
+	bool fail = false;
+
+	spin_lock(&fail_lock);
+	if (fail_nth && fail_pid == task_pid_nr(current))
+		fail = !--fail_nth;
+	spin_unlock(&fail_lock);
+	return fail;
+}
+
+static bool fault_is_bits(enum vfio_dirty_fault point)
+{
+	return point == VFIO_DIRTY_FAULT_BITS_STORE ||
+	       point == VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC ||
+	       point == VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC;
+}
+
+/**
+ * vfio_dirty_should_fail() - make the call at a fault point fail?
+ * @point: the fault point
+ *
+ * Return: true when the caller must fail as its call would (see the
+ * top of this file), false to make the call.
+ */
+bool vfio_dirty_should_fail(enum vfio_dirty_fault point)
+{
+	bool fail;
+
+	fail = fail_armed() ||
+	       (fault_is_bits(point) && atomic_add_unless(&fail_allocs, -1, 0)) ||
+	       should_fail_attr();
+	if (fail)
+		WRITE_ONCE(fail_point, point);
+	return fail;
+}
+
+/*
+ * fail_nth: writing N arms the writer (the thread) to fail at the Nth point
+ * it hits, 0 disarms, and forgets the point that failed last; reading gives
+ * the hits left, 0 once the failure came.
+ */
+static int fail_nth_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	spin_lock(&fail_lock);
+	fail_pid = n ? task_pid_nr(current) : 0;
+	fail_nth = n;
+	spin_unlock(&fail_lock);
+	WRITE_ONCE(fail_point, VFIO_DIRTY_FAULT_NR);
+	return 0;
+}
+
+static int fail_nth_get(char *buffer, const struct kernel_param *kp)
+{
+	unsigned int n;
+
+	spin_lock(&fail_lock);
+	n = fail_nth;
+	spin_unlock(&fail_lock);
+	return sysfs_emit(buffer, "%u\n", n);
+}
+
+static const struct kernel_param_ops fail_nth_ops = {
+	.set = fail_nth_set,
+	.get = fail_nth_get,
+};
+
+module_param_cb(fail_nth, &fail_nth_ops, NULL, 0600);
+MODULE_PARM_DESC(fail_nth,
+		 "Test only: the writing thread fails at the Nth fault point it hits; reads the hits left, 0 once failed (default: 0, none)");
+
+static int fail_point_get(char *buffer, const struct kernel_param *kp)
+{
+	int point = READ_ONCE(fail_point);
+
+	return sysfs_emit(buffer, "%s\n", point < VFIO_DIRTY_FAULT_NR ?
+			  fault_names[point] : "none");
+}
+
+static const struct kernel_param_ops fail_point_ops = {
+	.get = fail_point_get,
+};
+
+module_param_cb(fail_point, &fail_point_ops, NULL, 0400);
+MODULE_PARM_DESC(fail_point,
+		 "Test only: the fault point that failed last, since fail_nth was written (none)");
+
+static const char *const unwind_names[] = {
+	[VFIO_DIRTY_UNWIND_REPORT] = "report",
+	[VFIO_DIRTY_UNWIND_PIN_ACCOUNT] = "pin_account",
+};
+
+/* The error path broken on purpose, -1 for none. */
+static int skip_unwind = -1;
+
+/**
+ * vfio_dirty_unwind_broken() - is this error path broken on purpose?
+ * @path: the error path
+ *
+ * Return: true while the skip_unwind parameter names @path.
+ */
+bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path)
+{
+	return READ_ONCE(skip_unwind) == path;
+}
+
+static int skip_unwind_set(const char *val, const struct kernel_param *kp)
+{
+	int path;
+
+	if (sysfs_streq(val, "none")) {
+		WRITE_ONCE(skip_unwind, -1);
+		return 0;
+	}
+	path = sysfs_match_string(unwind_names, val);
+	if (path < 0)
+		return path;
+	WRITE_ONCE(skip_unwind, path);
+	return 0;
+}
+
+static int skip_unwind_get(char *buffer, const struct kernel_param *kp)
+{
+	int path = READ_ONCE(skip_unwind);
+
+	return sysfs_emit(buffer, "%s\n", path < 0 ? "none" : unwind_names[path]);
+}
+
+static const struct kernel_param_ops skip_unwind_ops = {
+	.set = skip_unwind_set,
+	.get = skip_unwind_get,
+};
+
+module_param_cb(skip_unwind, &skip_unwind_ops, NULL, 0600);
+MODULE_PARM_DESC(skip_unwind,
+		 "Test only: break one error path, to show the fault injection sweep notices: report (a failed GET_BITMAP clears its bits), pin_account (a failed emulated pin stays in locked_vm), or none (default: none)");
 
 static int fail_alloc(unsigned long arg)
 {
