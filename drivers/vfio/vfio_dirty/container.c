@@ -312,7 +312,7 @@ static int unmap_dma(struct vfio_dirty_iommu *iommu, unsigned long arg)
 					   &unmapped);
 	if (ret)
 		return ret;
-	unmap.size = unmapped;
+	unmap.size = vfio_dirty_test_unmapped(unmapped);
 	return copy_to_user((void __user *)arg, &unmap, minsz) ? -EFAULT : 0;
 }
 

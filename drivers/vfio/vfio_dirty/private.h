@@ -319,6 +319,7 @@ void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
 long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 			   unsigned long arg);
 bool vfio_dirty_should_fail(void);
+u64 vfio_dirty_test_unmapped(u64 unmapped);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)
@@ -329,6 +330,11 @@ static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 static inline bool vfio_dirty_should_fail(void)
 {
 	return false;
+}
+
+static inline u64 vfio_dirty_test_unmapped(u64 unmapped)
+{
+	return unmapped;
 }
 #endif
 

@@ -9,9 +9,12 @@
  * terabytes dirty through the same path as a device's write, without the
  * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail,
  * through vfio_dirty_should_fail(), which production builds define as
- * false.  The uAPI is in vfio_dirty_test.h.
+ * false.  The uAPI is in vfio_dirty_test.h.  The module parameter
+ * misreport_unmap makes the backend wrong on purpose, in one way a user
+ * can see: the differential fuzzer's negative control.
  */
 #include <linux/atomic.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -78,6 +81,24 @@ static int fail_alloc(unsigned long arg)
 		return -EINVAL;
 	fail.left = atomic_xchg(&fail_allocs, fail.count);
 	return copy_to_user((void __user *)arg, &fail, sizeof(fail)) ? -EFAULT : 0;
+}
+
+static bool misreport_unmap;
+module_param(misreport_unmap, bool, 0644);
+MODULE_PARM_DESC(misreport_unmap,
+		 "Test only: report one page too many in the size of every unmap that removes something (default: N)");
+
+/**
+ * vfio_dirty_test_unmapped() - the size an unmap reports
+ * @unmapped: the bytes it unmapped (or whose vaddr it invalidated)
+ *
+ * Return: @unmapped, or one page more while misreport_unmap is set and
+ * @unmapped is not 0.
+ */
+u64 vfio_dirty_test_unmapped(u64 unmapped)
+{
+	return unmapped && READ_ONCE(misreport_unmap) ? unmapped + PAGE_SIZE :
+							unmapped;
 }
 
 /**
