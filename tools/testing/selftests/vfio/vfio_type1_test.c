@@ -844,6 +844,23 @@ TEST_F(type1, map_top_of_iova)
 	EXPECT_EQ(stock ? 0 : SZ_4K, unmapped);
 }
 
+/*
+ * An unmap whose range ends at 2^64 removes the mappings inside it, as the
+ * stock driver does since 6.18; before, its lookup computed the end of the
+ * range, which wraps to 0, and found nothing: success, size 0.
+ */
+TEST_F(type1, unmap_to_top_of_iova)
+{
+	const bool stock = variant->backend == VFIO_BACKEND_TYPE1 &&
+			   !kernel_at_least(6, 18);
+	int fd = self->dev.container_fd;
+	uint64_t unmapped;
+
+	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, 0 - TEST_IOVA, &unmapped));
+	EXPECT_EQ(stock ? 0 : SZ_2M, unmapped);
+}
+
 TEST_F(type1, unmap_all)
 {
 	struct vfio_iommu_type1_dma_unmap unmap = {
