@@ -57,7 +57,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest.h"
@@ -305,8 +304,11 @@ static void gen_call(struct gen *g, struct call *c)
 	uint64_t *s = &g->rng;
 	unsigned int total = 0, w, op;
 
+	/* Device DMA only where a simulated device can make it. */
+	const unsigned int ops = is_sim ? NR_OPS : OP_WRITE;
+
 	memset(c, 0, sizeof(*c));
-	for (op = 0; op < NR_OPS; op++)
+	for (op = 0; op < ops; op++)
 		total += weights[op];
 	w = rnd(s, total);
 	for (op = 0; w >= weights[op]; op++)
@@ -659,16 +661,23 @@ static bool nesting_allows(const struct call *c, const struct result *stock,
 	       stock->ret == 1 && vd->ret == 0;
 }
 
+/* A mapping of 2^31 pages or more, which the stock driver cannot track. */
+static bool huge_map(const struct call *c)
+{
+	return c->op == OP_MAP && c->size / SZ_4K >= TYPE1_BITMAP_MAX * 8;
+}
+
 static bool ceiling_allows(const struct call *c, const struct result *stock,
 			   const struct result *vd)
 {
-	return over_ceiling(c) && vd->ret == -E2BIG;
+	return (over_ceiling(c) && vd->ret == -E2BIG) ||
+	       (huge_map(c) && stock->ret == -EINVAL && !vd->ret);
 }
 
 static bool ceiling_resets(const struct call *c, const struct result *own,
 			   const struct run *r)
 {
-	return over_ceiling(c);
+	return over_ceiling(c) || huge_map(c);
 }
 
 static bool fault_resets(const struct call *c, const struct result *own,
@@ -765,11 +774,11 @@ static void probe_report(struct run *r, const struct call *c)
 	}
 }
 
-/* How both runs put their states back in step after a call. */
+/* How both runs put their states back in step after a call, weakest first. */
 enum reset {
 	RESET_NONE,
-	RESET_ALL,	/* unmap everything, stop tracking */
 	RESET_TRACKING,	/* stop tracking and start again: no bit left */
+	RESET_ALL,	/* unmap everything, stop tracking */
 	RESET_REOPEN,	/* a new container, of the same type */
 };
 
@@ -833,16 +842,17 @@ static const struct rule rules[] = {
 	  .unreachable = "one process, whose mm outlives its mappings" },
 };
 
-/* The first rule that resets after the call, as index + 1, or 0. */
+/* The rule of the strongest reset after the call, as index + 1, or 0. */
 static uint32_t reset_rule(const struct call *c, const struct result *own,
 			   const struct run *r)
 {
-	uint32_t i;
+	uint32_t i, rule = 0;
 
 	for (i = 0; i < ARRAY_SIZE(rules); i++)
-		if (rules[i].resets && rules[i].resets(c, own, r))
-			return i + 1;
-	return 0;
+		if (rules[i].resets && rules[i].resets(c, own, r) &&
+		    (!rule || rules[i].reset > rules[rule - 1].reset))
+			rule = i + 1;
+	return rule;
 }
 
 static void run_reset(struct run *r, enum reset reset)
@@ -1258,16 +1268,6 @@ static int layout_make(void)
 		return -errno;
 	probe->at = UINT32_MAX;
 	return 0;
-}
-
-static bool kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > major || (ma == major && mi >= minor);
 }
 
 static void print_tally(const struct tally *t, double ms)

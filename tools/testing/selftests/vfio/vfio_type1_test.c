@@ -37,7 +37,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -253,17 +252,6 @@ TEST_F(type1, info_capabilities)
 		EXPECT_EQ(INTEL_IOMMU_LAST_IOVA, ranges->iova_ranges[1].end);
 	}
 	free(info);
-}
-
-/* Is the running kernel @major.@minor or later? */
-static bool kernel_at_least(int major, int minor)
-{
-	struct utsname u;
-	int ma = 0, mi = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
-		return false;
-	return ma > major || (ma == major && mi >= minor);
 }
 
 /*
