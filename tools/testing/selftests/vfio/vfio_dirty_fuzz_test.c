@@ -165,14 +165,26 @@ struct call {
  *	bitmap, the data the device read
  * @weight: set bits of the dirty bitmap
  * @vmlck: VmLck after the call (and its reset), in kB
+ * @us: microseconds the call took, not compared
+ * @kept: the stock run: where its bitmap is in the arena, plus one; 0 if
+ *	it is not kept
+ * @vd_only: the vfio_dirty run, where its bitmap differs from the stock
+ *	run's: the bits only it has
+ * @stock_only: likewise, the bits only the stock run has
+ * @mapped: of those, the pages inside a mapping
  */
 struct result {
 	int32_t ret;
 	uint32_t reset;
+	uint32_t us;
 	uint64_t out;
 	uint64_t hash;
 	uint64_t weight;
 	int64_t vmlck;
+	uint64_t kept;
+	uint64_t vd_only;
+	uint64_t stock_only;
+	uint64_t mapped;
 };
 
 /* The PRNG: splitmix64, one state per sequence. */
@@ -726,20 +738,16 @@ static bool pgsize_allows(const struct call *c, const struct result *stock,
 }
 
 /*
- * A replay that looks at the bits of one report: the stock run leaves its
- * bitmap here, and the vfio_dirty run compares its own with it and asks
- * itself, by mapping a page there, whether each page only the stock
- * driver reported is mapped.
+ * The stock run's dirty bitmaps that have a bit set, kept for the
+ * vfio_dirty run (at most ARENA_SIZE bytes a run: a report that does not
+ * fit is not kept).  Where its own bitmap differs from a kept one, the
+ * vfio_dirty run counts the bits each has alone and asks itself, by
+ * mapping a page there, whether each page only the stock driver reported
+ * is mapped.
  */
-struct probe {
-	uint32_t at;		/* the report's place in the run, or UINT32_MAX */
-	uint64_t vd_only;	/* bits vfio_dirty reported, the stock driver not */
-	uint64_t stock_only;	/* bits the stock driver reported, vfio_dirty not */
-	uint64_t mapped;	/* pages of those inside a mapping */
-	unsigned char stock_bits[BITMAP_SIZE];
-};
+#define ARENA_SIZE	(64ULL << 20)
 
-static struct probe *probe;
+static unsigned char *arena;
 
 /* Is the page at @iova inside a mapping?  It is if mapping it again fails. */
 static bool page_mapped(struct run *r, uint64_t iova)
@@ -750,28 +758,47 @@ static bool page_mapped(struct run *r, uint64_t iova)
 	return false;
 }
 
-static void probe_report(struct run *r, const struct call *c)
+/* Keeps the stock run's report, or compares the vfio_dirty run's with it. */
+static void look_at_report(struct run *r, const struct call *c,
+			   struct result *o, const struct result *stock,
+			   size_t *used)
 {
-	const unsigned char *p = bitmap_ptr(c);
+	const unsigned char *p = bitmap_ptr(c), *kept;
 	size_t k, len = bitmap_span(c);
 	unsigned int b;
 
-	if (r->backend == VFIO_BACKEND_TYPE1) {
-		memcpy(probe->stock_bits, p, len);
+	if (!has_bitmap(c) || o->ret || !len)
+		return;
+	if (!stock) {
+		if (o->weight && *used + len <= ARENA_SIZE) {
+			memcpy(arena + *used, p, len);
+			o->kept = *used + 1;
+			*used += len;
+		}
 		return;
 	}
+	if (!stock->kept || stock->hash == o->hash)
+		return;
+	kept = arena + stock->kept - 1;
 	for (k = 0; k < len; k++) {
-		unsigned char only = probe->stock_bits[k] & ~p[k];
+		unsigned char only = kept[k] & ~p[k];
 
-		probe->vd_only += __builtin_popcount(p[k] & ~probe->stock_bits[k]);
+		o->vd_only += __builtin_popcount(p[k] & ~kept[k]);
 		for (b = 0; b < 8; b++) {
 			if (!(only & 1 << b))
 				continue;
-			probe->stock_only++;
-			probe->mapped += page_mapped(r, c->iova +
-						     (k * 8 + b) * c->pgsize);
+			o->stock_only++;
+			o->mapped += page_mapped(r, c->iova + (k * 8 + b) * c->pgsize);
 		}
 	}
+}
+
+static bool stale_allows(const struct call *c, const struct result *stock,
+			 const struct result *vd)
+{
+	return has_bitmap(c) && !stock->ret && !vd->ret &&
+	       stock->out == vd->out && stock->vmlck == vd->vmlck &&
+	       vd->stock_only && !vd->vd_only && !vd->mapped;
 }
 
 /* How both runs put their states back in step after a call, weakest first. */
@@ -789,9 +816,6 @@ enum reset {
  * @resets: may the call leave the backends in states the entry lets
  *	differ?  Then both runs reset as @reset says, after the call.
  * @reset: enum reset
- * @probes: the entry allows a report that differs in its bits only, if
- *	the stock driver's has more, all outside every mapping: the report
- *	is made again to look at them (stale_bits_only())
  * @unreachable: why no sequence of this fuzzer reaches the entry, or NULL
  */
 struct rule {
@@ -801,7 +825,6 @@ struct rule {
 	bool (*resets)(const struct call *c, const struct result *own,
 		       const struct run *r);
 	enum reset reset;
-	bool probes;
 	const char *unreachable;
 };
 
@@ -820,7 +843,7 @@ static const struct rule rules[] = {
 	  failed_write_resets, RESET_TRACKING },
 	{ "a mapping or a range may end at the top of the IOVA space",
 	  top_allows, top_resets, RESET_REOPEN },
-	{ "a report never carries bits past a mapping's end", .probes = true },
+	{ "a report never carries bits past a mapping's end", stale_allows },
 	{ "a report writes only the words with set bits", set_words_allows,
 	  fault_resets, RESET_ALL },
 	{ "an unmap checks its range again after waiting", .unreachable =
@@ -898,11 +921,17 @@ static int drop_ipc_lock(void)
 	return 0;
 }
 
-/* Runs @calls[@idx[0..@n)] on @backend, in a child; 0, or why not. */
+/*
+ * Runs @calls[@idx[0..@n)] on @backend, in a child, its results in @res;
+ * the vfio_dirty run looks at the reports of the stock run, @stock.
+ * Returns 0, or why not.
+ */
 static int run_backend(enum vfio_test_backend backend, const struct call *calls,
-		       const uint32_t *idx, uint32_t n, struct result *res)
+		       const uint32_t *idx, uint32_t n, struct result *res,
+		       const struct result *stock)
 {
 	struct run r = { .backend = backend };
+	size_t used = 0;
 	int status, ret;
 	uint32_t i;
 	pid_t pid;
@@ -920,13 +949,13 @@ static int run_backend(enum vfio_test_backend backend, const struct call *calls,
 		for (i = 0; i < n; i++) {
 			const struct call *c = &calls[idx[i]];
 			struct result *o = &res[i];
+			double start = now_ms();
 
 			memset(o, 0, sizeof(*o));
 			o->ret = call_run(&r, c, o);
-			if (i == probe->at) {
-				probe_report(&r, c);
-				break;
-			}
+			o->us = (now_ms() - start) * 1000;
+			look_at_report(&r, c, o, stock ? &stock[i] : NULL,
+				       &used);
 			o->reset = reset_rule(c, o, &r);
 			if (o->reset)
 				run_reset(&r, rules[o->reset - 1].reset);
@@ -982,6 +1011,11 @@ static void print_result(const char *backend, const struct result *r)
 	       backend, r->ret, r->ret < 0 ? strerror(-r->ret) : "-",
 	       (unsigned long long)r->out, (unsigned long long)r->hash,
 	       (unsigned long long)r->weight, r->reset, (long long)r->vmlck);
+	if (r->stock_only || r->vd_only)
+		printf("#   bits only type1 has %llu (%llu of them mapped), only vfio_dirty %llu\n",
+		       (unsigned long long)r->stock_only,
+		       (unsigned long long)r->mapped,
+		       (unsigned long long)r->vd_only);
 }
 
 /* Counts of a comparison, across sequences. */
@@ -991,38 +1025,13 @@ struct tally {
 	uint64_t allowed[ARRAY_SIZE(rules)];
 	uint64_t op_calls[NR_OPS];
 	uint64_t op_ok[NR_OPS];
+	uint64_t op_us[NR_OPS];
 	uint64_t dirty_bits;
 };
 
-/*
- * The results of both runs, then of both runs made again to look at a
- * report: big enough for the longest sequence.
- */
-static struct result *results[4];
+/* The results of both runs: big enough for the longest sequence. */
+static struct result *results[2];
 static uint32_t results_len;
-
-static long compare(const struct call *calls, const uint32_t *idx, uint32_t n,
-		    struct tally *tally, bool verbose);
-
-/*
- * Did the stock driver report only pages outside every mapping more than
- * vfio_dirty, in the report at @idx[@i]?  The runs up to it are made
- * again, to look at its bits.
- */
-static bool stale_bits_only(const struct call *calls, const uint32_t *idx,
-			    uint32_t i)
-{
-	bool ret;
-
-	memset(probe, 0, offsetof(struct probe, stock_bits));
-	probe->at = i;
-	ret = !run_backend(VFIO_BACKEND_TYPE1, calls, idx, i + 1, results[2]) &&
-	      !run_backend(VFIO_BACKEND_VFIO_DIRTY, calls, idx, i + 1,
-			   results[3]) &&
-	      probe->stock_only && !probe->vd_only && !probe->mapped;
-	probe->at = UINT32_MAX;
-	return ret;
-}
 
 /**
  * compare() - run @calls[@idx[0..@n)] on both backends and compare
@@ -1044,10 +1053,10 @@ static long compare(const struct call *calls, const uint32_t *idx, uint32_t n,
 	uint32_t i, j;
 	int ret;
 
-	ret = run_backend(VFIO_BACKEND_TYPE1, calls, idx, n, results[0]);
+	ret = run_backend(VFIO_BACKEND_TYPE1, calls, idx, n, results[0], NULL);
 	if (!ret)
 		ret = run_backend(VFIO_BACKEND_VFIO_DIRTY, calls, idx, n,
-				  results[1]);
+				  results[1], results[0]);
 	if (ret)
 		return -2 + ret;
 	for (i = 0; i < n; i++) {
@@ -1059,18 +1068,15 @@ static long compare(const struct call *calls, const uint32_t *idx, uint32_t n,
 			tally->resets += !!a[i].reset;
 			tally->op_calls[c->op]++;
 			tally->op_ok[c->op] += a[i].ret >= 0;
+			tally->op_us[c->op] += a[i].us + b[i].us;
 			if (has_bitmap(c) && !a[i].ret)
 				tally->dirty_bits += a[i].weight;
 		}
 		if (!what[0])
 			continue;
-		for (j = 0; j < ARRAY_SIZE(rules); j++) {
+		for (j = 0; j < ARRAY_SIZE(rules); j++)
 			if (rules[j].allows && rules[j].allows(c, &a[i], &b[i]))
 				break;
-			if (rules[j].probes && !strcmp(what, " bitmap") &&
-			    stale_bits_only(calls, idx, i))
-				break;
-		}
 		if (j < ARRAY_SIZE(rules) && a[i].reset == b[i].reset) {
 			if (tally)
 				tally->allowed[j]++;
@@ -1144,7 +1150,7 @@ static int results_reserve(uint32_t n)
 
 	if (n <= results_len)
 		return 0;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 2; i++) {
 		if (results[i])
 			munmap(results[i], results_len * sizeof(struct result));
 		results[i] = mmap(NULL, n * sizeof(struct result),
@@ -1262,12 +1268,9 @@ static int layout_make(void)
 			       MAP_NORESERVE);
 	if (mem.noreserve == MAP_FAILED)
 		return -errno;
-	probe = mmap(NULL, sizeof(*probe), PROT_READ | PROT_WRITE,
-		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (probe == MAP_FAILED)
-		return -errno;
-	probe->at = UINT32_MAX;
-	return 0;
+	arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return arena == MAP_FAILED ? -errno : 0;
 }
 
 static void print_tally(const struct tally *t, double ms)
@@ -1280,9 +1283,9 @@ static void print_tally(const struct tally *t, double ms)
 	       (unsigned long long)t->resets,
 	       (unsigned long long)t->dirty_bits);
 	for (i = 0; i < NR_OPS; i++)
-		printf("#   %-16s %8llu calls, %8llu succeeded\n", op_names[i],
-		       (unsigned long long)t->op_calls[i],
-		       (unsigned long long)t->op_ok[i]);
+		printf("#   %-16s %8llu calls, %8llu succeeded, %6.1f s\n",
+		       op_names[i], (unsigned long long)t->op_calls[i],
+		       (unsigned long long)t->op_ok[i], t->op_us[i] / 1e6);
 	for (i = 0; i < ARRAY_SIZE(rules); i++)
 		if (t->allowed[i])
 			printf("#   rule %u (%s): %llu differences allowed\n",
