@@ -69,7 +69,7 @@
 
 /* The stock driver's dirty bitmap ceiling: 2^31 bits. */
 #define TYPE1_BITMAP_MAX	(256ULL << 20)
-/* VFIO_TYPE1_NESTING_IOMMU, gone from the uAPI headers since 6.14. */
+/* VFIO_TYPE1_NESTING_IOMMU, reserved in the uAPI of newer kernels. */
 #define TYPE1_NESTING_IOMMU	6
 /* The x86 MSI window, reserved in every IOMMU domain. */
 #define MSI_IOVA		0xfee00000ULL
@@ -98,7 +98,7 @@ struct layout {
 static struct layout mem;
 static const char *device_name;
 static bool is_mdev, is_sim;
-static bool old_kernel;	/* before 6.18: wrapping ranges are EINVAL */
+static bool old_kernel;	/* before 6.18: the stock driver misses 2^64 */
 
 enum op {
 	OP_MAP,
@@ -404,6 +404,15 @@ static void gen_call(struct gen *g, struct call *c)
 
 /* ---- One run: the calls on one backend, in a process of its own ---- */
 
+/**
+ * struct run - the state of one run
+ * @backend: the backend its containers get
+ * @dev: the device, its container and group
+ * @type: the container's type, for a reset that opens a new one
+ * @open: whether @dev is open (a REOPEN may fail)
+ * @tracking: whether this run started dirty tracking, by its own results
+ * @status_fd: /proc/self/status, for VmLck
+ */
 struct run {
 	enum vfio_test_backend backend;
 	struct vfio_test_device dev;
