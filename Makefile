@@ -23,6 +23,10 @@
 #                          simulated device in a 6.1 guest (a table)
 #   make selftests         build the kselftests (static)
 #   make vmtest            boot each kernel in QEMU and run the selftests
+#   make fuzz              the differential fuzzer (vfio_dirty against the stock
+#                          type1) in each kernel, on the simulated device and
+#                          on edu, FUZZ_SECONDS each (default 300), from seed
+#                          FUZZ_SEED on (default: the time)
 #   make check             all of the above; ends with "N passed, N failed, N skipped"
 #
 # KERNELS selects the provisioned kernels (default "6.1 6.12 7.3"); VFIO_DIRTY_CACHE
@@ -49,7 +53,7 @@ SRC_KERNEL := 6.12
 
 .PHONY: all modules install clean provision kernels sparse checkpatch \
 	coccicheck unit bench-ranges bench-backend bench-dirty selftests vmtest demo \
-	check
+	check fuzz
 
 all: modules
 
@@ -123,3 +127,14 @@ bench-dirty: provision
 
 check:
 	scripts/check.sh
+
+# Each device runs its sequences for FUZZ_SECONDS; a guest gets twice that,
+# and its boot.  A failing seed prints its minimal calls and a replay command.
+FUZZ_SECONDS ?= 300
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: selftests kernels
+	$(SELFTESTS)/vmtest.sh -k "$(KERNELS)" -o $(OUT) -t $$((2 * $(FUZZ_SECONDS) + 600)) \
+		$(VMTEST_FLAGS) -- sh -c 'ret=0; \
+		for dev in $$MDEV $$EDU; do \
+			./vfio_dirty_fuzz_test --seed $(FUZZ_SEED) --seconds $(FUZZ_SECONDS) $$dev || ret=1; \
+		done; exit $$ret'

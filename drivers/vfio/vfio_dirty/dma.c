@@ -666,6 +666,7 @@ static int unmap_answer(struct vfio_dirty_dma *first, dma_addr_t last,
 
 	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
 		bytes += dma->size;
+	bytes = vfio_dirty_test_unmapped(bytes);
 	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_UNMAP_COPY_OUT) ||
 	    put_user(bytes, usize))
 		return -EFAULT;

@@ -427,6 +427,7 @@ long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 			   unsigned long arg);
 bool vfio_dirty_should_fail(enum vfio_dirty_fault point);
 bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path);
+u64 vfio_dirty_test_unmapped(u64 unmapped);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)
@@ -442,6 +443,11 @@ static inline bool vfio_dirty_should_fail(enum vfio_dirty_fault point)
 static inline bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path)
 {
 	return false;
+}
+
+static inline u64 vfio_dirty_test_unmapped(u64 unmapped)
+{
+	return unmapped;
 }
 #endif
 

@@ -35,6 +35,9 @@
  * skip_unwind parameter breaks one error path on purpose
  * (enum vfio_dirty_unwind, vfio_dirty_unwind_broken()).
  *
+ * The module parameter misreport_unmap makes the backend wrong on purpose,
+ * in one way a user can see: the differential fuzzer's negative control.
+ *
  * Locking: fail_lock protects the armed task and its count; the rest is
  * read and written whole.
  */
@@ -306,6 +309,24 @@ static int fail_alloc(unsigned long arg)
 		return -EINVAL;
 	fail.left = atomic_xchg(&fail_allocs, fail.count);
 	return copy_to_user((void __user *)arg, &fail, sizeof(fail)) ? -EFAULT : 0;
+}
+
+static bool misreport_unmap;
+module_param(misreport_unmap, bool, 0644);
+MODULE_PARM_DESC(misreport_unmap,
+		 "Test only: report one page too many in the size of every unmap that removes something (default: N)");
+
+/**
+ * vfio_dirty_test_unmapped() - the size an unmap reports
+ * @unmapped: the bytes it unmapped (or whose vaddr it invalidated)
+ *
+ * Return: @unmapped, or one page more while misreport_unmap is set and
+ * @unmapped is not 0.
+ */
+u64 vfio_dirty_test_unmapped(u64 unmapped)
+{
+	return unmapped && READ_ONCE(misreport_unmap) ? unmapped + PAGE_SIZE :
+							unmapped;
 }
 
 /**

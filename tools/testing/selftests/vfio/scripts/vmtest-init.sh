@@ -25,6 +25,8 @@ DEVICE_TESTS="vfio_dirty_backend_test vfio_type1_test vfio_edu_dma_test
 	vfio_dirty_sim_test vfio_dma_logging_test vfio_dirty_8tib_test
 	vfio_dirty_sim_pci_test vfio_dirty_race_test
 	vfio_dirty_fail_nth_test"
+# The differential fuzzer, last: 50000 calls per leg, 100000 per kernel.
+DEVICE_TESTS="$DEVICE_TESTS vfio_dirty_fuzz_test"
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc

@@ -521,6 +521,13 @@ long first_byte_not(const void *buf, size_t len, uint8_t val);
 double now_ms(void);
 
 /**
+ * kernel_at_least() - is the running kernel @major.@minor or later?
+ * @major: e.g. 6
+ * @minor: e.g. 18
+ */
+bool kernel_at_least(int major, int minor);
+
+/**
  * proc_self_status_kb() - a "kB" field of /proc/self/status
  * @field: e.g. "VmLck"
  *
