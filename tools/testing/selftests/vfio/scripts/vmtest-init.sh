@@ -57,6 +57,12 @@ while read -r module; do
 	insmod "$module" || fail "insmod $module failed"
 done < /etc/vmtest/modules
 [ -e /dev/vfio/vfio ] || fail "no /dev/vfio/vfio after loading the VFIO modules"
+# The trixie root with its QEMU, when vmtest.sh shares it.
+if grep -qx trixie /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null; then
+	mkdir -p /trixie
+	mount -t 9p -o ro,trans=virtio,version=9p2000.L trixie /trixie ||
+		fail "cannot mount the trixie root"
+fi
 
 # One skipped "test" stands for a leg that could not run, with its reason.
 skip_leg() {
