@@ -319,6 +319,7 @@ void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
 long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 			   unsigned long arg);
 bool vfio_dirty_should_fail(void);
+bool vfio_dirty_should_drop(void);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)
@@ -327,6 +328,11 @@ static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 }
 
 static inline bool vfio_dirty_should_fail(void)
+{
+	return false;
+}
+
+static inline bool vfio_dirty_should_drop(void)
 {
 	return false;
 }

@@ -10,9 +10,17 @@
  * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail,
  * through vfio_dirty_should_fail(), which production builds define as
  * false.  The uAPI is in vfio_dirty_test.h.
+ *
+ * The module parameter drop_reports reaches users that cannot issue those
+ * ioctls, such as QEMU: while its count lasts, each bitmap request (in any
+ * container) reports no page and clears the bits as if it had, through
+ * vfio_dirty_should_drop(), so that a test of a whole migration can show
+ * that it notices pages lost.
  */
 #include <linux/atomic.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include "private.h"
@@ -66,6 +74,47 @@ bool vfio_dirty_should_fail(void)
 {
 	return atomic_add_unless(&fail_allocs, -1, 0);
 }
+
+/* Bitmap requests left to drop. */
+static atomic_t drop_reports = ATOMIC_INIT(0);
+
+/**
+ * vfio_dirty_should_drop() - report no page in this bitmap request?
+ *
+ * Return: true while drop_reports' count lasts, using one.
+ */
+bool vfio_dirty_should_drop(void)
+{
+	return atomic_add_unless(&drop_reports, -1, 0);
+}
+
+static int drop_reports_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n > INT_MAX)
+		return -EINVAL;
+	atomic_set(&drop_reports, n);
+	return 0;
+}
+
+static int drop_reports_get(char *buffer, const struct kernel_param *kp)
+{
+	return sysfs_emit(buffer, "%d\n", atomic_read(&drop_reports));
+}
+
+static const struct kernel_param_ops drop_reports_ops = {
+	.set = drop_reports_set,
+	.get = drop_reports_get,
+};
+
+module_param_cb(drop_reports, &drop_reports_ops, NULL, 0644);
+MODULE_PARM_DESC(drop_reports,
+		 "Test only: how many of the next bitmap requests report no page, clearing the bits all the same (default: 0)");
 
 static int fail_alloc(unsigned long arg)
 {
