@@ -1,0 +1,975 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * QEMU as the user of the backends: an unmodified QEMU (11.1, from Debian's
+ * trixie-backports) runs in the test guest as a nested guest under TCG,
+ * with a device assigned through vfio-pci, and migrates.
+ *
+ * QEMU comes from a Debian root (VFIO_SELFTESTS_QEMU_ROOT, default /trixie,
+ * which vmtest.sh shares read-only): it is run with that root's own dynamic
+ * loader and libraries, its firmware directory and its modules, so nothing
+ * of it is installed in the test guest.  The nested guest has no operating
+ * system: its firmware, a 64 KiB image this program writes, is "cli; hlt;
+ * jmp back" at the reset vector, so its vCPU never writes its RAM and the
+ * assigned device's writes are the only changes to it.
+ *
+ * Fixtures:
+ *
+ *   smoke    QEMU starts with edu (VFIO_SELFTESTS_PCI_BDF, bound to
+ *            vfio-pci) assigned, and answers its monitor (QMP) with its
+ *            version and the device on its PCI bus.
+ *   migrate  a source QEMU with 256 MiB of RAM and an instance of
+ *            vfio_dirty_sim assigned migrates to a destination QEMU with
+ *            another, paused (-S -incoming), over a UNIX socket, while the
+ *            simulated device writes stamped pages into the source's RAM,
+ *            through pinned pages or vfio_dma_rw().  When the migration
+ *            completes, both RAMs are saved (pmemsave) and compared page by
+ *            page; every page the device wrote must hold the stamp of the
+ *            last write its write log records.  Variants: the container's
+ *            dirty tracking (x-device-dirty-page-tracking=off) on the stock
+ *            vfio_iommu_type1, the oracle, and on vfio_dirty; the device's
+ *            own DMA logging, where the kernel's REPORT works; and the
+ *            negative control, vfio_dirty with its drop_reports test hook
+ *            set, where the comparison must name lost pages.
+ *   large    QEMU 11.0's migration blocker for a VM larger than the
+ *            container's dirty bitmap can cover (max_dirty_bitmap_size * 8
+ *            pages): 9 TiB of RAM that is never allocated, the simulated
+ *            device assigned, the container's dirty tracking.  On the stock
+ *            driver the migration is refused with QEMU's message; on
+ *            vfio_dirty with max_bitmap_size raised it starts, tracking
+ *            starts and the first bitmap syncs over all of the RAM succeed,
+ *            and it is cancelled (copying 9 TiB is not possible here).
+ *
+ * Which backend gets a QEMU's container is chosen with vfio_dirty's claim
+ * parameter while that QEMU starts, and checked with the modules'
+ * reference counts.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "dma_logging.h"
+#include "vfio_util.h"
+
+#define QEMU_ROOT_DEFAULT	"/trixie"
+#define QEMU_MIN_MAJOR		11
+#define SIM_TYPES	"/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types"
+#define MDEV_DIR	"/sys/bus/mdev/devices"
+#define WORK_DIR	"/tmp/vfio_dirty_qemu"
+#define BIOS_SIZE	(64 * 1024)
+
+#define MIG_RAM		(256ULL << 20)
+/* What the device writes: 1 MiB at 1 MiB, 4 MiB at 16 MiB, 2 MiB at 240 MiB. */
+#define MIG_RANGES	"0x100000:0x100000,0x1000000:0x400000,0xf000000:0x200000"
+#define MIG_PATTERN	"0x5a5aa5a5c3c33c3c"
+/* Writes the device makes before the migration starts, and during it. */
+#define MIG_WRITES	2000
+/* Lost pages named in the log, at most. */
+#define MIG_NAMED	16
+
+#define LARGE_RAM	"9T"
+/* 2^32 bits of bitmap: 16 TiB at 4 KiB. */
+#define LARGE_CEILING	"512M"
+#define BLOCKER_MSG	"not supported with large memory VM due to dirty tracking limitation"
+
+static const char *qemu_root(void)
+{
+	const char *root = getenv("VFIO_SELFTESTS_QEMU_ROOT");
+
+	return root ? root : QEMU_ROOT_DEFAULT;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int write_str(const char *path, const char *str)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, str, strlen(str)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void read_str(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+static long long stat_read(const char *stat)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/vfio_dirty/stats/%s", stat);
+	return sysfs_read_long(path);
+}
+
+/*
+ * Why this guest cannot run QEMU, or NULL: no root, no QEMU in it, or a
+ * QEMU older than the one whose behaviour is tested.
+ */
+static const char *qemu_missing(void)
+{
+	static char why[PATH_MAX + 256];
+	static bool checked;
+	char path[PATH_MAX], line[256];
+	int major = 0;
+	FILE *f;
+
+	if (checked)
+		return why[0] ? why : NULL;
+	checked = true;
+	snprintf(path, sizeof(path), "%s/usr/bin/qemu-system-x86_64", qemu_root());
+	if (access(path, X_OK)) {
+		snprintf(why, sizeof(why),
+			 "no QEMU at %s: vmtest.sh shares the trixie root that scripts/provision.sh makes, or set VFIO_SELFTESTS_QEMU_ROOT",
+			 path);
+		return why;
+	}
+	snprintf(path, sizeof(path),
+		 "%1$s/lib64/ld-linux-x86-64.so.2 --library-path %1$s/usr/lib/x86_64-linux-gnu %1$s/usr/bin/qemu-system-x86_64 --version",
+		 qemu_root());
+	f = popen(path, "r");
+	if (f && fgets(line, sizeof(line), f))
+		sscanf(line, "QEMU emulator version %d", &major);
+	if (f)
+		pclose(f);
+	if (major < QEMU_MIN_MAJOR) {
+		snprintf(why, sizeof(why), "QEMU at %s is version %d, not %d or later",
+			 qemu_root(), major, QEMU_MIN_MAJOR);
+		return why;
+	}
+	return NULL;
+}
+
+/* The nested guest's firmware: cli; hlt; jmp back, at the reset vector. */
+static int write_bios(const char *path)
+{
+	static const unsigned char reset[] = { 0xfa, 0xf4, 0xeb, 0xfc };
+	unsigned char *image = calloc(1, BIOS_SIZE);
+	int fd, ret = 0;
+
+	if (!image)
+		return -ENOMEM;
+	memcpy(image + BIOS_SIZE - 16, reset, sizeof(reset));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, image, BIOS_SIZE) != BIOS_SIZE)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(image);
+	return ret;
+}
+
+/**
+ * struct qemu - one QEMU process and its monitor
+ * @pid: the process, 0 once reaped
+ * @qmp: its QMP socket, connected
+ * @in: @qmp, for reading lines
+ * @name: what the logs call it
+ * @sock: the QMP socket's path
+ * @log: its standard output and error
+ * @started: seconds from its start until QMP answered
+ */
+struct qemu {
+	pid_t pid;
+	int qmp;
+	FILE *in;
+	char name[32];
+	char sock[96];
+	char log[96];
+	double started;
+};
+
+/* The first line of QMP's answer to a command, or NULL; events skipped. */
+static char *qmp(struct qemu *q, const char *fmt, ...)
+{
+	char *line = NULL, cmd[1024];
+	size_t size = 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
+	va_end(ap);
+	cmd[n++] = '\n';
+	if (write(q->qmp, cmd, n) != n)
+		return NULL;
+	while (getline(&line, &size, q->in) > 0) {
+		if (strstr(line, "\"return\"") || strstr(line, "\"error\""))
+			return line;
+	}
+	free(line);
+	return NULL;
+}
+
+/* Whether QMP answers @cmd with success. */
+static bool qmp_ok(struct qemu *q, const char *cmd)
+{
+	char *r = qmp(q, "%s", cmd);
+	bool ok = r && strstr(r, "\"return\"");
+
+	if (r && !ok)
+		fprintf(stderr, "# %s: %s -> %s", q->name, cmd, r);
+	free(r);
+	return ok;
+}
+
+/* The number after "@key": in @json, or -1. */
+static long long json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = json ? strstr(json, pat) : NULL;
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
+}
+
+/* The string after "@key": in @json, into @buf. */
+static void json_str(const char *json, const char *key, char *buf, size_t size)
+{
+	char pat[64];
+	const char *p;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
+	p = json ? strstr(json, pat) : NULL;
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(pat);
+	n = strcspn(p, "\"");
+	n = n < size - 1 ? n : size - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+static void qemu_print_log(struct qemu *q)
+{
+	char buf[2048];
+
+	read_str(q->log, buf, sizeof(buf));
+	fprintf(stderr, "# %s's output:\n%s\n", q->name, buf);
+}
+
+/*
+ * Start QEMU with @args (a NULL-terminated list after the common ones) and
+ * connect to its monitor.  Return: 0, or a negative errno; its output is
+ * printed when it did not start.
+ */
+static int qemu_start(struct qemu *q, const char *name, const char *const *args)
+{
+	const char *argv[64];
+	char loader[PATH_MAX], libs[PATH_MAX], bin[PATH_MAX], data[PATH_MAX];
+	char mods[PATH_MAX], qmparg[192], *greeting = NULL;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	double start = now(), deadline = start + 120;
+	size_t size = 0;
+	int n = 0, fd, status;
+
+	memset(q, 0, sizeof(*q));
+	q->qmp = -1;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	snprintf(q->sock, sizeof(q->sock), WORK_DIR "/%s.qmp", name);
+	snprintf(q->log, sizeof(q->log), WORK_DIR "/%s.log", name);
+	snprintf(loader, sizeof(loader), "%s/lib64/ld-linux-x86-64.so.2", qemu_root());
+	snprintf(libs, sizeof(libs), "%s/usr/lib/x86_64-linux-gnu", qemu_root());
+	snprintf(bin, sizeof(bin), "%s/usr/bin/qemu-system-x86_64", qemu_root());
+	snprintf(data, sizeof(data), "%s/usr/share/qemu", qemu_root());
+	snprintf(mods, sizeof(mods), "%s/usr/lib/x86_64-linux-gnu/qemu", qemu_root());
+	snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", q->sock);
+	unlink(q->sock);
+
+	argv[n++] = loader;
+	argv[n++] = "--library-path";
+	argv[n++] = libs;
+	argv[n++] = bin;
+	argv[n++] = "-L";
+	argv[n++] = data;
+	argv[n++] = "-nodefaults";
+	argv[n++] = "-display";
+	argv[n++] = "none";
+	argv[n++] = "-accel";
+	argv[n++] = "tcg";
+	argv[n++] = "-bios";
+	argv[n++] = WORK_DIR "/bios.bin";
+	argv[n++] = "-qmp";
+	argv[n++] = qmparg;
+	while (*args && n < (int)ARRAY_SIZE(argv) - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+
+	q->pid = fork();
+	if (q->pid < 0)
+		return -errno;
+	if (!q->pid) {
+		fd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		setenv("QEMU_MODULE_DIR", mods, 1);
+		execv(loader, (char *const *)argv);
+		_exit(127);
+	}
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", q->sock);
+	for (;;) {
+		if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
+			q->pid = 0;
+			qemu_print_log(q);
+			return -ECHILD;
+		}
+		q->qmp = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (q->qmp >= 0 &&
+		    !connect(q->qmp, (struct sockaddr *)&addr, sizeof(addr)))
+			break;
+		if (q->qmp >= 0)
+			close(q->qmp);
+		q->qmp = -1;
+		if (now() > deadline) {
+			qemu_print_log(q);
+			return -ETIMEDOUT;
+		}
+		usleep(50 * 1000);
+	}
+	q->in = fdopen(dup(q->qmp), "r");
+	if (!q->in || getline(&greeting, &size, q->in) <= 0 ||
+	    !strstr(greeting, "\"QMP\"")) {
+		free(greeting);
+		return -EPROTO;
+	}
+	free(greeting);
+	if (!qmp_ok(q, "{\"execute\": \"qmp_capabilities\"}"))
+		return -EPROTO;
+	q->started = now() - start;
+	return 0;
+}
+
+/* Quit QEMU, or kill it if it does not quit within 30 seconds. */
+static void qemu_stop(struct qemu *q)
+{
+	double deadline = now() + 30;
+
+	if (q->pid && q->qmp >= 0)
+		free(qmp(q, "{\"execute\": \"quit\"}"));
+	while (q->pid && waitpid(q->pid, NULL, WNOHANG) != q->pid) {
+		if (now() > deadline) {
+			kill(q->pid, SIGKILL);
+			waitpid(q->pid, NULL, 0);
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	q->pid = 0;
+	if (q->in)
+		fclose(q->in);
+	if (q->qmp >= 0)
+		close(q->qmp);
+	q->in = NULL;
+	q->qmp = -1;
+	unlink(q->sock);
+}
+
+/* A new vfio_dirty_sim instance's UUID in @uuid, or "" when there is none. */
+static void sim_create(char *uuid, size_t size)
+{
+	DIR *types = opendir(SIM_TYPES);
+	struct dirent *type = NULL;
+	char path[512];
+
+	uuid[0] = '\0';
+	while (types && (type = readdir(types)) && type->d_name[0] == '.')
+		;
+	if (type) {
+		read_str("/proc/sys/kernel/random/uuid", uuid, size);
+		snprintf(path, sizeof(path), "%s/%s/create", SIM_TYPES,
+			 type->d_name);
+		if (write_str(path, uuid))
+			uuid[0] = '\0';
+	}
+	if (types)
+		closedir(types);
+}
+
+static void sim_remove(char *uuid)
+{
+	char path[256];
+
+	if (!uuid[0])
+		return;
+	snprintf(path, sizeof(path), MDEV_DIR "/%s/remove", uuid);
+	write_str(path, "1");
+	uuid[0] = '\0';
+}
+
+static void sim_path(char *buf, size_t size, const char *uuid, const char *file)
+{
+	snprintf(buf, size, MDEV_DIR "/%s/%s", uuid, file);
+}
+
+static long long sim_read_num(const char *uuid, const char *file)
+{
+	char path[256];
+
+	sim_path(path, sizeof(path), uuid, file);
+	return sysfs_read_long(path);
+}
+
+static int sim_writer(const char *uuid, const char *cmd)
+{
+	char path[256];
+
+	sim_path(path, sizeof(path), uuid, "writer");
+	return write_str(path, cmd);
+}
+
+/* Why the simulated device cannot be assigned to QEMU, or NULL. */
+static const char *sim_missing(const char *uuid)
+{
+	char path[256];
+
+	if (!uuid[0])
+		return "vfio_dirty_sim registers no mdev type";
+	sim_path(path, sizeof(path), uuid, "writer");
+	if (access(path, W_OK))
+		return "this vfio_dirty_sim has no PCI face (no writer file): QEMU cannot assign it";
+	return NULL;
+}
+
+/*
+ * Start a QEMU whose container must go to @backend, and check it did: the
+ * backend's module gains a reference (held until the container closes).
+ */
+static int qemu_start_on(struct qemu *q, const char *name,
+			 enum vfio_test_backend backend, const char *const *args)
+{
+	const char *module = vfio_test_backend_module(backend);
+	long refcnt = module_refcnt(module);
+	char claim[8] = "";
+	int ret;
+
+	if (refcnt < 0)
+		return -ENOENT;
+	__module_param_read("vfio_dirty", "claim", claim, sizeof(claim));
+	if (claim[0])
+		__module_param_write("vfio_dirty", "claim",
+				     backend == VFIO_BACKEND_VFIO_DIRTY ? "1" : "0");
+	ret = qemu_start(q, name, args);
+	if (claim[0])
+		__module_param_write("vfio_dirty", "claim", claim);
+	if (!ret && module_refcnt(module) != refcnt + 1) {
+		fprintf(stderr, "# %s: its container did not go to %s (refcnt %ld, was %ld)\n",
+			name, module, module_refcnt(module), refcnt);
+		ret = -EPROTO;
+	}
+	return ret;
+}
+
+FIXTURE(smoke) {
+	struct qemu q;
+};
+
+FIXTURE_SETUP(smoke)
+{
+	const char *why = qemu_missing();
+
+	self->q.pid = 0;
+	self->q.qmp = -1;
+	if (why)
+		SKIP(return, "%s", why);
+	mkdir(WORK_DIR, 0755);
+	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+}
+
+FIXTURE_TEARDOWN(smoke)
+{
+	qemu_stop(&self->q);
+}
+
+/* QEMU starts with edu assigned and answers QMP. */
+TEST_F_TIMEOUT(smoke, edu, 120)
+{
+	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
+	char dev[128], *r;
+
+	if (!bdf)
+		SKIP(return, "no PCI device: set VFIO_SELFTESTS_PCI_BDF (edu on vfio-pci)");
+	snprintf(dev, sizeof(dev), "vfio-pci,host=%s", bdf);
+	{
+		const char *const args[] = { "-machine", "q35", "-m", "64M",
+					     "-device", dev, NULL };
+
+		ASSERT_EQ(0, qemu_start(&self->q, "smoke", args));
+	}
+	TH_LOG("QEMU with %s assigned answered QMP after %.1f s", bdf,
+	       self->q.started);
+	r = qmp(&self->q, "{\"execute\": \"query-version\"}");
+	ASSERT_NE(NULL, r);
+	EXPECT_LE(QEMU_MIN_MAJOR, json_num(r, "major"));
+	TH_LOG("QEMU %lld.%lld.%lld", json_num(r, "major"), json_num(r, "minor"),
+	       json_num(r, "micro"));
+	free(r);
+	/* edu is 1234:11e8: vendor 4660, device 4584. */
+	r = qmp(&self->q, "{\"execute\": \"query-pci\"}");
+	ASSERT_NE(NULL, r);
+	EXPECT_NE(NULL, strstr(r, "{\"device\": 4584, ")) TH_LOG("%s", r);
+	EXPECT_NE(NULL, strstr(r, "\"vendor\": 4660"));
+	free(r);
+}
+
+FIXTURE(migrate) {
+	struct qemu src, dst;
+	char src_uuid[64], dst_uuid[64];
+};
+
+/**
+ * struct _fixture_variant_migrate - one way of migrating
+ * @backend: the backend of both containers
+ * @writer: the simulated device's writer flags
+ * @device_log: QEMU tracks with the device's DMA logging, not the container
+ * @drop: vfio_dirty's drop_reports: reports that lose their pages
+ */
+FIXTURE_VARIANT(migrate) {
+	enum vfio_test_backend backend;
+	const char *writer;
+	bool device_log;
+	int drop;
+};
+
+FIXTURE_VARIANT_ADD(migrate, type1_pin) {
+	.backend = VFIO_BACKEND_TYPE1,
+	.writer = "pin,stamp",
+};
+
+FIXTURE_VARIANT_ADD(migrate, type1_rw) {
+	.backend = VFIO_BACKEND_TYPE1,
+	.writer = "stamp",
+};
+
+FIXTURE_VARIANT_ADD(migrate, vfio_dirty_pin) {
+	.backend = VFIO_BACKEND_VFIO_DIRTY,
+	.writer = "pin,stamp",
+};
+
+FIXTURE_VARIANT_ADD(migrate, vfio_dirty_rw) {
+	.backend = VFIO_BACKEND_VFIO_DIRTY,
+	.writer = "stamp",
+};
+
+FIXTURE_VARIANT_ADD(migrate, device_log) {
+	.backend = VFIO_BACKEND_VFIO_DIRTY,
+	.writer = "stamp",
+	.device_log = true,
+};
+
+/* The negative control: every report of the migration loses its pages. */
+FIXTURE_VARIANT_ADD(migrate, vfio_dirty_lost_reports) {
+	.backend = VFIO_BACKEND_VFIO_DIRTY,
+	.writer = "stamp",
+	.drop = 1000000,
+};
+
+FIXTURE_SETUP(migrate)
+{
+	const char *why = qemu_missing();
+
+	self->src.pid = self->dst.pid = 0;
+	self->src.qmp = self->dst.qmp = -1;
+	self->src_uuid[0] = self->dst_uuid[0] = '\0';
+	if (why)
+		SKIP(return, "%s", why);
+	sim_create(self->src_uuid, sizeof(self->src_uuid));
+	sim_create(self->dst_uuid, sizeof(self->dst_uuid));
+	why = sim_missing(self->src_uuid);
+	if (why)
+		SKIP(return, "%s", why);
+	ASSERT_NE(0, self->dst_uuid[0]);
+	if (module_refcnt(vfio_test_backend_module(variant->backend)) < 0)
+		SKIP(return, "%s is not loaded",
+		     vfio_test_backend_module(variant->backend));
+	mkdir(WORK_DIR, 0755);
+	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+}
+
+FIXTURE_TEARDOWN(migrate)
+{
+	if (self->src_uuid[0])
+		sim_writer(self->src_uuid, "stop");
+	if (variant->drop)
+		__module_param_write("vfio_dirty", "drop_reports", "0");
+	qemu_stop(&self->src);
+	qemu_stop(&self->dst);
+	sim_remove(self->src_uuid);
+	sim_remove(self->dst_uuid);
+	unlink(WORK_DIR "/src.ram");
+	unlink(WORK_DIR "/dst.ram");
+	unlink(WORK_DIR "/migration");
+}
+
+/*
+ * Whether the kernel's VFIO core can REPORT a device's DMA log: START and
+ * REPORT one range on the instance @uuid, before QEMU opens it.
+ */
+static int probe_report(const char *uuid)
+{
+	struct vfio_device_feature_dma_logging_range range = {
+		.iova = 0, .length = SZ_2M,
+	};
+	struct vfio_test_device dev;
+	uint64_t bitmap[SZ_2M / SZ_4K / 64];
+	int ret;
+
+	ret = __vfio_test_device_open(&dev, uuid, VFIO_TYPE1v2_IOMMU);
+	if (ret)
+		return ret;
+	ret = __dma_logging_start(dev.device_fd, SZ_4K, &range, 1);
+	if (!ret) {
+		ret = __dma_logging_report(dev.device_fd, 0, SZ_2M, SZ_4K, bitmap);
+		__dma_logging_stop(dev.device_fd);
+	}
+	vfio_test_device_close(&dev);
+	return ret;
+}
+
+/*
+ * Compare the two RAMs page by page, and each page the device wrote with
+ * its write log.  Return: pages that differ or lack their stamp (the first
+ * MIG_NAMED named in the log), or -1 if the dumps cannot be read.
+ */
+static long compare_ram(struct __test_metadata *_metadata, const char *uuid,
+			long *written)
+{
+	uint64_t npages = MIG_RAM / SZ_4K, p, *log;
+	long bad = 0, named = 0;
+	char path[256];
+	unsigned char *a, *b;
+	int fa, fb, fl;
+
+	fa = open(WORK_DIR "/src.ram", O_RDONLY);
+	fb = open(WORK_DIR "/dst.ram", O_RDONLY);
+	sim_path(path, sizeof(path), uuid, "write_log");
+	fl = open(path, O_RDONLY);
+	log = calloc(npages, sizeof(*log));
+	if (fa < 0 || fb < 0 || fl < 0 || !log ||
+	    pread(fl, log, npages * sizeof(*log), 0) != (ssize_t)(npages * sizeof(*log)))
+		return -1;
+	a = mmap(NULL, MIG_RAM, PROT_READ, MAP_PRIVATE, fa, 0);
+	b = mmap(NULL, MIG_RAM, PROT_READ, MAP_PRIVATE, fb, 0);
+	if (a == MAP_FAILED || b == MAP_FAILED)
+		return -1;
+	*written = 0;
+	for (p = 0; p < npages; p++) {
+		const unsigned char *pa = a + p * SZ_4K, *pb = b + p * SZ_4K;
+		uint64_t stamp;
+		bool differs = memcmp(pa, pb, SZ_4K);
+
+		memcpy(&stamp, pa, sizeof(stamp));
+		if (log[p])
+			(*written)++;
+		if (!differs && (!log[p] || stamp == log[p]))
+			continue;
+		bad++;
+		if (named++ < MIG_NAMED) {
+			uint64_t dst_stamp;
+
+			memcpy(&dst_stamp, pb, sizeof(dst_stamp));
+			TH_LOG("page 0x%llx: %s; last write %llu, source holds %llu, destination %llu",
+			       (unsigned long long)(p * SZ_4K),
+			       differs ? "destination differs from the source" :
+					 "source lacks the last write",
+			       (unsigned long long)log[p],
+			       (unsigned long long)stamp,
+			       (unsigned long long)dst_stamp);
+		}
+	}
+	munmap(a, MIG_RAM);
+	munmap(b, MIG_RAM);
+	close(fa);
+	close(fb);
+	close(fl);
+	free(log);
+	return bad;
+}
+
+/* Poll query-migrate until @status is not "setup" nor "active"; the answer. */
+static char *migration_wait(struct qemu *q, double seconds)
+{
+	double deadline = now() + seconds;
+	char status[32], *r;
+
+	for (;;) {
+		r = qmp(q, "{\"execute\": \"query-migrate\"}");
+		json_str(r, "status", status, sizeof(status));
+		if (!r || (strcmp(status, "setup") && strcmp(status, "active") &&
+			   strcmp(status, "device") && strcmp(status, "cancelling")) ||
+		    now() > deadline)
+			return r;
+		free(r);
+		usleep(100 * 1000);
+	}
+}
+
+TEST_F_TIMEOUT(migrate, page_by_page, 300)
+{
+	char dev[256], incoming[160], cmd[256], status[32], drop[16] = "";
+	long long seq_before, seq_after;
+	long bad, written = 0;
+	double t;
+	char *r;
+	int ret;
+
+	if (variant->device_log) {
+		ret = probe_report(self->src_uuid);
+		if (ret == -EOPNOTSUPP)
+			SKIP(return, "REPORT fails with EOPNOTSUPP: this kernel's VFIO core has no IOVA bitmaps (CONFIG_IOMMUFD_DRIVER)");
+		ASSERT_EQ(0, ret);
+	}
+	snprintf(incoming, sizeof(incoming), "unix:" WORK_DIR "/migration");
+	unlink(WORK_DIR "/migration");
+
+	snprintf(dev, sizeof(dev),
+		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,enable-migration=on%s",
+		 self->dst_uuid,
+		 variant->device_log ? "" : ",x-device-dirty-page-tracking=off");
+	{
+		const char *const args[] = { "-machine", "q35", "-m", "256M",
+					     "-device", dev, "-S",
+					     "-incoming", incoming, NULL };
+
+		ASSERT_EQ(0, qemu_start_on(&self->dst, "dst", variant->backend, args));
+	}
+	snprintf(dev, sizeof(dev),
+		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,enable-migration=on%s",
+		 self->src_uuid,
+		 variant->device_log ? "" : ",x-device-dirty-page-tracking=off");
+	{
+		const char *const args[] = { "-machine", "q35", "-m", "256M",
+					     "-device", dev, NULL };
+
+		ASSERT_EQ(0, qemu_start_on(&self->src, "src", variant->backend, args));
+	}
+	TH_LOG("source answered QMP after %.1f s, destination after %.1f s",
+	       self->src.started, self->dst.started);
+
+	snprintf(cmd, sizeof(cmd), "start %s " MIG_PATTERN " " MIG_RANGES,
+		 variant->writer);
+	ASSERT_EQ(0, sim_writer(self->src_uuid, cmd));
+	t = now() + 60;
+	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && now() < t)
+		usleep(10 * 1000);
+	seq_before = sim_read_num(self->src_uuid, "write_seq");
+	ASSERT_LE(MIG_WRITES, seq_before);
+
+	/* Let the migration run, so that the device writes during it. */
+	ASSERT_TRUE(qmp_ok(&self->src,
+			   "{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": 60000, \"max-bandwidth\": 268435456}}"));
+	if (variant->drop) {
+		snprintf(drop, sizeof(drop), "%d", variant->drop);
+		ASSERT_EQ(0, __module_param_write("vfio_dirty", "drop_reports", drop));
+	}
+	t = now();
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}",
+		 incoming);
+	ASSERT_TRUE(qmp_ok(&self->src, cmd));
+	r = migration_wait(&self->src, 240);
+	ASSERT_NE(NULL, r);
+	json_str(r, "status", status, sizeof(status));
+	TH_LOG("migration %s in %.1f s: %lld dirty syncs, %lld ms downtime",
+	       status, now() - t, json_num(r, "dirty-sync-count"),
+	       json_num(r, "downtime"));
+	if (strcmp(status, "completed"))
+		TH_LOG("%s", r);
+	free(r);
+	ASSERT_STREQ("completed", status);
+	seq_after = sim_read_num(self->src_uuid, "write_seq");
+	TH_LOG("the device wrote %lld times before the migration, %lld during it; %lld writes failed",
+	       seq_before, seq_after - seq_before,
+	       sim_read_num(self->src_uuid, "write_failed"));
+	ASSERT_LT(seq_before, seq_after);
+	if (variant->drop) {
+		ASSERT_EQ(0, __module_param_read("vfio_dirty", "drop_reports",
+						 drop, sizeof(drop)));
+		TH_LOG("vfio_dirty dropped %ld reports", variant->drop - atol(drop));
+		ASSERT_LT(atol(drop), variant->drop);
+	}
+
+	r = qmp(&self->src, "{\"execute\": \"query-status\"}");
+	json_str(r, "status", status, sizeof(status));
+	free(r);
+	EXPECT_STREQ("postmigrate", status);
+	r = qmp(&self->dst, "{\"execute\": \"query-status\"}");
+	json_str(r, "status", status, sizeof(status));
+	free(r);
+	EXPECT_STREQ("paused", status);
+
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"" WORK_DIR "/src.ram\"}}",
+		 MIG_RAM);
+	ASSERT_TRUE(qmp_ok(&self->src, cmd));
+	snprintf(cmd, sizeof(cmd),
+		 "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"" WORK_DIR "/dst.ram\"}}",
+		 MIG_RAM);
+	ASSERT_TRUE(qmp_ok(&self->dst, cmd));
+	bad = compare_ram(_metadata, self->src_uuid, &written);
+	ASSERT_LE(0, bad);
+	TH_LOG("%ld pages written by the device, %ld wrong in the destination",
+	       written, bad);
+	ASSERT_LT(0, written);
+	if (variant->drop) {
+		EXPECT_LT(0, bad);
+	} else {
+		EXPECT_EQ(0, bad);
+	}
+}
+
+FIXTURE(large) {
+	struct qemu q;
+	char uuid[64];
+	char ceiling[32];
+};
+
+FIXTURE_VARIANT(large) {
+	enum vfio_test_backend backend;
+};
+
+FIXTURE_VARIANT_ADD(large, type1) {
+	.backend = VFIO_BACKEND_TYPE1,
+};
+
+FIXTURE_VARIANT_ADD(large, vfio_dirty) {
+	.backend = VFIO_BACKEND_VFIO_DIRTY,
+};
+
+FIXTURE_SETUP(large)
+{
+	const char *why = qemu_missing();
+
+	self->q.pid = 0;
+	self->q.qmp = -1;
+	self->uuid[0] = self->ceiling[0] = '\0';
+	if (why)
+		SKIP(return, "%s", why);
+	sim_create(self->uuid, sizeof(self->uuid));
+	why = sim_missing(self->uuid);
+	if (why)
+		SKIP(return, "%s", why);
+	if (module_refcnt(vfio_test_backend_module(variant->backend)) < 0)
+		SKIP(return, "%s is not loaded",
+		     vfio_test_backend_module(variant->backend));
+	mkdir(WORK_DIR, 0755);
+	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+}
+
+FIXTURE_TEARDOWN(large)
+{
+	qemu_stop(&self->q);
+	vfio_dirty_ceiling_restore(self->ceiling);
+	sim_remove(self->uuid);
+}
+
+/*
+ * 9 TiB of RAM, never allocated (reserve=off), needs 44 bits of guest
+ * physical address: TCG's qemu64 takes phys-bits=44.
+ */
+TEST_F_TIMEOUT(large, blocker, 300)
+{
+	long long requests, refused;
+	char dev[256], status[32], *r;
+	double t;
+
+	snprintf(dev, sizeof(dev),
+		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,x-device-dirty-page-tracking=off",
+		 self->uuid);
+	if (variant->backend == VFIO_BACKEND_VFIO_DIRTY)
+		ASSERT_EQ(0, __vfio_dirty_ceiling_set(LARGE_CEILING, self->ceiling,
+						      sizeof(self->ceiling)));
+	{
+		const char *const args[] = {
+			"-machine", "q35,memory-backend=ram",
+			"-cpu", "qemu64,phys-bits=44",
+			"-object", "memory-backend-ram,id=ram,size=" LARGE_RAM ",reserve=off",
+			"-m", LARGE_RAM, "-device", dev, NULL };
+
+		ASSERT_EQ(0, qemu_start_on(&self->q, "large", variant->backend, args));
+	}
+	TH_LOG("QEMU with %s of RAM answered QMP after %.1f s", LARGE_RAM,
+	       self->q.started);
+	requests = stat_read("requests");
+	refused = stat_read("refused");
+
+	r = qmp(&self->q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat >/dev/null\"}}");
+	ASSERT_NE(NULL, r);
+	if (variant->backend == VFIO_BACKEND_TYPE1) {
+		TH_LOG("migrate: %s", r);
+		EXPECT_NE(NULL, strstr(r, BLOCKER_MSG));
+		free(r);
+		return;
+	}
+	EXPECT_EQ(NULL, strstr(r, "\"error\"")) TH_LOG("migrate: %s", r);
+	free(r);
+
+	/* The first sync reports every section of the RAM (two: below 4G and above). */
+	t = now() + 240;
+	for (;;) {
+		r = qmp(&self->q, "{\"execute\": \"query-migrate\"}");
+		json_str(r, "status", status, sizeof(status));
+		if (!strcmp(status, "active") && json_num(r, "dirty-sync-count") >= 1 &&
+		    stat_read("requests") - requests >= 2)
+			break;
+		if ((strcmp(status, "setup") && strcmp(status, "active")) ||
+		    now() > t) {
+			TH_LOG("%s", r);
+			break;
+		}
+		free(r);
+		usleep(100 * 1000);
+	}
+	TH_LOG("migration %s: %lld dirty syncs, %lld bitmap requests succeeded, %lld refused",
+	       status, json_num(r, "dirty-sync-count"),
+	       stat_read("requests") - requests, stat_read("refused") - refused);
+	free(r);
+	ASSERT_STREQ("active", status);
+	EXPECT_EQ(refused, stat_read("refused"));
+
+	ASSERT_TRUE(qmp_ok(&self->q, "{\"execute\": \"migrate_cancel\"}"));
+	r = migration_wait(&self->q, 120);
+	json_str(r, "status", status, sizeof(status));
+	free(r);
+	EXPECT_STREQ("cancelled", status);
+	r = qmp(&self->q, "{\"execute\": \"query-status\"}");
+	json_str(r, "status", status, sizeof(status));
+	free(r);
+	EXPECT_STREQ("running", status);
+}
+
+TEST_HARNESS_MAIN
