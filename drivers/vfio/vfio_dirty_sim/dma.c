@@ -51,7 +51,13 @@
  *
  * The background writer is a kernel thread that writes the pages of its
  * ranges in turn until stopped; closing the device stops it, so a device is
- * never removed while its engine runs.
+ * never removed while its engine runs.  Its programming lives in BAR0's
+ * registers (struct vfio_dirty_sim_regs), whichever way it was started:
+ * the ioctl, sysfs, or a write of CTRL.  *Started* means CTRL has RUN;
+ * the thread runs while the writer is started and the migration state
+ * allows DMA, and is otherwise *paused* (vfio_dirty_sim_writer_sync()).
+ * With VFIO_DIRTY_SIM_WRITER_STAMP each page written begins with the
+ * write's sequence number, so the data itself says which write it is.
  */
 #include <linux/highmem.h>
 #include <linux/iommu.h>
@@ -142,7 +148,7 @@ static int sim_pin(struct vfio_dirty_sim *sim, unsigned long index, int prot,
 }
 
 static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
-			    u64 pattern)
+			    u64 pattern, const u64 *stamp)
 {
 	struct page *page;
 	void *va;
@@ -153,6 +159,8 @@ static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 	if (!ret) {
 		va = kmap_local_page(page);
 		sim_fill(va, pattern);
+		if (stamp)
+			*(u64 *)va = *stamp;
 		kunmap_local(va);
 	}
 	mutex_unlock(&sim->pin_lock);
@@ -188,10 +196,11 @@ static int sim_unfence(struct vfio_dirty_sim *sim, unsigned long first,
 
 /*
  * One logged write of page @index: @buf holds the pattern already, for the
- * vfio_dma_rw() path.
+ * vfio_dma_rw() path; with @stamp its first word takes the write's
+ * sequence number.
  */
 static int sim_write_page(struct vfio_dirty_sim *sim, unsigned long index,
-			  u64 pattern, const void *buf, bool pin)
+			  u64 pattern, u64 *buf, bool pin, bool stamp)
 {
 	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
 	void *old;
@@ -204,10 +213,12 @@ static int sim_write_page(struct vfio_dirty_sim *sim, unsigned long index,
 		return ret;
 
 	seq = atomic64_inc_return(&sim->seq);
+	if (stamp)
+		buf[0] = seq;
 	if (pin)
-		ret = sim_write_pinned(sim, index, pattern);
+		ret = sim_write_pinned(sim, index, pattern, stamp ? &seq : NULL);
 	else
-		ret = vfio_dma_rw(&sim->vdev, iova, (void *)buf, PAGE_SIZE, true);
+		ret = vfio_dma_rw(&sim->vdev, iova, buf, PAGE_SIZE, true);
 	if (ret) {
 		atomic64_inc(&sim->failed);
 		return ret;
@@ -285,7 +296,8 @@ long vfio_dirty_sim_ioctl_dma(struct vfio_dirty_sim *sim, void __user *arg,
 	for (index = p.first; ; index++) {
 		if (write) {
 			ret = sim_write_page(sim, index, dma.pattern, buf,
-					     dma.flags & VFIO_DIRTY_SIM_DMA_PIN);
+					     dma.flags & VFIO_DIRTY_SIM_DMA_PIN,
+					     false);
 		} else {
 			ret = sim_read_page(sim, index, buf,
 					    dma.flags & VFIO_DIRTY_SIM_DMA_PIN);
@@ -314,26 +326,34 @@ out_free:
 static int sim_writer_fn(void *data)
 {
 	struct vfio_dirty_sim *sim = data;
+	const struct vfio_dirty_sim_regs *regs = &sim->regs;
+	bool pin = regs->ctrl & VFIO_DIRTY_SIM_DMA_PIN;
+	bool stamp = regs->ctrl & VFIO_DIRTY_SIM_WRITER_STAMP;
 	struct sim_pages p;
 	unsigned long index;
 	void *buf;
 	u32 i;
 
+	/* @regs is latched while the writer runs: see struct vfio_dirty_sim_regs. */
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		goto out_wait;
-	sim_fill(buf, sim->writer_pattern);
+	sim_fill(buf, regs->pattern);
 
 	while (!kthread_should_stop()) {
-		for (i = 0; i < sim->writer_nr_ranges; i++) {
+		for (i = 0; i < regs->nr_ranges; i++) {
 			/* Checked when the writer started. */
-			sim_check_range(sim, sim->writer_ranges[i].iova,
-					sim->writer_ranges[i].length, 0, &p);
+			sim_check_range(sim, regs->ranges[i].iova,
+					regs->ranges[i].length, 0, &p);
 			for (index = p.first; ; index++) {
+				/*
+				 * Stopping waits for this: every write the
+				 * writer began is done and logged by then.
+				 */
 				if (kthread_should_stop())
 					goto out_free;
-				sim_write_page(sim, index, sim->writer_pattern,
-					       buf, sim->writer_pin);
+				sim_write_page(sim, index, regs->pattern, buf,
+					       pin, stamp);
 				if (index == p.last)
 					break;
 				cond_resched();
@@ -352,11 +372,198 @@ out_wait:
 }
 
 /**
+ * vfio_dirty_sim_writer_sync() - run the writer thread exactly when it should
+ * @sim: the device, with @state_lock held
+ *
+ * The thread runs while @regs has VFIO_DIRTY_SIM_CTRL_RUN, the device is
+ * open and its migration state allows DMA.  Stopping it waits until its
+ * last write is done, logged and marked dirty.
+ *
+ * Return: 0, or the error of starting the thread.
+ */
+int vfio_dirty_sim_writer_sync(struct vfio_dirty_sim *sim)
+{
+	bool run = sim->regs.ctrl & VFIO_DIRTY_SIM_CTRL_RUN && sim->open &&
+		   vfio_dirty_sim_dma_allowed(sim);
+	struct task_struct *task;
+
+	lockdep_assert_held(&sim->state_lock);
+
+	if (run == !!sim->writer)
+		return 0;
+	if (!run) {
+		kthread_stop(sim->writer);
+		sim->writer = NULL;
+		return 0;
+	}
+	task = kthread_run(sim_writer_fn, sim, "vfio_dirty_sim");
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	sim->writer = task;
+	return 0;
+}
+
+/**
+ * vfio_dirty_sim_writer_prepare() - check a writer's programming
+ * @sim: the device
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN and VFIO_DIRTY_SIM_WRITER_STAMP
+ * @ranges: what it is to write
+ * @nr_ranges: entries in @ranges
+ *
+ * Checks the flags and the ranges and, for a writer that pins, lifts the
+ * fences in its ranges as programming a pinned transfer does.
+ *
+ * Return: 0, -EINVAL or -ENOMEM.
+ */
+int vfio_dirty_sim_writer_prepare(struct vfio_dirty_sim *sim, u32 flags,
+				  const struct vfio_dirty_sim_range *ranges,
+				  u32 nr_ranges)
+{
+	struct sim_pages p;
+	u32 i;
+	int ret;
+
+	if (flags & ~(VFIO_DIRTY_SIM_DMA_PIN | VFIO_DIRTY_SIM_WRITER_STAMP) ||
+	    !nr_ranges || nr_ranges > VFIO_DIRTY_SIM_WRITER_MAX_RANGES) {
+		dev_dbg(sim->vdev.dev, "writer: flags %#x or %u ranges\n",
+			flags, nr_ranges);
+		return -EINVAL;
+	}
+	for (i = 0; i < nr_ranges; i++) {
+		ret = sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; flags & VFIO_DIRTY_SIM_DMA_PIN && i < nr_ranges; i++) {
+		sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
+		ret = sim_unfence(sim, p.first, p.last);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Start the writer @sim->regs describes; @state_lock held, RUN clear. */
+static int sim_writer_run(struct vfio_dirty_sim *sim)
+{
+	struct vfio_dirty_sim_regs *regs = &sim->regs;
+	int ret;
+
+	lockdep_assert_held(&sim->state_lock);
+
+	ret = vfio_dirty_sim_writer_prepare(sim, regs->ctrl, regs->ranges,
+					    regs->nr_ranges);
+	if (ret)
+		return ret;
+	regs->ctrl |= VFIO_DIRTY_SIM_CTRL_RUN;
+	ret = vfio_dirty_sim_writer_sync(sim);
+	if (ret)
+		regs->ctrl &= ~VFIO_DIRTY_SIM_CTRL_RUN;
+	return ret;
+}
+
+/**
+ * vfio_dirty_sim_writer_start() - program and start the writer
+ * @sim: the device
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN and VFIO_DIRTY_SIM_WRITER_STAMP
+ * @pattern: the value it writes
+ * @ranges: what it writes, in turn
+ * @nr_ranges: entries in @ranges
+ *
+ * What VFIO_DIRTY_SIM_WRITER_START and the sysfs file "writer" do: the
+ * registers take the programming, as a driver would write them through
+ * BAR0, and the writer starts, paused while the migration state forbids
+ * DMA.
+ *
+ * Return: 0, -EBUSY if a writer is started, -ENODEV if the device is not
+ * open, -EINVAL or -ENOMEM.
+ */
+int vfio_dirty_sim_writer_start(struct vfio_dirty_sim *sim, u32 flags,
+				u64 pattern,
+				const struct vfio_dirty_sim_range *ranges,
+				u32 nr_ranges)
+{
+	struct vfio_dirty_sim_regs *regs = &sim->regs;
+	int ret;
+
+	mutex_lock(&sim->state_lock);
+	ret = vfio_dirty_sim_writer_prepare(sim, flags, ranges, nr_ranges);
+	if (ret)
+		goto out_unlock;
+	if (!sim->open) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (regs->ctrl & VFIO_DIRTY_SIM_CTRL_RUN) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	regs->ctrl = flags;
+	regs->pattern = pattern;
+	regs->nr_ranges = nr_ranges;
+	memcpy(regs->ranges, ranges, array_size(nr_ranges, sizeof(*ranges)));
+	ret = sim_writer_run(sim);
+out_unlock:
+	mutex_unlock(&sim->state_lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_sim_writer_stop() - stop the writer and wait for it
+ * @sim: the device
+ *
+ * Return: 0 once the writer has stopped, -ENOENT if none was started.
+ */
+int vfio_dirty_sim_writer_stop(struct vfio_dirty_sim *sim)
+{
+	int ret = 0;
+
+	mutex_lock(&sim->state_lock);
+	if (sim->regs.ctrl & VFIO_DIRTY_SIM_CTRL_RUN) {
+		sim->regs.ctrl &= ~VFIO_DIRTY_SIM_CTRL_RUN;
+		vfio_dirty_sim_writer_sync(sim);
+	} else {
+		ret = -ENOENT;
+	}
+	mutex_unlock(&sim->state_lock);
+	return ret;
+}
+
+/**
+ * vfio_dirty_sim_writer_ctrl() - a write of BAR0's CTRL register
+ * @sim: the device, with @state_lock held
+ * @ctrl: the value written
+ *
+ * Unknown bits are ignored.  Setting VFIO_DIRTY_SIM_CTRL_RUN starts the
+ * writer the registers describe and sets STATUS; clearing it stops the
+ * writer.  While RUN stays set nothing changes.
+ */
+void vfio_dirty_sim_writer_ctrl(struct vfio_dirty_sim *sim, u32 ctrl)
+{
+	struct vfio_dirty_sim_regs *regs = &sim->regs;
+	bool run = ctrl & VFIO_DIRTY_SIM_CTRL_RUN;
+
+	lockdep_assert_held(&sim->state_lock);
+
+	if (regs->ctrl & VFIO_DIRTY_SIM_CTRL_RUN) {
+		if (!run) {
+			regs->ctrl &= ~VFIO_DIRTY_SIM_CTRL_RUN;
+			vfio_dirty_sim_writer_sync(sim);
+		}
+		return;
+	}
+	regs->ctrl = ctrl & (VFIO_DIRTY_SIM_DMA_PIN |
+			     VFIO_DIRTY_SIM_WRITER_STAMP);
+	if (run)
+		regs->status = -sim_writer_run(sim);
+}
+
+/**
  * vfio_dirty_sim_ioctl_writer_start() - VFIO_DIRTY_SIM_WRITER_START
  * @sim: the device
  * @arg: user pointer to struct vfio_dirty_sim_writer
  *
- * Return: 0, -EBUSY if a writer runs, -EINVAL, -EFAULT or -ENOMEM.
+ * Return: 0, -EBUSY if a writer is started, -EINVAL, -EFAULT or -ENOMEM.
  */
 long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
 				       void __user *arg)
@@ -364,18 +571,14 @@ long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
 	unsigned long minsz = offsetofend(struct vfio_dirty_sim_writer, ranges);
 	struct vfio_dirty_sim_writer w;
 	struct vfio_dirty_sim_range *ranges;
-	struct task_struct *task;
-	struct sim_pages p;
-	u32 i;
 	int ret;
 
 	if (copy_from_user(&w, arg, minsz))
 		return -EFAULT;
-	if (w.argsz < minsz || w.flags & ~VFIO_DIRTY_SIM_DMA_PIN ||
-	    w.__reserved || !w.nr_ranges ||
+	if (w.argsz < minsz || w.__reserved || !w.nr_ranges ||
 	    w.nr_ranges > VFIO_DIRTY_SIM_WRITER_MAX_RANGES) {
-		dev_dbg(sim->vdev.dev, "writer: argsz %u, flags %#x, reserved %u or %u ranges\n",
-			w.argsz, w.flags, w.__reserved, w.nr_ranges);
+		dev_dbg(sim->vdev.dev, "writer: argsz %u, reserved %u or %u ranges\n",
+			w.argsz, w.__reserved, w.nr_ranges);
 		return -EINVAL;
 	}
 
@@ -383,71 +586,21 @@ long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
 			     array_size(w.nr_ranges, sizeof(*ranges)));
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
-	for (i = 0; i < w.nr_ranges; i++) {
-		ret = sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
-		if (ret)
-			goto err_free;
-	}
-	for (i = 0; w.flags & VFIO_DIRTY_SIM_DMA_PIN && i < w.nr_ranges; i++) {
-		sim_check_range(sim, ranges[i].iova, ranges[i].length, 0, &p);
-		ret = sim_unfence(sim, p.first, p.last);
-		if (ret)
-			goto err_free;
-	}
-
-	mutex_lock(&sim->writer_lock);
-	if (sim->writer) {
-		ret = -EBUSY;
-		goto err_unlock;
-	}
-	sim->writer_ranges = ranges;
-	sim->writer_nr_ranges = w.nr_ranges;
-	sim->writer_pattern = w.pattern;
-	sim->writer_pin = w.flags & VFIO_DIRTY_SIM_DMA_PIN;
-	task = kthread_run(sim_writer_fn, sim, "vfio_dirty_sim");
-	if (IS_ERR(task)) {
-		ret = PTR_ERR(task);
-		sim->writer_ranges = NULL;
-		goto err_unlock;
-	}
-	sim->writer = task;
-	mutex_unlock(&sim->writer_lock);
-	return 0;
-
-err_unlock:
-	mutex_unlock(&sim->writer_lock);
-err_free:
+	ret = vfio_dirty_sim_writer_start(sim, w.flags, w.pattern, ranges,
+					  w.nr_ranges);
 	kfree(ranges);
 	return ret;
-}
-
-static int sim_writer_stop_locked(struct vfio_dirty_sim *sim)
-{
-	lockdep_assert_held(&sim->writer_lock);
-
-	if (!sim->writer)
-		return -ENOENT;
-	kthread_stop(sim->writer);
-	sim->writer = NULL;
-	kfree(sim->writer_ranges);
-	sim->writer_ranges = NULL;
-	return 0;
 }
 
 /**
  * vfio_dirty_sim_ioctl_writer_stop() - VFIO_DIRTY_SIM_WRITER_STOP
  * @sim: the device
  *
- * Return: 0 once the writer has stopped, -ENOENT if none ran.
+ * Return: 0 once the writer has stopped, -ENOENT if none was started.
  */
 long vfio_dirty_sim_ioctl_writer_stop(struct vfio_dirty_sim *sim)
 {
-	int ret;
-
-	mutex_lock(&sim->writer_lock);
-	ret = sim_writer_stop_locked(sim);
-	mutex_unlock(&sim->writer_lock);
-	return ret;
+	return vfio_dirty_sim_writer_stop(sim);
 }
 
 /*
@@ -470,6 +623,19 @@ static u64 sim_log_take(struct vfio_dirty_sim *sim, unsigned long index,
 		__xa_cmpxchg(&sim->wlog, index, entry, XA_ZERO_ENTRY, GFP_ATOMIC);
 	xa_unlock(&sim->wlog);
 	return xa_is_value(entry) ? xa_to_value(entry) : 0;
+}
+
+/**
+ * vfio_dirty_sim_log_entry() - the write log's entry of one page
+ * @sim: the device
+ * @index: the page, IOVA >> PAGE_SHIFT
+ *
+ * Return: the sequence number of the last successful write of the page,
+ * 0 if none.
+ */
+u64 vfio_dirty_sim_log_entry(struct vfio_dirty_sim *sim, unsigned long index)
+{
+	return sim_log_take(sim, index, false);
 }
 
 /**
@@ -575,9 +741,11 @@ void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
  */
 void vfio_dirty_sim_dma_close(struct vfio_dirty_sim *sim)
 {
-	mutex_lock(&sim->writer_lock);
-	sim_writer_stop_locked(sim);
-	mutex_unlock(&sim->writer_lock);
+	mutex_lock(&sim->state_lock);
+	sim->open = false;
+	sim->regs.ctrl &= ~VFIO_DIRTY_SIM_CTRL_RUN;
+	vfio_dirty_sim_writer_sync(sim);
+	mutex_unlock(&sim->state_lock);
 	mutex_lock(&sim->pin_lock);
 	sim_unpin_locked(sim, 0, ULONG_MAX);
 	mtree_destroy(&sim->fenced);
@@ -599,7 +767,7 @@ void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim)
 	xa_init(&sim->pinned);
 	mt_init(&sim->fenced);
 	atomic64_set(&sim->unmap_calls, 0);
-	mutex_init(&sim->writer_lock);
+	mutex_init(&sim->state_lock);
 }
 
 /**
@@ -611,7 +779,7 @@ void vfio_dirty_sim_dma_release(struct vfio_dirty_sim *sim)
 	/* dma_unmap may have fenced ranges since the last close. */
 	mtree_destroy(&sim->fenced);
 	xa_destroy(&sim->wlog);
-	mutex_destroy(&sim->writer_lock);
+	mutex_destroy(&sim->state_lock);
 	mutex_destroy(&sim->pin_lock);
 }
 

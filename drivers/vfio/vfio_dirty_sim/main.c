@@ -12,9 +12,11 @@
  * a VFIO device with an emulated IOMMU: its group holds that one device, and
  * the IOMMU backend of the container the group joins sees only what the
  * device itself pins or reads and writes through the VFIO core.  The device
- * has no regions and no interrupts; its DMA engine (dma.c) and its DMA
- * logging (log.c) are driven through device ioctls, defined in
- * include/uapi/linux/vfio_dirty.h, and sysfs files on the instance.
+ * is a PCI function to userspace (pci.c), so that QEMU's vfio-pci can
+ * assign it, and it migrates (migration.c).  Its DMA engine (dma.c) and
+ * its DMA logging (log.c) are driven through device ioctls, defined in
+ * include/uapi/linux/vfio_dirty.h, through BAR0's registers, and through
+ * sysfs files on the instance (control.c).
  *
  * Lifetime.  Module init creates the class and the parent device, registers
  * the mdev driver and then the parent; exit undoes this in reverse.
@@ -25,8 +27,9 @@
  * driver's reference; the VFIO core frees the state when the last reference
  * goes.
  *
- * Closing the device stops its DMA engine and its logging, so an instance
- * is never removed, nor the module unloaded, while either runs.
+ * Opening the device resets it (pci.c).  Closing it stops its DMA engine
+ * and its logging, so an instance is never removed, nor the module
+ * unloaded, while either runs.
  *
  * Locking.  This file keeps no mutable state of its own; an instance's
  * locks are described with struct vfio_dirty_sim.  The number of instances
@@ -71,23 +74,6 @@ static struct mdev_type *vfio_dirty_sim_types[] = {
 	&vfio_dirty_sim_type,
 };
 
-static long vfio_dirty_sim_get_info(struct vfio_device_info __user *uinfo)
-{
-	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
-	struct vfio_device_info info;
-
-	if (copy_from_user(&info, uinfo, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz)
-		return -EINVAL;
-
-	info.flags = 0;
-	info.num_regions = 0;
-	info.num_irqs = 0;
-
-	return copy_to_user(uinfo, &info, minsz) ? -EFAULT : 0;
-}
-
 static long vfio_dirty_sim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 				 unsigned long arg)
 {
@@ -95,8 +81,6 @@ static long vfio_dirty_sim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 
 	switch (cmd) {
-	case VFIO_DEVICE_GET_INFO:
-		return vfio_dirty_sim_get_info(uarg);
 	case VFIO_DIRTY_SIM_DMA_WRITE:
 		return vfio_dirty_sim_ioctl_dma(sim, uarg, true);
 	case VFIO_DIRTY_SIM_DMA_READ:
@@ -108,9 +92,32 @@ static long vfio_dirty_sim_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case VFIO_DIRTY_SIM_LOG_READ:
 		return vfio_dirty_sim_ioctl_log_read(sim, uarg);
 	default:
-		return -ENOTTY;
+		return vfio_dirty_sim_pci_ioctl(sim, cmd, uarg);
 	}
 }
+
+static ssize_t vfio_dirty_sim_read(struct vfio_device *vdev, char __user *buf,
+				   size_t count, loff_t *ppos)
+{
+	return vfio_dirty_sim_pci_rw(to_sim(vdev), buf, count, ppos, false);
+}
+
+static ssize_t vfio_dirty_sim_write(struct vfio_device *vdev,
+				    const char __user *buf, size_t count,
+				    loff_t *ppos)
+{
+	return vfio_dirty_sim_pci_rw(to_sim(vdev), (char __user *)buf, count,
+				     ppos, true);
+}
+
+#ifdef VFIO_DIRTY_SIM_REGION_INFO_OP
+static int vfio_dirty_sim_get_region_info_caps(struct vfio_device *vdev,
+					       struct vfio_region_info *info,
+					       struct vfio_info_cap *caps)
+{
+	return vfio_dirty_sim_region_info(info);
+}
+#endif
 
 static int vfio_dirty_sim_init_dev(struct vfio_device *vdev)
 {
@@ -119,6 +126,19 @@ static int vfio_dirty_sim_init_dev(struct vfio_device *vdev)
 	vfio_dirty_sim_dma_init(sim);
 	vfio_dirty_sim_log_init(sim);
 	vdev->log_ops = &vfio_dirty_sim_log_ops;
+	vdev->mig_ops = &vfio_dirty_sim_mig_ops;
+	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+	return 0;
+}
+
+static int vfio_dirty_sim_open(struct vfio_device *vdev)
+{
+	struct vfio_dirty_sim *sim = to_sim(vdev);
+
+	mutex_lock(&sim->state_lock);
+	vfio_dirty_sim_pci_reset(sim);
+	sim->open = true;
+	mutex_unlock(&sim->state_lock);
 	return 0;
 }
 
@@ -138,6 +158,9 @@ static void vfio_dirty_sim_close(struct vfio_device *vdev)
 {
 	struct vfio_dirty_sim *sim = to_sim(vdev);
 
+	mutex_lock(&sim->state_lock);
+	vfio_dirty_sim_mig_reset(sim);
+	mutex_unlock(&sim->state_lock);
 	vfio_dirty_sim_dma_close(sim);
 	vfio_dirty_sim_log_close(sim);
 }
@@ -149,8 +172,14 @@ static void vfio_dirty_sim_close(struct vfio_device *vdev)
 static const struct vfio_device_ops vfio_dirty_sim_dev_ops = {
 	.init = vfio_dirty_sim_init_dev,
 	.release = vfio_dirty_sim_release,
+	.open_device = vfio_dirty_sim_open,
 	.close_device = vfio_dirty_sim_close,
+	.read = vfio_dirty_sim_read,
+	.write = vfio_dirty_sim_write,
 	.ioctl = vfio_dirty_sim_ioctl,
+#ifdef VFIO_DIRTY_SIM_REGION_INFO_OP
+	.get_region_info_caps = vfio_dirty_sim_get_region_info_caps,
+#endif
 	.dma_unmap = vfio_dirty_sim_dma_unmap,
 };
 
@@ -188,12 +217,12 @@ static void vfio_dirty_sim_remove(struct mdev_device *mdev)
 static const struct attribute_group *vfio_dirty_sim_groups[] = {
 	&vfio_dirty_sim_dma_group,
 	&vfio_dirty_sim_log_group,
+	&vfio_dirty_sim_control_group,
 	NULL,
 };
 
 static struct mdev_driver vfio_dirty_sim_driver = {
-	/* Not a PCI, platform, ... device: no bus API fits, so its own name. */
-	.device_api = "vfio-dirty-sim",
+	.device_api = VFIO_DEVICE_API_PCI_STRING,
 	.probe = vfio_dirty_sim_probe,
 	.remove = vfio_dirty_sim_remove,
 	.driver = {

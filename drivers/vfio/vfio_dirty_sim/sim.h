@@ -2,24 +2,62 @@
 /*
  * vfio_dirty_sim: the internal API between the files of the simulated device.
  *
- *   main.c  registration with mdev and VFIO, the ioctl table, sysfs
- *   dma.c   the DMA engine: transfers, pinned pages, the background writer,
- *           and the per-page write log
- *   log.c   DMA logging (struct vfio_log_ops) over the engine's writes
+ *   main.c       registration with mdev and VFIO, the ioctl table
+ *   pci.c        the PCI function: config space, BAR0's registers, the
+ *                region and interrupt answers of a vfio-pci device
+ *   dma.c        the DMA engine: transfers, pinned pages, the background
+ *                writer, and the per-page write log
+ *   log.c        DMA logging (struct vfio_log_ops) over the engine's writes
+ *   migration.c  VFIO migration v2: the state machine and the state stream
+ *   control.c    the sysfs files that drive the writer from the host
  */
 #ifndef VFIO_DIRTY_SIM_H
 #define VFIO_DIRTY_SIM_H
 
 #include <linux/maple_tree.h>
 #include <linux/mutex.h>
+#include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
+#include <linux/vfio_dirty.h>
 #include <linux/xarray.h>
 
 #include "../vfio_dirty/ranges.h"
 
+struct file;
 struct task_struct;
-struct vfio_dirty_sim_range;
+
+/*
+ * Interfaces that differ between the supported kernels, told apart by
+ * Kbuild from the target's headers.
+ */
+#ifdef VFIO_DIRTY_SIM_CONST_BIN_ATTR
+/* 7.3, not 6.1 or 6.12: sysfs binary attributes are const. */
+#define SIM_BIN_ATTR_CONST const
+#else
+#define SIM_BIN_ATTR_CONST
+#endif
+
+/**
+ * struct vfio_dirty_sim_regs - BAR0's registers: the writer's programming
+ * @ctrl: VFIO_DIRTY_SIM_CTRL_RUN and the writer's flags
+ * @status: the errno, positive, of the last start through @ctrl; 0 if it
+ *          started
+ * @nr_ranges: how many of @ranges the writer writes
+ * @pattern: the value it writes
+ * @ranges: what it writes, in turn
+ *
+ * While @ctrl has VFIO_DIRTY_SIM_CTRL_RUN the writer's part (@nr_ranges,
+ * @pattern, @ranges and the flags) is latched: writes to it are ignored,
+ * so that the writer thread reads it without a lock.
+ */
+struct vfio_dirty_sim_regs {
+	u32 ctrl;
+	u32 status;
+	u32 nr_ranges;
+	u64 pattern;
+	struct vfio_dirty_sim_range ranges[VFIO_DIRTY_SIM_WRITER_MAX_RANGES];
+};
 
 /**
  * struct vfio_dirty_sim - one instance of the simulated device
@@ -37,12 +75,15 @@ struct vfio_dirty_sim_range;
  * @unmap_delay_ms: dma_unmap sleeps this long before it unpins (sysfs)
  * @unmap_ignore: dma_unmap unpins nothing, as a broken device (sysfs)
  * @unmap_calls: dma_unmap calls so far (sysfs)
- * @writer_lock: serializes starting and stopping the background writer
- * @writer: the background writer thread, or NULL
- * @writer_ranges: what the writer writes, in turn
- * @writer_nr_ranges: entries in @writer_ranges
- * @writer_pattern: the value it writes
- * @writer_pin: whether it writes through pinned pages
+ * @state_lock: protects the device's state: @open, @config, @regs,
+ *              @writer, @mig_state and @mig_file
+ * @open: between open_device and close_device
+ * @config: the PCI configuration space
+ * @regs: BAR0's registers
+ * @writer: the background writer thread, or NULL; it runs exactly when
+ *          @regs asks for it, the device is open and @mig_state allows DMA
+ * @mig_state: the VFIO migration state
+ * @mig_file: the file of the migration data transfer in progress, or NULL
  * @log_lock: protects every @log_* field
  * @logging: between a successful log_start and log_stop
  * @log_page_shift: log2 of the page size DMA logging reports in
@@ -56,8 +97,9 @@ struct vfio_dirty_sim_range;
  * @log_bytes_overtracked: gap bytes the fitting added to the tracked span
  * @log_pages_reported: pages reported dirty since the last log_start
  *
- * Lock order: @writer_lock, then @pin_lock, then @log_lock.  The VFIO
- * container's own lock nests inside @pin_lock (vfio_pin_pages()).
+ * Lock order: @state_lock, then @pin_lock, then @log_lock; a migration
+ * file's lock nests inside @state_lock.  The VFIO container's own lock
+ * nests inside @pin_lock (vfio_pin_pages()).
  */
 struct vfio_dirty_sim {
 	struct vfio_device vdev;
@@ -73,12 +115,13 @@ struct vfio_dirty_sim {
 	bool unmap_ignore;
 	atomic64_t unmap_calls;
 
-	struct mutex writer_lock;	/* protects @writer* */
+	struct mutex state_lock;	/* see above */
+	bool open;
+	u8 config[PCI_CFG_SPACE_SIZE];
+	struct vfio_dirty_sim_regs regs;
 	struct task_struct *writer;
-	struct vfio_dirty_sim_range *writer_ranges;
-	u32 writer_nr_ranges;
-	u64 writer_pattern;
-	bool writer_pin;
+	enum vfio_device_mig_state mig_state;
+	struct file *mig_file;
 
 	struct mutex log_lock;		/* protects @log* and @logging */
 	bool logging;
@@ -116,6 +159,38 @@ long vfio_dirty_sim_ioctl_writer_start(struct vfio_dirty_sim *sim,
 long vfio_dirty_sim_ioctl_writer_stop(struct vfio_dirty_sim *sim);
 long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
 				   void __user *arg);
+int vfio_dirty_sim_writer_prepare(struct vfio_dirty_sim *sim, u32 flags,
+				  const struct vfio_dirty_sim_range *ranges,
+				  u32 nr_ranges);
+int vfio_dirty_sim_writer_start(struct vfio_dirty_sim *sim, u32 flags,
+				u64 pattern,
+				const struct vfio_dirty_sim_range *ranges,
+				u32 nr_ranges);
+int vfio_dirty_sim_writer_stop(struct vfio_dirty_sim *sim);
+void vfio_dirty_sim_writer_ctrl(struct vfio_dirty_sim *sim, u32 ctrl);
+int vfio_dirty_sim_writer_sync(struct vfio_dirty_sim *sim);
+u64 vfio_dirty_sim_log_entry(struct vfio_dirty_sim *sim, unsigned long index);
+
+/* Whether the device may issue DMA in its migration state. */
+static inline bool vfio_dirty_sim_dma_allowed(struct vfio_dirty_sim *sim)
+{
+	return sim->mig_state == VFIO_DEVICE_STATE_RUNNING ||
+	       sim->mig_state == VFIO_DEVICE_STATE_RUNNING_P2P;
+}
+
+void vfio_dirty_sim_pci_reset(struct vfio_dirty_sim *sim);
+long vfio_dirty_sim_pci_ioctl(struct vfio_dirty_sim *sim, unsigned int cmd,
+			      void __user *arg);
+ssize_t vfio_dirty_sim_pci_rw(struct vfio_dirty_sim *sim, char __user *buf,
+			      size_t count, loff_t *ppos, bool write);
+int vfio_dirty_sim_region_info(struct vfio_region_info *info);
+void vfio_dirty_sim_config_load(struct vfio_dirty_sim *sim, const u8 *config);
+
+extern const struct vfio_migration_ops vfio_dirty_sim_mig_ops;
+void vfio_dirty_sim_mig_reset(struct vfio_dirty_sim *sim);
+const char *vfio_dirty_sim_mig_state_name(enum vfio_device_mig_state state);
+
+extern const struct attribute_group vfio_dirty_sim_control_group;
 
 extern const struct vfio_log_ops vfio_dirty_sim_log_ops;
 void vfio_dirty_sim_log_init(struct vfio_dirty_sim *sim);

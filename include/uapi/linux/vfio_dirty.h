@@ -83,19 +83,26 @@ struct vfio_dirty_sim_range {
 /**
  * struct vfio_dirty_sim_writer - start the background writer
  * @argsz: sizeof(struct vfio_dirty_sim_writer)
- * @flags: VFIO_DIRTY_SIM_DMA_PIN, as for struct vfio_dirty_sim_dma
+ * @flags: VFIO_DIRTY_SIM_DMA_PIN, as for struct vfio_dirty_sim_dma;
+ *         VFIO_DIRTY_SIM_WRITER_STAMP: the first 8 bytes of each page
+ *         written hold that write's sequence number instead of @pattern
  * @nr_ranges: entries in @ranges, 1 to VFIO_DIRTY_SIM_WRITER_MAX_RANGES
  * @__reserved: must be 0
  * @pattern: the value written, as for struct vfio_dirty_sim_dma
  * @ranges: user pointer to @nr_ranges struct vfio_dirty_sim_range
  *
  * A kernel thread writes every page of every range in turn, over and over,
- * until VFIO_DIRTY_SIM_WRITER_STOP or the device is closed.  Each write is
- * logged as above.  -EBUSY if a writer runs already.
+ * until VFIO_DIRTY_SIM_WRITER_STOP, a VFIO_DEVICE_RESET or the device is
+ * closed.  Each write is logged as above.  -EBUSY if a writer is started
+ * already (through this ioctl, BAR0 or sysfs: there is one per device).
+ * While the device's migration state forbids DMA (STOP, STOP_COPY,
+ * RESUMING) a started writer is paused: it issues no write until the
+ * device runs again.
  */
 struct vfio_dirty_sim_writer {
 	__u32 argsz;
 	__u32 flags;
+#define VFIO_DIRTY_SIM_WRITER_STAMP	(1 << 1)
 	__u32 nr_ranges;
 	__u32 __reserved;
 	__aligned_u64 pattern;
@@ -135,5 +142,50 @@ struct vfio_dirty_sim_log {
 #define VFIO_DIRTY_SIM_LOG_MAX_PAGES	(1ULL << 20)
 
 #define VFIO_DIRTY_SIM_LOG_READ		_IO(VFIO_TYPE, VFIO_DIRTY_SIM_BASE + 4)
+
+/*
+ * The simulated device is a PCI function (VFIO_DEVICE_FLAGS_PCI): a
+ * conventional header with the IDs below, no capabilities and no
+ * interrupts, and one BAR, BAR0, a 32-bit memory BAR of
+ * VFIO_DIRTY_SIM_BAR0_SIZE bytes holding the writer's registers.  0x1234
+ * is not a vendor ID the PCI-SIG assigned to anyone: QEMU's own test
+ * devices (edu, 1234:11e8) use it too.  Class 0xff0000: a device that
+ * fits no defined class.
+ */
+#define VFIO_DIRTY_SIM_PCI_VENDOR_ID	0x1234
+#define VFIO_DIRTY_SIM_PCI_DEVICE_ID	0xd1d5
+#define VFIO_DIRTY_SIM_PCI_CLASS	0xff0000
+#define VFIO_DIRTY_SIM_PCI_REVISION	0x01
+#define VFIO_DIRTY_SIM_BAR0_SIZE	0x2000
+
+/*
+ * BAR0's registers, 64 bits each, little endian, read and written 4 or 8
+ * bytes at a time at a naturally aligned offset.  Offsets that hold no
+ * register read 0 and ignore writes.
+ *
+ * CTRL (read-write): the writer's flags (VFIO_DIRTY_SIM_DMA_PIN,
+ * VFIO_DIRTY_SIM_WRITER_STAMP, as VFIO_DIRTY_SIM_WRITER_START takes them)
+ * and VFIO_DIRTY_SIM_CTRL_RUN.  Setting RUN starts the writer over
+ * NR_RANGES ranges of RANGE_IOVA/RANGE_LENGTH with PATTERN, as
+ * VFIO_DIRTY_SIM_WRITER_START does; if they are invalid RUN stays clear
+ * and STATUS holds the errno.  Clearing RUN stops the writer and waits for
+ * its last write.  While RUN is set the flags, NR_RANGES, PATTERN and the
+ * ranges are latched: writes to them are ignored.  A writer started
+ * through the ioctl or sysfs reads back here the same way.
+ * STATUS (read-only): 0, or the errno (positive) of the last start
+ * through CTRL that failed.
+ * SEQ, FAILED (read-only): the write log's counters, as
+ * VFIO_DIRTY_SIM_LOG_READ's @seq and @failed.
+ */
+#define VFIO_DIRTY_SIM_REG_CTRL		0x00
+#define VFIO_DIRTY_SIM_CTRL_RUN		(1U << 31)
+#define VFIO_DIRTY_SIM_REG_STATUS	0x08
+#define VFIO_DIRTY_SIM_REG_NR_RANGES	0x10
+#define VFIO_DIRTY_SIM_REG_PATTERN	0x18
+#define VFIO_DIRTY_SIM_REG_SEQ		0x20
+#define VFIO_DIRTY_SIM_REG_FAILED	0x28
+/* Range @i, 0 to VFIO_DIRTY_SIM_WRITER_MAX_RANGES - 1. */
+#define VFIO_DIRTY_SIM_REG_RANGE_IOVA(i)	(0x1000 + 16 * (i))
+#define VFIO_DIRTY_SIM_REG_RANGE_LENGTH(i)	(0x1008 + 16 * (i))
 
 #endif /* _UAPI_LINUX_VFIO_DIRTY_H */

@@ -834,7 +834,7 @@ TEST_F(sim, writer_errors)
 	};
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, argsz, 0);
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, argsz, sizeof(writer) - 1);
-	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, flags, variant->flags | 1 << 1);
+	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, flags, variant->flags | 1 << 2);
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, nr_ranges, 0);
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, nr_ranges, max + 1);
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, __reserved, 1);
