@@ -128,6 +128,10 @@ static int vfio_dirty_sim_init_dev(struct vfio_device *vdev)
 	vdev->log_ops = &vfio_dirty_sim_log_ops;
 	vdev->mig_ops = &vfio_dirty_sim_mig_ops;
 	vdev->migration_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P;
+	/* What sysfs shows before the first open. */
+	mutex_lock(&sim->state_lock);
+	vfio_dirty_sim_pci_reset(sim);
+	mutex_unlock(&sim->state_lock);
 	return 0;
 }
 

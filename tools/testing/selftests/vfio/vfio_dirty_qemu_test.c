@@ -467,7 +467,7 @@ static const char *sim_missing(const char *uuid)
 		return "vfio_dirty_sim registers no mdev type";
 	sim_path(path, sizeof(path), uuid, "writer");
 	if (access(path, W_OK))
-		return "this vfio_dirty_sim has no PCI face (no writer file): QEMU cannot assign it";
+		return "this vfio_dirty_sim has no writer file: QEMU cannot assign it";
 	return NULL;
 }
 
@@ -608,9 +608,12 @@ FIXTURE_SETUP(migrate)
 {
 	const char *why = qemu_missing();
 
-	self->src.pid = self->dst.pid = 0;
-	self->src.qmp = self->dst.qmp = -1;
-	self->src_uuid[0] = self->dst_uuid[0] = '\0';
+	self->src.pid = 0;
+	self->dst.pid = 0;
+	self->src.qmp = -1;
+	self->dst.qmp = -1;
+	self->src_uuid[0] = '\0';
+	self->dst_uuid[0] = '\0';
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->src_uuid, sizeof(self->src_uuid));
@@ -711,7 +714,7 @@ static long compare_ram(struct __test_metadata *_metadata, const char *uuid,
 			uint64_t dst_stamp;
 
 			memcpy(&dst_stamp, pb, sizeof(dst_stamp));
-			TH_LOG("page 0x%llx: %s; last write %llu, source holds %llu, destination %llu",
+			TH_LOG("page 0x%llx: %s; last write %llu, source %llu, destination %llu",
 			       (unsigned long long)(p * SZ_4K),
 			       differs ? "destination differs from the source" :
 					 "source lacks the last write",
@@ -759,7 +762,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	if (variant->device_log) {
 		ret = probe_report(self->src_uuid);
 		if (ret == -EOPNOTSUPP)
-			SKIP(return, "REPORT fails with EOPNOTSUPP: this kernel's VFIO core has no IOVA bitmaps (CONFIG_IOMMUFD_DRIVER)");
+			SKIP(return,
+			     "REPORT fails with EOPNOTSUPP: this kernel's VFIO core has no IOVA bitmaps (CONFIG_IOMMUFD_DRIVER)");
 		ASSERT_EQ(0, ret);
 	}
 	snprintf(incoming, sizeof(incoming), "unix:" WORK_DIR "/migration");
@@ -909,7 +913,8 @@ FIXTURE_SETUP(large)
 
 	self->q.pid = 0;
 	self->q.qmp = -1;
-	self->uuid[0] = self->ceiling[0] = '\0';
+	self->uuid[0] = '\0';
+	self->ceiling[0] = '\0';
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->uuid, sizeof(self->uuid));

@@ -166,6 +166,33 @@ int __sysfs_write_long(const char *path, long val)
 	return write_line(path, line);
 }
 
+int __sysfs_write_line(const char *path, const char *line)
+{
+	return write_line(path, line);
+}
+
+int __sim_instance_create(char *uuid, size_t size)
+{
+	char path[PATH_MAX], *nl;
+
+	read_line("/proc/sys/kernel/random/uuid", uuid, size);
+	nl = strchr(uuid, '\n');
+	if (!nl)
+		return -EIO;
+	*nl = '\0';
+	snprintf(path, sizeof(path), "%s/vfio_dirty_sim-1/create",
+		 "/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types");
+	return write_line(path, uuid);
+}
+
+int __sim_instance_remove(const char *uuid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", uuid);
+	return write_line(path, "1");
+}
+
 long module_refcnt(const char *module)
 {
 	char path[PATH_MAX];

@@ -24,7 +24,8 @@
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
 DEVICE_TESTS="vfio_dirty_backend_test vfio_type1_test vfio_edu_dma_test
-	vfio_dirty_sim_test vfio_dma_logging_test vfio_dirty_8tib_test"
+	vfio_dirty_sim_test vfio_dma_logging_test vfio_dirty_8tib_test
+	vfio_dirty_sim_pci_test"
 
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc

@@ -132,6 +132,32 @@ long sysfs_read_long(const char *path);
 int __sysfs_write_long(const char *path, long val);
 
 /**
+ * __sysfs_write_line() - write @line to a sysfs file
+ * @path: the file
+ * @line: what to write, in one write(2)
+ *
+ * Return: 0 or the negative errno the file's store returned.
+ */
+int __sysfs_write_line(const char *path, const char *line);
+
+/**
+ * __sim_instance_create() - create a vfio_dirty_sim instance of its own
+ * @uuid: filled in with the new instance's UUID
+ * @size: bytes of @uuid, at least 37
+ *
+ * Return: 0 or a negative errno; remove it with __sim_instance_remove().
+ */
+int __sim_instance_create(char *uuid, size_t size);
+
+/**
+ * __sim_instance_remove() - remove a vfio_dirty_sim instance
+ * @uuid: the instance
+ *
+ * Return: 0 or a negative errno.
+ */
+int __sim_instance_remove(const char *uuid);
+
+/**
  * module_refcnt() - /sys/module/@module/refcnt
  * @module: module name
  *
