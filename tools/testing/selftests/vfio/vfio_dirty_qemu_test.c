@@ -84,6 +84,16 @@
 /* Lost pages named in the log, at most. */
 #define MIG_NAMED	16
 
+/* QMP commands, too long to write where they are used. */
+#define QMP_HOLD_SWITCHOVER \
+	"{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": 60000, \"max-bandwidth\": 1073741824, \"avail-switchover-bandwidth\": 1}}"
+#define QMP_SWITCH_OVER \
+	"{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"avail-switchover-bandwidth\": 1000000000000}}"
+#define QMP_PMEMSAVE \
+	"{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"%s/%s.ram\"}}"
+#define QMP_MIGRATE_TO_NOWHERE \
+	"{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat >/dev/null\"}}"
+
 #define LARGE_RAM	"9T"
 /* 2^32 bits of bitmap: 16 TiB at 4 KiB. */
 #define LARGE_CEILING	"512M"
@@ -472,6 +482,19 @@ static const char *sim_missing(const char *uuid)
 }
 
 /*
+ * The -device option that assigns the instance @uuid, migratable (QEMU
+ * 11.1 refuses a type1 container's tracking otherwise), tracked by the
+ * container when @container_tracks, else by the device if it can.
+ */
+static void sim_qdev(char *buf, size_t size, const char *uuid,
+		     bool container_tracks)
+{
+	snprintf(buf, size, "vfio-pci,sysfsdev=%s/%s,enable-migration=on%s",
+		 MDEV_DIR, uuid,
+		 container_tracks ? ",x-device-dirty-page-tracking=off" : "");
+}
+
+/*
  * Start a QEMU whose container must go to @backend, and check it did: the
  * backend's module gains a reference (held until the container closes).
  */
@@ -769,10 +792,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	snprintf(incoming, sizeof(incoming), "unix:" WORK_DIR "/migration");
 	unlink(WORK_DIR "/migration");
 
-	snprintf(dev, sizeof(dev),
-		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,enable-migration=on%s",
-		 self->dst_uuid,
-		 variant->device_log ? "" : ",x-device-dirty-page-tracking=off");
+	sim_qdev(dev, sizeof(dev), self->dst_uuid, !variant->device_log);
 	{
 		const char *const args[] = { "-machine", "q35", "-m", "256M",
 					     "-device", dev, "-S",
@@ -780,10 +800,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 
 		ASSERT_EQ(0, qemu_start_on(&self->dst, "dst", variant->backend, args));
 	}
-	snprintf(dev, sizeof(dev),
-		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,enable-migration=on%s",
-		 self->src_uuid,
-		 variant->device_log ? "" : ",x-device-dirty-page-tracking=off");
+	sim_qdev(dev, sizeof(dev), self->src_uuid, !variant->device_log);
 	{
 		const char *const args[] = { "-machine", "q35", "-m", "256M",
 					     "-device", dev, NULL };
@@ -807,8 +824,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	 * downtime at a switchover bandwidth of 1 byte/s) until MIG_SYNCS
 	 * syncs were made while the device wrote, then let it happen.
 	 */
-	ASSERT_TRUE(qmp_ok(&self->src,
-			   "{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"downtime-limit\": 60000, \"max-bandwidth\": 1073741824, \"avail-switchover-bandwidth\": 1}}"));
+	ASSERT_TRUE(qmp_ok(&self->src, QMP_HOLD_SWITCHOVER));
 	if (variant->drop) {
 		snprintf(drop, sizeof(drop), "%d", variant->drop);
 		ASSERT_EQ(0, __module_param_write("vfio_dirty", "drop_reports", drop));
@@ -821,8 +837,9 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	for (;;) {
 		r = qmp(&self->src, "{\"execute\": \"query-migrate\"}");
 		json_str(r, "status", status, sizeof(status));
-		if (strcmp(status, "setup") && (strcmp(status, "active") ||
-		    json_num(r, "dirty-sync-count") >= MIG_SYNCS))
+		if (strcmp(status, "setup") &&
+		    (strcmp(status, "active") ||
+		     json_num(r, "dirty-sync-count") >= MIG_SYNCS))
 			break;
 		free(r);
 		ASSERT_GT(t + 120, now());
@@ -836,8 +853,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	 * size (QEMU assumes 100 GiB where the kernel cannot tell it, 6.1),
 	 * it fits in the downtime.
 	 */
-	ASSERT_TRUE(qmp_ok(&self->src,
-			   "{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"avail-switchover-bandwidth\": 1000000000000}}"));
+	ASSERT_TRUE(qmp_ok(&self->src, QMP_SWITCH_OVER));
 	r = migration_wait(&self->src, 240);
 	ASSERT_NE(NULL, r);
 	json_str(r, "status", status, sizeof(status));
@@ -849,7 +865,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	free(r);
 	ASSERT_STREQ("completed", status);
 	seq_after = sim_read_num(self->src_uuid, "write_seq");
-	TH_LOG("the device wrote %lld times before the migration, %lld during it; %lld writes failed",
+	TH_LOG("the device wrote %lld times before the migration, %lld in it; %lld writes failed",
 	       seq_before, seq_after - seq_before,
 	       sim_read_num(self->src_uuid, "write_failed"));
 	ASSERT_LT(seq_before, seq_after);
@@ -869,24 +885,17 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	free(r);
 	EXPECT_STREQ("paused", status);
 
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"" WORK_DIR "/src.ram\"}}",
-		 MIG_RAM);
+	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, WORK_DIR, "src");
 	ASSERT_TRUE(qmp_ok(&self->src, cmd));
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"" WORK_DIR "/dst.ram\"}}",
-		 MIG_RAM);
+	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, WORK_DIR, "dst");
 	ASSERT_TRUE(qmp_ok(&self->dst, cmd));
 	bad = compare_ram(_metadata, self->src_uuid, &written);
 	ASSERT_LE(0, bad);
 	TH_LOG("%ld pages written by the device, %ld wrong in the destination",
 	       written, bad);
 	ASSERT_LT(0, written);
-	if (variant->drop) {
-		EXPECT_LT(0, bad);
-	} else {
-		EXPECT_EQ(0, bad);
-	}
+	/* Pages are lost exactly when reports were dropped. */
+	EXPECT_EQ(!!variant->drop, bad > 0);
 }
 
 FIXTURE(large) {
@@ -945,12 +954,10 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	char dev[256], status[32], *r;
 	double t;
 
-	char log[4096];
+	char log[4096], *msg;
 	int ret;
 
-	snprintf(dev, sizeof(dev),
-		 "vfio-pci,sysfsdev=" MDEV_DIR "/%s,enable-migration=on,x-device-dirty-page-tracking=off",
-		 self->uuid);
+	sim_qdev(dev, sizeof(dev), self->uuid, true);
 	if (variant->backend == VFIO_BACKEND_VFIO_DIRTY)
 		ASSERT_EQ(0, __vfio_dirty_ceiling_set(LARGE_CEILING, self->ceiling,
 						      sizeof(self->ceiling)));
@@ -972,8 +979,11 @@ TEST_F_TIMEOUT(large, blocker, 300)
 		ASSERT_NE(0, ret);
 		qemu_stop(&self->q);
 		read_str(self->q.log, log, sizeof(log));
-		ASSERT_NE(NULL, strstr(log, BLOCKER_MSG)) TH_LOG("QEMU said: %s", log);
-		TH_LOG("QEMU said: %.*s", (int)strcspn(log, "\n"), log);
+		msg = strstr(log, BLOCKER_MSG);
+		ASSERT_NE(NULL, msg) TH_LOG("QEMU said: %s", log);
+		while (msg > log && msg[-1] != '\n')
+			msg--;
+		TH_LOG("QEMU said: %.*s", (int)strcspn(msg, "\n"), msg);
 		return;
 	}
 	ASSERT_EQ(0, ret);
@@ -982,7 +992,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	requests = stat_read("requests");
 	refused = stat_read("refused");
 
-	ASSERT_TRUE(qmp_ok(&self->q, "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat >/dev/null\"}}"));
+	ASSERT_TRUE(qmp_ok(&self->q, QMP_MIGRATE_TO_NOWHERE));
 
 	/* The first sync reports every section of the RAM (two: below 4G and above). */
 	t = now() + 240;
