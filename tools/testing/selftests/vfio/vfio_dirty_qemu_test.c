@@ -4,13 +4,10 @@
  * trixie-backports) runs in the test guest as a nested guest under TCG,
  * with a device assigned through vfio-pci, and migrates.
  *
- * QEMU comes from a Debian root (VFIO_SELFTESTS_QEMU_ROOT, default /trixie,
- * which vmtest.sh shares read-only): it is run with that root's own dynamic
- * loader and libraries, its firmware directory and its modules, so nothing
- * of it is installed in the test guest.  The nested guest has no operating
- * system: its firmware, a 64 KiB image this program writes, is "cli; hlt;
- * jmp back" at the reset vector, so its vCPU never writes its RAM and the
- * assigned device's writes are the only changes to it.
+ * QEMU comes from a Debian root that vmtest.sh shares (lib/qemu.c).  The
+ * nested guest has no operating system: its vCPU halts at the reset vector
+ * and never writes its RAM, so the assigned device's writes are the only
+ * changes to it.
  *
  * Fixtures:
  *
@@ -46,32 +43,18 @@
  * parameter while that QEMU starts, and checked with the modules'
  * reference counts.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "dma_logging.h"
+#include "qemu.h"
 #include "vfio_util.h"
-
-#define QEMU_ROOT_DEFAULT	"/trixie"
-#define QEMU_MIN_MAJOR		11
-#define SIM_TYPES	"/sys/class/mdev_bus/vfio_dirty_sim/mdev_supported_types"
-#define MDEV_DIR	"/sys/bus/mdev/devices"
-#define WORK_DIR	"/tmp/vfio_dirty_qemu"
-#define BIOS_SIZE	(64 * 1024)
 
 #define MIG_RAM		(256ULL << 20)
 /* What the device writes: 1 MiB at 1 MiB, 4 MiB at 16 MiB, 2 MiB at 240 MiB. */
@@ -99,357 +82,12 @@
 #define LARGE_CEILING	"512M"
 #define BLOCKER_MSG	"not supported with large memory VM due to dirty tracking limitation"
 
-static const char *qemu_root(void)
-{
-	const char *root = getenv("VFIO_SELFTESTS_QEMU_ROOT");
-
-	return root ? root : QEMU_ROOT_DEFAULT;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int write_str(const char *path, const char *str)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, str, strlen(str)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static void read_str(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-
-	buf[n > 0 ? n : 0] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-	if (fd >= 0)
-		close(fd);
-}
-
 static long long stat_read(const char *stat)
 {
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/module/vfio_dirty/stats/%s", stat);
 	return sysfs_read_long(path);
-}
-
-/*
- * Why this guest cannot run QEMU, or NULL: no root, no QEMU in it, or a
- * QEMU older than the one whose behaviour is tested.
- */
-static const char *qemu_missing(void)
-{
-	static char why[PATH_MAX + 256];
-	static bool checked;
-	char path[PATH_MAX], line[256];
-	int major = 0;
-	FILE *f;
-
-	if (checked)
-		return why[0] ? why : NULL;
-	checked = true;
-	snprintf(path, sizeof(path), "%s/usr/bin/qemu-system-x86_64", qemu_root());
-	if (access(path, X_OK)) {
-		snprintf(why, sizeof(why),
-			 "no QEMU at %s: vmtest.sh shares the trixie root that scripts/provision.sh makes, or set VFIO_SELFTESTS_QEMU_ROOT",
-			 path);
-		return why;
-	}
-	snprintf(path, sizeof(path),
-		 "%1$s/lib64/ld-linux-x86-64.so.2 --library-path %1$s/usr/lib/x86_64-linux-gnu %1$s/usr/bin/qemu-system-x86_64 --version",
-		 qemu_root());
-	f = popen(path, "r");
-	if (f && fgets(line, sizeof(line), f))
-		sscanf(line, "QEMU emulator version %d", &major);
-	if (f)
-		pclose(f);
-	if (major < QEMU_MIN_MAJOR) {
-		snprintf(why, sizeof(why), "QEMU at %s is version %d, not %d or later",
-			 qemu_root(), major, QEMU_MIN_MAJOR);
-		return why;
-	}
-	return NULL;
-}
-
-/* The nested guest's firmware: cli; hlt; jmp back, at the reset vector. */
-static int write_bios(const char *path)
-{
-	static const unsigned char reset[] = { 0xfa, 0xf4, 0xeb, 0xfc };
-	unsigned char *image = calloc(1, BIOS_SIZE);
-	int fd, ret = 0;
-
-	if (!image)
-		return -ENOMEM;
-	memcpy(image + BIOS_SIZE - 16, reset, sizeof(reset));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, image, BIOS_SIZE) != BIOS_SIZE)
-		ret = -errno;
-	if (fd >= 0)
-		close(fd);
-	free(image);
-	return ret;
-}
-
-/**
- * struct qemu - one QEMU process and its monitor
- * @pid: the process, 0 once reaped
- * @qmp: its QMP socket, connected
- * @in: @qmp, for reading lines
- * @name: what the logs call it
- * @sock: the QMP socket's path
- * @log: its standard output and error
- * @started: seconds from its start until QMP answered
- */
-struct qemu {
-	pid_t pid;
-	int qmp;
-	FILE *in;
-	char name[32];
-	char sock[96];
-	char log[96];
-	double started;
-};
-
-/* The first line of QMP's answer to a command, or NULL; events skipped. */
-static char *qmp(struct qemu *q, const char *fmt, ...)
-{
-	char *line = NULL, cmd[1024];
-	size_t size = 0;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
-	va_end(ap);
-	cmd[n++] = '\n';
-	/* No SIGPIPE from a QEMU that exited. */
-	if (send(q->qmp, cmd, n, MSG_NOSIGNAL) != n)
-		return NULL;
-	while (getline(&line, &size, q->in) > 0) {
-		if (strstr(line, "\"return\"") || strstr(line, "\"error\""))
-			return line;
-	}
-	free(line);
-	return NULL;
-}
-
-/* Whether QMP answers @cmd with success. */
-static bool qmp_ok(struct qemu *q, const char *cmd)
-{
-	char *r = qmp(q, "%s", cmd);
-	bool ok = r && strstr(r, "\"return\"");
-
-	if (r && !ok)
-		fprintf(stderr, "# %s: %s -> %s", q->name, cmd, r);
-	free(r);
-	return ok;
-}
-
-/* The number after "@key": in @json, or -1. */
-static long long json_num(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = json ? strstr(json, pat) : NULL;
-	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
-}
-
-/* The string after "@key": in @json, into @buf. */
-static void json_str(const char *json, const char *key, char *buf, size_t size)
-{
-	char pat[64];
-	const char *p;
-	size_t n;
-
-	snprintf(pat, sizeof(pat), "\"%s\": \"", key);
-	p = json ? strstr(json, pat) : NULL;
-	buf[0] = '\0';
-	if (!p)
-		return;
-	p += strlen(pat);
-	n = strcspn(p, "\"");
-	n = n < size - 1 ? n : size - 1;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-}
-
-static void qemu_print_log(struct qemu *q)
-{
-	char buf[2048];
-
-	read_str(q->log, buf, sizeof(buf));
-	fprintf(stderr, "# %s's output:\n%s\n", q->name, buf);
-}
-
-/*
- * Start QEMU with @args (a NULL-terminated list after the common ones) and
- * connect to its monitor.  Return: 0, or a negative errno; its output is
- * printed when it did not start.
- */
-static int qemu_start(struct qemu *q, const char *name, const char *const *args)
-{
-	const char *argv[64];
-	char loader[PATH_MAX], libs[PATH_MAX], bin[PATH_MAX], data[PATH_MAX];
-	char mods[PATH_MAX], qmparg[192], *greeting = NULL;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	double start = now(), deadline = start + 120;
-	size_t size = 0;
-	int n = 0, fd, status;
-
-	memset(q, 0, sizeof(*q));
-	q->qmp = -1;
-	snprintf(q->name, sizeof(q->name), "%s", name);
-	snprintf(q->sock, sizeof(q->sock), WORK_DIR "/%s.qmp", name);
-	snprintf(q->log, sizeof(q->log), WORK_DIR "/%s.log", name);
-	snprintf(loader, sizeof(loader), "%s/lib64/ld-linux-x86-64.so.2", qemu_root());
-	snprintf(libs, sizeof(libs), "%s/usr/lib/x86_64-linux-gnu", qemu_root());
-	snprintf(bin, sizeof(bin), "%s/usr/bin/qemu-system-x86_64", qemu_root());
-	snprintf(data, sizeof(data), "%s/usr/share/qemu", qemu_root());
-	snprintf(mods, sizeof(mods), "%s/usr/lib/x86_64-linux-gnu/qemu", qemu_root());
-	snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", q->sock);
-	unlink(q->sock);
-
-	argv[n++] = loader;
-	argv[n++] = "--library-path";
-	argv[n++] = libs;
-	argv[n++] = bin;
-	argv[n++] = "-L";
-	argv[n++] = data;
-	argv[n++] = "-nodefaults";
-	argv[n++] = "-display";
-	argv[n++] = "none";
-	argv[n++] = "-accel";
-	argv[n++] = "tcg";
-	argv[n++] = "-bios";
-	argv[n++] = WORK_DIR "/bios.bin";
-	argv[n++] = "-qmp";
-	argv[n++] = qmparg;
-	while (*args && n < (int)ARRAY_SIZE(argv) - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-
-	q->pid = fork();
-	if (q->pid < 0)
-		return -errno;
-	if (!q->pid) {
-		fd = open(q->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		setenv("QEMU_MODULE_DIR", mods, 1);
-		execv(loader, (char *const *)argv);
-		_exit(127);
-	}
-
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", q->sock);
-	for (;;) {
-		if (waitpid(q->pid, &status, WNOHANG) == q->pid) {
-			q->pid = 0;
-			qemu_print_log(q);
-			return -ECHILD;
-		}
-		q->qmp = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (q->qmp >= 0 &&
-		    !connect(q->qmp, (struct sockaddr *)&addr, sizeof(addr)))
-			break;
-		if (q->qmp >= 0)
-			close(q->qmp);
-		q->qmp = -1;
-		if (now() > deadline) {
-			qemu_print_log(q);
-			return -ETIMEDOUT;
-		}
-		usleep(50 * 1000);
-	}
-	q->in = fdopen(dup(q->qmp), "r");
-	if (!q->in || getline(&greeting, &size, q->in) <= 0 ||
-	    !strstr(greeting, "\"QMP\"")) {
-		free(greeting);
-		return -EPROTO;
-	}
-	free(greeting);
-	if (!qmp_ok(q, "{\"execute\": \"qmp_capabilities\"}"))
-		return -EPROTO;
-	q->started = now() - start;
-	return 0;
-}
-
-/* Quit QEMU, or kill it if it does not quit within 30 seconds. */
-static void qemu_stop(struct qemu *q)
-{
-	double deadline = now() + 30;
-
-	if (q->pid && q->qmp >= 0)
-		free(qmp(q, "{\"execute\": \"quit\"}"));
-	while (q->pid && waitpid(q->pid, NULL, WNOHANG) != q->pid) {
-		if (now() > deadline) {
-			kill(q->pid, SIGKILL);
-			waitpid(q->pid, NULL, 0);
-			break;
-		}
-		usleep(50 * 1000);
-	}
-	q->pid = 0;
-	if (q->in)
-		fclose(q->in);
-	if (q->qmp >= 0)
-		close(q->qmp);
-	q->in = NULL;
-	q->qmp = -1;
-	unlink(q->sock);
-}
-
-/* A new vfio_dirty_sim instance's UUID in @uuid, or "" when there is none. */
-static void sim_create(char *uuid, size_t size)
-{
-	DIR *types = opendir(SIM_TYPES);
-	struct dirent *type = NULL;
-	char path[512];
-
-	uuid[0] = '\0';
-	while (types && (type = readdir(types)) && type->d_name[0] == '.')
-		;
-	if (type) {
-		read_str("/proc/sys/kernel/random/uuid", uuid, size);
-		snprintf(path, sizeof(path), "%s/%s/create", SIM_TYPES,
-			 type->d_name);
-		if (write_str(path, uuid))
-			uuid[0] = '\0';
-	}
-	if (types)
-		closedir(types);
-}
-
-static void sim_remove(char *uuid)
-{
-	char path[256];
-
-	if (!uuid[0])
-		return;
-	snprintf(path, sizeof(path), MDEV_DIR "/%s/remove", uuid);
-	write_str(path, "1");
-	uuid[0] = '\0';
-}
-
-static void sim_path(char *buf, size_t size, const char *uuid, const char *file)
-{
-	snprintf(buf, size, MDEV_DIR "/%s/%s", uuid, file);
 }
 
 static long long sim_read_num(const char *uuid, const char *file)
@@ -465,62 +103,7 @@ static int sim_writer(const char *uuid, const char *cmd)
 	char path[256];
 
 	sim_path(path, sizeof(path), uuid, "writer");
-	return write_str(path, cmd);
-}
-
-/* Why the simulated device cannot be assigned to QEMU, or NULL. */
-static const char *sim_missing(const char *uuid)
-{
-	char path[256];
-
-	if (!uuid[0])
-		return "vfio_dirty_sim registers no mdev type";
-	sim_path(path, sizeof(path), uuid, "writer");
-	if (access(path, W_OK))
-		return "this vfio_dirty_sim has no writer file: QEMU cannot assign it";
-	return NULL;
-}
-
-/*
- * The -device option that assigns the instance @uuid, migratable (QEMU
- * 11.1 refuses a type1 container's tracking otherwise), tracked by the
- * container when @container_tracks, else by the device if it can.
- */
-static void sim_qdev(char *buf, size_t size, const char *uuid,
-		     bool container_tracks)
-{
-	snprintf(buf, size, "vfio-pci,sysfsdev=%s/%s,enable-migration=on%s",
-		 MDEV_DIR, uuid,
-		 container_tracks ? ",x-device-dirty-page-tracking=off" : "");
-}
-
-/*
- * Start a QEMU whose container must go to @backend, and check it did: the
- * backend's module gains a reference (held until the container closes).
- */
-static int qemu_start_on(struct qemu *q, const char *name,
-			 enum vfio_test_backend backend, const char *const *args)
-{
-	const char *module = vfio_test_backend_module(backend);
-	long refcnt = module_refcnt(module);
-	char claim[8] = "";
-	int ret;
-
-	if (refcnt < 0)
-		return -ENOENT;
-	__module_param_read("vfio_dirty", "claim", claim, sizeof(claim));
-	if (claim[0])
-		__module_param_write("vfio_dirty", "claim",
-				     backend == VFIO_BACKEND_VFIO_DIRTY ? "1" : "0");
-	ret = qemu_start(q, name, args);
-	if (claim[0])
-		__module_param_write("vfio_dirty", "claim", claim);
-	if (!ret && module_refcnt(module) != refcnt + 1) {
-		fprintf(stderr, "# %s: its container did not go to %s (refcnt %ld, was %ld)\n",
-			name, module, module_refcnt(module), refcnt);
-		ret = -EPROTO;
-	}
-	return ret;
+	return str_write(path, cmd);
 }
 
 FIXTURE(smoke) {
@@ -535,8 +118,7 @@ FIXTURE_SETUP(smoke)
 	self->q.qmp = -1;
 	if (why)
 		SKIP(return, "%s", why);
-	mkdir(WORK_DIR, 0755);
-	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+	ASSERT_EQ(0, qemu_prepare());
 }
 
 FIXTURE_TEARDOWN(smoke)
@@ -563,7 +145,7 @@ TEST_F_TIMEOUT(smoke, edu, 120)
 	       self->q.started);
 	r = qmp(&self->q, "{\"execute\": \"query-version\"}");
 	ASSERT_NE(NULL, r);
-	EXPECT_LE(QEMU_MIN_MAJOR, json_num(r, "major"));
+	EXPECT_LE(11, json_num(r, "major"));
 	TH_LOG("QEMU %lld.%lld.%lld", json_num(r, "major"), json_num(r, "minor"),
 	       json_num(r, "micro"));
 	free(r);
@@ -648,8 +230,7 @@ FIXTURE_SETUP(migrate)
 	if (module_refcnt(vfio_test_backend_module(variant->backend)) < 0)
 		SKIP(return, "%s is not loaded",
 		     vfio_test_backend_module(variant->backend));
-	mkdir(WORK_DIR, 0755);
-	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+	ASSERT_EQ(0, qemu_prepare());
 }
 
 FIXTURE_TEARDOWN(migrate)
@@ -662,9 +243,9 @@ FIXTURE_TEARDOWN(migrate)
 	qemu_stop(&self->dst);
 	sim_remove(self->src_uuid);
 	sim_remove(self->dst_uuid);
-	unlink(WORK_DIR "/src.ram");
-	unlink(WORK_DIR "/dst.ram");
-	unlink(WORK_DIR "/migration");
+	unlink(QEMU_WORK_DIR "/src.ram");
+	unlink(QEMU_WORK_DIR "/dst.ram");
+	unlink(QEMU_WORK_DIR "/migration");
 }
 
 /*
@@ -706,8 +287,8 @@ static long compare_ram(struct __test_metadata *_metadata, const char *uuid,
 	unsigned char *a, *b;
 	int fa, fb, fl;
 
-	fa = open(WORK_DIR "/src.ram", O_RDONLY);
-	fb = open(WORK_DIR "/dst.ram", O_RDONLY);
+	fa = open(QEMU_WORK_DIR "/src.ram", O_RDONLY);
+	fb = open(QEMU_WORK_DIR "/dst.ram", O_RDONLY);
 	sim_path(path, sizeof(path), uuid, "write_log");
 	fl = open(path, O_RDONLY);
 	log = calloc(npages, sizeof(*log));
@@ -755,24 +336,6 @@ static long compare_ram(struct __test_metadata *_metadata, const char *uuid,
 	return bad;
 }
 
-/* Poll query-migrate until @status is not "setup" nor "active"; the answer. */
-static char *migration_wait(struct qemu *q, double seconds)
-{
-	double deadline = now() + seconds;
-	char status[32], *r;
-
-	for (;;) {
-		r = qmp(q, "{\"execute\": \"query-migrate\"}");
-		json_str(r, "status", status, sizeof(status));
-		if (!r || (strcmp(status, "setup") && strcmp(status, "active") &&
-			   strcmp(status, "device") && strcmp(status, "cancelling")) ||
-		    now() > deadline)
-			return r;
-		free(r);
-		usleep(100 * 1000);
-	}
-}
-
 TEST_F_TIMEOUT(migrate, page_by_page, 300)
 {
 	char dev[256], incoming[160], cmd[256], status[32], drop[16] = "";
@@ -789,8 +352,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 			     "REPORT fails with EOPNOTSUPP: this kernel's VFIO core has no IOVA bitmaps (CONFIG_IOMMUFD_DRIVER)");
 		ASSERT_EQ(0, ret);
 	}
-	snprintf(incoming, sizeof(incoming), "unix:" WORK_DIR "/migration");
-	unlink(WORK_DIR "/migration");
+	snprintf(incoming, sizeof(incoming), "unix:" QEMU_WORK_DIR "/migration");
+	unlink(QEMU_WORK_DIR "/migration");
 
 	sim_qdev(dev, sizeof(dev), self->dst_uuid, !variant->device_log);
 	{
@@ -813,8 +376,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	snprintf(cmd, sizeof(cmd), "start %s " MIG_PATTERN " " MIG_RANGES,
 		 variant->writer);
 	ASSERT_EQ(0, sim_writer(self->src_uuid, cmd));
-	t = now() + 60;
-	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && now() < t)
+	t = qemu_now() + 60;
+	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && qemu_now() < t)
 		usleep(10 * 1000);
 	seq_before = sim_read_num(self->src_uuid, "write_seq");
 	ASSERT_LE(MIG_WRITES, seq_before);
@@ -829,7 +392,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		snprintf(drop, sizeof(drop), "%d", variant->drop);
 		ASSERT_EQ(0, __module_param_write("vfio_dirty", "drop_reports", drop));
 	}
-	t = now();
+	t = qemu_now();
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}",
 		 incoming);
@@ -842,11 +405,11 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		     json_num(r, "dirty-sync-count") >= MIG_SYNCS))
 			break;
 		free(r);
-		ASSERT_GT(t + 120, now());
+		ASSERT_GT(t + 120, qemu_now());
 		usleep(100 * 1000);
 	}
 	TH_LOG("migration %s after %.1f s, %lld dirty syncs: switching over",
-	       status, now() - t, json_num(r, "dirty-sync-count"));
+	       status, qemu_now() - t, json_num(r, "dirty-sync-count"));
 	free(r);
 	/*
 	 * 1 TB/s of switchover bandwidth: whatever the device's stop-copy
@@ -854,11 +417,11 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	 * it fits in the downtime.
 	 */
 	ASSERT_TRUE(qmp_ok(&self->src, QMP_SWITCH_OVER));
-	r = migration_wait(&self->src, 240);
+	r = qemu_migration_wait(&self->src, 240);
 	ASSERT_NE(NULL, r);
 	json_str(r, "status", status, sizeof(status));
 	TH_LOG("migration %s in %.1f s: %lld dirty syncs, %lld ms downtime",
-	       status, now() - t, json_num(r, "dirty-sync-count"),
+	       status, qemu_now() - t, json_num(r, "dirty-sync-count"),
 	       json_num(r, "downtime"));
 	if (strcmp(status, "completed"))
 		TH_LOG("%s", r);
@@ -885,9 +448,9 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	free(r);
 	EXPECT_STREQ("paused", status);
 
-	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, WORK_DIR, "src");
+	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, QEMU_WORK_DIR, "src");
 	ASSERT_TRUE(qmp_ok(&self->src, cmd));
-	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, WORK_DIR, "dst");
+	snprintf(cmd, sizeof(cmd), QMP_PMEMSAVE, MIG_RAM, QEMU_WORK_DIR, "dst");
 	ASSERT_TRUE(qmp_ok(&self->dst, cmd));
 	bad = compare_ram(_metadata, self->src_uuid, &written);
 	ASSERT_LE(0, bad);
@@ -933,8 +496,7 @@ FIXTURE_SETUP(large)
 	if (module_refcnt(vfio_test_backend_module(variant->backend)) < 0)
 		SKIP(return, "%s is not loaded",
 		     vfio_test_backend_module(variant->backend));
-	mkdir(WORK_DIR, 0755);
-	ASSERT_EQ(0, write_bios(WORK_DIR "/bios.bin"));
+	ASSERT_EQ(0, qemu_prepare());
 }
 
 FIXTURE_TEARDOWN(large)
@@ -978,7 +540,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	if (variant->backend == VFIO_BACKEND_TYPE1) {
 		ASSERT_NE(0, ret);
 		qemu_stop(&self->q);
-		read_str(self->q.log, log, sizeof(log));
+		str_read(self->q.log, log, sizeof(log));
 		msg = strstr(log, BLOCKER_MSG);
 		ASSERT_NE(NULL, msg) TH_LOG("QEMU said: %s", log);
 		while (msg > log && msg[-1] != '\n')
@@ -995,7 +557,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	ASSERT_TRUE(qmp_ok(&self->q, QMP_MIGRATE_TO_NOWHERE));
 
 	/* The first sync reports every section of the RAM (two: below 4G and above). */
-	t = now() + 240;
+	t = qemu_now() + 240;
 	for (;;) {
 		r = qmp(&self->q, "{\"execute\": \"query-migrate\"}");
 		json_str(r, "status", status, sizeof(status));
@@ -1003,7 +565,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 		    stat_read("requests") - requests >= 2)
 			break;
 		if ((strcmp(status, "setup") && strcmp(status, "active")) ||
-		    now() > t) {
+		    qemu_now() > t) {
 			TH_LOG("%s", r);
 			break;
 		}
@@ -1018,7 +580,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	EXPECT_EQ(refused, stat_read("refused"));
 
 	ASSERT_TRUE(qmp_ok(&self->q, "{\"execute\": \"migrate_cancel\"}"));
-	r = migration_wait(&self->q, 120);
+	r = qemu_migration_wait(&self->q, 120);
 	json_str(r, "status", status, sizeof(status));
 	free(r);
 	EXPECT_STREQ("cancelled", status);
