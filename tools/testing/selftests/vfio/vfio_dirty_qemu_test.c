@@ -74,8 +74,6 @@
 	"{\"execute\": \"migrate-set-parameters\", \"arguments\": {\"avail-switchover-bandwidth\": 1000000000000}}"
 #define QMP_PMEMSAVE \
 	"{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": %llu, \"filename\": \"%s/%s.ram\"}}"
-#define QMP_MIGRATE_TO_NOWHERE \
-	"{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat >/dev/null\"}}"
 
 #define LARGE_RAM	"9T"
 /* 2^32 bits of bitmap: 16 TiB at 4 KiB. */

@@ -16,6 +16,10 @@
 #define QEMU_WORK_DIR	"/tmp/vfio_dirty_qemu"
 #define SIM_MDEV_DIR	"/sys/bus/mdev/devices"
 
+/* A migration that starts, and never ends unless cancelled. */
+#define QMP_MIGRATE_TO_NOWHERE \
+	"{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"exec:cat >/dev/null\"}}"
+
 /**
  * struct qemu - one QEMU process and its monitor
  * @pid: the process, 0 once reaped
