@@ -138,6 +138,9 @@ static ssize_t writer_store(struct device *dev, struct device_attribute *attr,
 	char *cmd;
 	int ret;
 
+	/* sysfs cuts a longer write at a page: this one may have been cut. */
+	if (count >= PAGE_SIZE)
+		return -E2BIG;
 	cmd = kstrndup(buf, count, GFP_KERNEL);
 	if (!cmd)
 		return -ENOMEM;

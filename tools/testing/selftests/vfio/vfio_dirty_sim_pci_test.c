@@ -738,8 +738,8 @@ TEST_F(pci, sysfs_writer)
 	};
 	int fd = self->dev.device_fd;
 	uint64_t seqs[BUF_PAGES], ioctl_seqs[BUF_PAGES], seq, failed;
-	char cmd[128], state[256];
-	size_t i;
+	char cmd[128], state[256], long_cmd[4200];
+	size_t i, len;
 	long p;
 	int log_fd;
 
@@ -747,6 +747,13 @@ TEST_F(pci, sysfs_writer)
 		EXPECT_EQ(-EINVAL, writer_cmd(device_name, bad[i]))
 			TH_LOG("bad command %zu", i);
 	EXPECT_EQ(-ENOENT, writer_cmd(device_name, "stop"));
+	/* A page of valid ranges, which sysfs would cut short. */
+	len = snprintf(long_cmd, sizeof(long_cmd), "start - 0x5a %s",
+		       "0x40000000:0x1000");
+	while (len < sizeof(long_cmd) - 32)
+		len += snprintf(long_cmd + len, sizeof(long_cmd) - len, ",%s",
+				"0x40000000:0x1000");
+	EXPECT_EQ(-E2BIG, writer_cmd(device_name, long_cmd));
 	EXPECT_EQ(0, seq_moves(_metadata, fd));
 	sim_attr(device_name, "writer", state, sizeof(state));
 	EXPECT_STREQ("stopped", state);

@@ -168,7 +168,17 @@ int __sysfs_write_long(const char *path, long val)
 
 int __sysfs_write_line(const char *path, const char *line)
 {
-	return write_line(path, line);
+	ssize_t len = strlen(line), ret;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, line, len);
+	if (ret < 0)
+		ret = -errno;
+	close(fd);
+	return ret < 0 ? ret : ret == len ? 0 : -EIO;
 }
 
 int __sim_instance_create(char *uuid, size_t size)

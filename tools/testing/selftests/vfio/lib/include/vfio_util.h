@@ -136,7 +136,8 @@ int __sysfs_write_long(const char *path, long val);
  * @path: the file
  * @line: what to write, in one write(2)
  *
- * Return: 0 or the negative errno the file's store returned.
+ * Return: 0, the negative errno the file's store returned, or -EIO when
+ * the file took less than all of @line.
  */
 int __sysfs_write_line(const char *path, const char *line);
 
