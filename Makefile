@@ -21,6 +21,9 @@
 #   make bench-dirty       dirty tracking cost of 1 GiB to 64 TiB of mappings,
 #                          vfio_dirty against the stock type1, on the
 #                          simulated device in a 6.1 guest (a table)
+#   make bench-qemu        QEMU's dirty bitmap syncs for 1 to 16 TiB VMs,
+#                          vfio_dirty against the stock type1, QEMU 11.1
+#                          nested in a 6.1 guest (a table)
 #   make selftests         build the kselftests (static)
 #   make vmtest            boot each kernel in QEMU and run the selftests
 #   make fuzz              the differential fuzzer (vfio_dirty against the stock
@@ -53,7 +56,7 @@ SRC_KERNEL := 6.12
 
 .PHONY: all modules install clean provision kernels sparse checkpatch \
 	coccicheck unit bench-ranges bench-backend bench-dirty selftests vmtest demo \
-	check fuzz
+	check fuzz bench-qemu
 
 all: modules
 
@@ -124,6 +127,13 @@ bench-dirty: provision
 	$(MAKE) kernels KERNELS=6.1
 	$(MAKE) selftests
 	$(SELFTESTS)/vmtest.sh -r -k 6.1 -m 6G -t 3600 -o $(OUT) $(VMTEST_FLAGS)
+
+# QEMU's bitmaps for a 16 TiB VM take about 3 GiB of the guest.
+bench-qemu: provision
+	$(MAKE) kernels KERNELS=6.1
+	$(MAKE) selftests
+	$(SELFTESTS)/vmtest.sh -k 6.1 -m 6G -t 3600 -o $(OUT) $(VMTEST_FLAGS) \
+		-- ./vfio_dirty_qemu_bench
 
 check:
 	scripts/check.sh

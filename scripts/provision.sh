@@ -25,6 +25,11 @@
 #   $VFIO_DIRTY_CACHE/root-<suite>/
 #       a minimal Debian <suite> made with debootstrap, with that suite's
 #       compiler, make, sparse and dkms: the build root of its kernels
+#   $VFIO_DIRTY_CACHE/root-trixie/ also holds the QEMU of trixie-backports
+#       (qemu-system-x86, 11.1 and later), which the test guests run as
+#       a nested guest from a read-only share of this root
+#
+# Every apt-get run inside a root holds the lock root-<suite>.lock.
 #
 # Series are named by their upstream version: 6.1 (bookworm, with security
 # updates), 6.12 (bookworm-backports) and 7.3 (trixie-backports, built with
@@ -210,6 +215,23 @@ provision_buildroot() {
 	local suite=$1 series=$2 kver=$3 root=$CACHE/root-$1 release
 
 	release=$(series_release "$series")
+	make_root "$suite"
+	cp /etc/resolv.conf "$root/etc/resolv.conf"
+	series_sources "$series" >"$root/etc/apt/sources.list.d/vfio-dirty.list"
+	dpkg-query --root="$root" -W -f='${Status}' "linux-headers-$kver" 2>/dev/null |
+		grep -q 'install ok installed' && return 0
+	log "root-$suite: installing the compiler and linux-headers-$kver"
+	{ flock 9 && chroot "$root" apt-get -qq update &&
+	  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
+		--no-install-recommends ${release:+-t "$release"} make sparse dkms \
+		"linux-headers-$kver"; } 9>"$CACHE/root-$suite.lock" >>"$CACHE/root-$suite.log" 2>&1 ||
+		die "root-$suite: cannot install linux-headers-$kver, see $CACHE/root-$suite.log"
+}
+
+# make_root SUITE: a minimal SUITE in the cache, made once with debootstrap.
+make_root() {
+	local suite=$1 root=$CACHE/root-$1
+
 	if [ ! -f "$root/.ready" ]; then
 		log "root-$suite: debootstrap"
 		rm -rf "$root"
@@ -219,16 +241,23 @@ provision_buildroot() {
 		rm -f "$root/etc/apt/sources.list"
 		touch "$root/.ready"
 	fi
+}
+
+# provision_qemu: trixie-backports' QEMU in root-trixie, for the test
+# guests; its version is checked by the tests that run it.
+provision_qemu() {
+	local root=$CACHE/root-trixie
+
+	make_root trixie
+	[ -x "$root/usr/bin/qemu-system-x86_64" ] && return 0
+	log "root-trixie: installing QEMU from trixie-backports"
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
-	series_sources "$series" >"$root/etc/apt/sources.list.d/vfio-dirty.list"
-	dpkg-query --root="$root" -W -f='${Status}' "linux-headers-$kver" 2>/dev/null |
-		grep -q 'install ok installed' && return 0
-	log "root-$suite: installing the compiler and linux-headers-$kver"
-	{ chroot "$root" apt-get -qq update &&
+	series_sources 7.3 >"$root/etc/apt/sources.list.d/vfio-dirty.list"
+	{ flock 9 && chroot "$root" apt-get -qq update &&
 	  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
-		--no-install-recommends ${release:+-t "$release"} make sparse dkms \
-		"linux-headers-$kver"; } >>"$CACHE/root-$suite.log" 2>&1 ||
-		die "root-$suite: cannot install linux-headers-$kver, see $CACHE/root-$suite.log"
+		--no-install-recommends -t trixie-backports qemu-system-x86; } \
+		9>"$CACHE/root-trixie.lock" >>"$CACHE/root-trixie.log" 2>&1 ||
+		die "root-trixie: cannot install qemu-system-x86, see $CACHE/root-trixie.log"
 }
 
 provision_series() {
@@ -312,7 +341,7 @@ main() {
 		case $1 in
 		--no-host-tools) host_tools=0 ;;
 		-h | --help)
-			sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'
+			sed -n '3,42p' "$0" | sed 's/^# \{0,1\}//'
 			return 0
 			;;
 		-*) die "unknown option $1" ;;
@@ -328,6 +357,7 @@ main() {
 		series_sources "$s" >/dev/null
 		provision_series "$s"
 	done
+	provision_qemu
 }
 
 main "$@"

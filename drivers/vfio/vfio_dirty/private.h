@@ -428,6 +428,7 @@ long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 bool vfio_dirty_should_fail(enum vfio_dirty_fault point);
 bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path);
 u64 vfio_dirty_test_unmapped(u64 unmapped);
+bool vfio_dirty_should_drop(void);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)
@@ -448,6 +449,11 @@ static inline bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path)
 static inline u64 vfio_dirty_test_unmapped(u64 unmapped)
 {
 	return unmapped;
+}
+
+static inline bool vfio_dirty_should_drop(void)
+{
+	return false;
 }
 #endif
 

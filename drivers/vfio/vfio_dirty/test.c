@@ -38,6 +38,12 @@
  * The module parameter misreport_unmap makes the backend wrong on purpose,
  * in one way a user can see: the differential fuzzer's negative control.
  *
+ * The module parameter drop_reports reaches users that cannot issue those
+ * ioctls, such as QEMU: while its count lasts, each bitmap request (in any
+ * container) reports no page and clears the bits as if it had, through
+ * vfio_dirty_should_drop(), so that a test of a whole migration can show
+ * that it notices pages lost.
+ *
  * Locking: fail_lock protects the armed task and its count; the rest is
  * read and written whole.
  */
@@ -48,6 +54,7 @@
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include "private.h"
@@ -294,6 +301,47 @@ static const struct kernel_param_ops skip_unwind_ops = {
 module_param_cb(skip_unwind, &skip_unwind_ops, NULL, 0600);
 MODULE_PARM_DESC(skip_unwind,
 		 "Test only: break one error path, to show the fault injection sweep notices: report (a failed GET_BITMAP clears its bits), pin_account (a failed emulated pin stays in locked_vm), or none (default: none)");
+
+/* Bitmap requests left to drop. */
+static atomic_t drop_reports = ATOMIC_INIT(0);
+
+/**
+ * vfio_dirty_should_drop() - report no page in this bitmap request?
+ *
+ * Return: true while drop_reports' count lasts, using one.
+ */
+bool vfio_dirty_should_drop(void)
+{
+	return atomic_add_unless(&drop_reports, -1, 0);
+}
+
+static int drop_reports_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n > INT_MAX)
+		return -EINVAL;
+	atomic_set(&drop_reports, n);
+	return 0;
+}
+
+static int drop_reports_get(char *buffer, const struct kernel_param *kp)
+{
+	return sysfs_emit(buffer, "%d\n", atomic_read(&drop_reports));
+}
+
+static const struct kernel_param_ops drop_reports_ops = {
+	.set = drop_reports_set,
+	.get = drop_reports_get,
+};
+
+module_param_cb(drop_reports, &drop_reports_ops, NULL, 0644);
+MODULE_PARM_DESC(drop_reports,
+		 "Test only: how many of the next bitmap requests report no page, clearing the bits all the same (default: 0)");
 
 static int fail_alloc(unsigned long arg)
 {

@@ -36,6 +36,9 @@ INIT_TIMEOUT=${VMTEST_INIT_TIMEOUT:-120}
 
 # The kernel's VFIO stack; modprobe resolves each one's dependencies.
 KERNEL_MODULES="vfio vfio_iommu_type1 mdev vfio-pci"
+# 9p over virtio: the guest mounts the trixie root, whose QEMU the QEMU
+# leg runs as a nested guest (see vfio_dirty_qemu_test.c).
+KERNEL_MODULES="$KERNEL_MODULES virtio_pci 9pnet_virtio 9p"
 PROJECT_MODULES="vfio_dirty vfio_dirty_sim"
 # Besides every program "make selftests" built into OUT/selftests.
 SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
@@ -187,7 +190,7 @@ build_initramfs() {
 # 2 when it did not reach /init within INIT_TIMEOUT seconds (it was killed)
 boot() {
 	local series=$1 dir=$2 accel=$3 mode=$4 log=$5 seconds=$6 cpu=() vmlinuz
-	local extra= qemu waited=0
+	local extra= qemu waited=0 root share
 
 	# The tests' one 1 GiB hugetlb page: reserved at boot, as a running
 	# kernel seldom finds 1 GiB free in one piece.
@@ -201,10 +204,17 @@ boot() {
 	kvm) cpu=(-cpu host) ;;
 	tcg) cpu=(-cpu qemu64,+pdpe1gb) ;;
 	esac
+	# The trixie root and its QEMU, read-only, when provisioned.
+	share=()
+	if root=$("$REPO/scripts/provision.sh" --path root-trixie . 2>/dev/null) &&
+	   [ -x "$root/usr/bin/qemu-system-x86_64" ]; then
+		share=(-virtfs "local,path=$root,mount_tag=trixie,security_model=none,readonly=on")
+	fi
 	timeout --kill-after=10 "$seconds" qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel "$accel" "${cpu[@]}" \
 		-smp 2 -m "$MEM" \
 		-device intel-iommu,intremap=on,caching-mode=on -device edu \
+		"${share[@]}" \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic intel_iommu=on quiet vmtest.mode=$mode$extra" \
 		-display none -serial stdio -monitor none -no-reboot \

@@ -7,6 +7,8 @@
 #   pci   every test, against edu (1234:11e8) bound to vfio-pci behind the
 #         emulated intel-iommu
 #   mdev  the device tests, against an instance of vfio_dirty_sim's mdev type
+#   qemu  vfio_dirty_qemu_test: QEMU from the trixie root (mounted at
+#         /trixie) as a nested guest, with edu and the simulated device
 #   last  kernel_health.sh: did anything warn or oops?
 #
 # Output is kselftest TAP on the serial console, one block per leg, headed by
@@ -61,6 +63,13 @@ while read -r module; do
 	insmod "$module" || fail "insmod $module failed"
 done < /etc/vmtest/modules
 [ -e /dev/vfio/vfio ] || fail "no /dev/vfio/vfio after loading the VFIO modules"
+# The trixie root with its QEMU, when vmtest.sh shares it; read-only and
+# unchanged while the guest runs, so its pages can stay in the page cache.
+if grep -qx trixie /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null; then
+	mkdir -p /trixie
+	mount -t 9p -o ro,trans=virtio,version=9p2000.L,cache=loose trixie /trixie ||
+		fail "cannot mount the trixie root"
+fi
 
 # One skipped "test" stands for a leg that could not run, with its reason.
 skip_leg() {
@@ -181,6 +190,18 @@ else
 		unset VFIO_SELFTESTS_PCI_BDF
 	fi
 	mdev_remove "$uuid"
+fi
+
+echo "# vmtest: leg qemu"
+# QEMU from the trixie root, as a nested guest: edu assigned to it, and
+# the simulated device, which the program creates itself.
+if [ -n "$edu" ] && ./scripts/setup.sh "$edu" >/dev/null; then
+	export VFIO_SELFTESTS_PCI_BDF=$edu
+fi
+run_many vfio_dirty_qemu_test
+if [ -n "${VFIO_SELFTESTS_PCI_BDF:-}" ]; then
+	./scripts/cleanup.sh "$edu" >/dev/null
+	unset VFIO_SELFTESTS_PCI_BDF
 fi
 
 echo "# vmtest: leg last"
