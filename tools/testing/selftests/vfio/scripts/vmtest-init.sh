@@ -34,6 +34,10 @@ ln -s /proc/self/fd /dev/fd
 ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
+# kmemleak (the sanitizer kernel) forgets what it suspected during boot:
+# kernel_health.sh reports what is allocated from here on and never freed.
+mount -t debugfs debugfs /sys/kernel/debug
+[ ! -e /sys/kernel/debug/kmemleak ] || echo clear > /sys/kernel/debug/kmemleak
 
 mode=run
 for arg in $(cat /proc/cmdline); do
