@@ -38,7 +38,8 @@ INIT_TIMEOUT=${VMTEST_INIT_TIMEOUT:-120}
 KERNEL_MODULES="vfio vfio_iommu_type1 mdev vfio-pci"
 PROJECT_MODULES="vfio_dirty vfio_dirty_sim"
 # Besides every program "make selftests" built into OUT/selftests.
-SELFTEST_FILES="kernel_health.sh settings scripts/setup.sh scripts/cleanup.sh"
+SELFTEST_FILES="kernel_health.sh kernel_health_control.sh settings scripts/setup.sh
+	scripts/cleanup.sh"
 
 usage() {
 	cat <<EOF

@@ -8,6 +8,8 @@
 #         emulated intel-iommu
 #   mdev  the device tests, against an instance of vfio_dirty_sim's mdev type
 #   last  kernel_health.sh: did anything warn or oops?
+#   control  on the sanitizer kernel: bugs committed on purpose, each of
+#         which kernel_health.sh must then report (kernel_health_control.sh)
 #
 # Output is kselftest TAP on the serial console, one block per leg, headed by
 # "# vmtest: leg NAME".  The last line is VMTEST-DONE; a run that ends
@@ -185,6 +187,9 @@ fi
 
 echo "# vmtest: leg last"
 run_many kernel_health.sh
+
+echo "# vmtest: leg control"
+run_many kernel_health_control.sh
 
 echo VMTEST-DONE
 poweroff -f
