@@ -6,8 +6,9 @@
 # that bug on purpose (its test-only parameter "provoke"), and
 # kernel_health.sh must fail and print a new line of that report.  The
 # order matters: lockdep, and RCU's lockdep checks with it, stop after
-# their first report, so the lock inversion comes after the RCU misuse;
-# after a report of the run itself, those two SKIP (the run failed then).
+# their first report (the RCU misuse's included), so of those two only the
+# first is checked in one boot, and after a report of the run itself
+# neither is (they SKIP, saying so: the run failed then).
 # SKIPs on a kernel without the sanitizers, or a module without the hooks.
 
 ksft_skip=4
