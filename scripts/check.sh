@@ -23,6 +23,11 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$top/out}
+# 7.3-sanitizer (7.3 built here with KASAN, UBSAN, lockdep, kmemleak and
+# fault injection, tools/testing/selftests/vfio/config.sanitizer) is not in
+# the default yet: lockdep reports the stock type1's own lock order there
+# (see "The sanitizer kernel" in Documentation/driver-api/vfio-dirty.rst).
+# KERNELS="6.1 6.12 7.3 7.3-sanitizer" adds it.
 KERNELS=${KERNELS:-6.1 6.12 7.3}
 # The kselftest harness comes from this kernel's source, whatever KERNELS
 # says: 6.1's runs a test's body after its FIXTURE_SETUP skipped.
@@ -86,6 +91,12 @@ start=$(date +%s)
 if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
 	for k in $KERNELS; do
 		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1 CONFIG_VFIO_DIRTY_TEST=y
+		# The sanitizer kernel is a test guest, built here: no host
+		# builds against it from a headers package, and sparse would
+		# check the same source with the same compiler as on 7.3.
+		case $k in
+		*-sanitizer) continue ;;
+		esac
 		stage "sparse-$k" scripts/kbuild.sh "$k" "$OUT/sparse-$k" C=2
 		stage "headers-$k" scripts/headers-only.sh "$k"
 	done

@@ -25,6 +25,13 @@
 #   $VFIO_DIRTY_CACHE/root-<suite>/
 #       a minimal Debian <suite> made with debootstrap, with that suite's
 #       compiler, make, sparse and dkms: the build root of its kernels
+#   $VFIO_DIRTY_CACHE/<series>-sanitizer/
+#       the same files for the test guest's sanitizer kernel, built from
+#       <series>'s linux-source with tools/testing/selftests/vfio/
+#       config.sanitizer (scripts/sanitizer-kernel.sh); "build" is its
+#       tree in the build root; "stamp" is the hash of the fragment, the
+#       source's version and the build script: the kernel is rebuilt when
+#       it changes
 #   $VFIO_DIRTY_CACHE/root-trixie/ also holds the QEMU of trixie-backports
 #       (qemu-system-x86, 11.1 and later), which the test guests run as
 #       a nested guest from a read-only share of this root
@@ -39,11 +46,13 @@
 # if the host cannot build for it, series_suite().
 #
 # Usage: provision.sh [--no-host-tools] [SERIES...]   (default: 6.1 6.12 7.3)
+#        (SERIES may also be 7.3-sanitizer)
 #        provision.sh --path SERIES NAME               print a cached path
 
 set -euo pipefail
 
 CACHE=${VFIO_DIRTY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dirty}
+top=$(cd "$(dirname "$0")/.." && pwd)
 
 # apt_uri SUFFIX: the first archive URI of the machine's own apt sources
 # (deb822 .sources files, then one-line .list files) whose path ends in
@@ -90,12 +99,12 @@ series_sources() {
 	6.12)
 		echo "deb [signed-by=$KEYRING] $MIRROR bookworm-backports main"
 		;;
-	7.3)
+	7.3 | 7.3-sanitizer)
 		echo "deb [signed-by=$KEYRING] $MIRROR trixie main"
 		echo "deb [signed-by=$KEYRING] $MIRROR trixie-backports main"
 		;;
 	*)
-		die "unknown kernel series '$1' (known: 6.1 6.12 7.3)"
+		die "unknown kernel series '$1' (known: 6.1 6.12 7.3 7.3-sanitizer)"
 		;;
 	esac
 }
@@ -260,11 +269,77 @@ provision_qemu() {
 		die "root-trixie: cannot install qemu-system-x86, see $CACHE/root-trixie.log"
 }
 
+# What building a kernel needs in a build root, besides what it has.
+KERNEL_BUILD_PACKAGES="gcc bc flex bison libelf-dev"
+
+# provision_sanitizer SERIES: SERIES is BASE-sanitizer; built from BASE's
+# linux-source in BASE's build root, unless the cache holds the build of
+# the same fragment, source and script.
+provision_sanitizer() {
+	local s=$1 base=${1%-sanitizer} dir=$CACHE/$1 fragment suite root srcver
+	local key pkg missing=() lock kver
+
+	fragment=$top/tools/testing/selftests/vfio/config.sanitizer
+	provision_series "$base"
+	suite=$(series_suite "$base")
+	root=$CACHE/root-$suite
+	srcver=$(awk '{ print $2 }' "$CACHE/$base/stamp")
+	key=$({ cat "$fragment" "$top/scripts/sanitizer-kernel.sh"; echo "$srcver"; } |
+		sha256sum | cut -c1-16)
+
+	exec {lock}>"$CACHE/$s.lock"
+	flock "$lock"
+	for pkg in $KERNEL_BUILD_PACKAGES; do
+		dpkg-query --root="$root" -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "root-$suite: installing ${missing[*]}"
+		# shellcheck disable=SC2016
+		flock "$root.lock" sh -c 'root=$1 release=$2; shift 2
+			chroot "$root" apt-get -qq update &&
+			DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
+			--no-install-recommends ${release:+-t "$release"} "$@"' sh "$root" \
+			"$(series_release "$base")" "${missing[@]}" >>"$CACHE/root-$suite.log" 2>&1 ||
+			die "root-$suite: cannot install ${missing[*]}, see $CACHE/root-$suite.log"
+	fi
+	# The tree lives in the build root, which may have been made anew.
+	if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$key" ] &&
+	   [ -f "$dir/build/Makefile" ]; then
+		log "$s: $(cat "$dir/version") ($key) is up to date"
+		return 0
+	fi
+
+	log "$s: building from linux-source-$base $srcver (key $key)"
+	rm -rf "$CACHE/$s.debs"
+	mkdir -p "$CACHE/$s.debs"
+	# shellcheck disable=SC2046
+	(cd "$CACHE/$s.debs" && apt-get $(apt_opts "$base") -qq download \
+		"linux-source-$base=$srcver") || die "$s: cannot download linux-source-$base"
+	"$top/scripts/sanitizer-kernel.sh" "$root" "$CACHE/$s.debs"/linux-source-*.deb \
+		"$fragment" "$dir.tmp" || die "$s: the build failed"
+	rm -rf "$CACHE/$s.debs" "$dir"
+	mv "$dir.tmp" "$dir"
+	kver=$(cat "$dir/version")
+	ln -sfn "root/lib/modules/$kver" "$dir/modules"
+	ln -sfn "../root-$suite" "$dir/buildroot"
+	ln -sfn "../root-$suite/usr/src/linux-headers-$kver" "$dir/build"
+	ln -sfn "../$base/src" "$dir/src"
+	echo "$key" >"$dir/stamp"
+	log "$s: ready in $dir"
+}
+
 provision_series() {
 	local s=$1 dir=$CACHE/$1 image headers common kbuild kver source srcver deb
 	local suite
 	local pkgs
 
+	case $s in
+	*-sanitizer)
+		provision_sanitizer "$s"
+		return
+		;;
+	esac
 	apt_update "$s"
 	image=$(depends_on "$s" linux-image-amd64 '^linux-image-[0-9]')
 	kver=${image#linux-image-}

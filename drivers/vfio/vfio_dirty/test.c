@@ -44,14 +44,23 @@
  * vfio_dirty_should_drop(), so that a test of a whole migration can show
  * that it notices pages lost.
  *
+ * The write-only parameter "provoke" makes the module commit, on purpose,
+ * one of the bugs the sanitizer kernel reports (a leak, a lock order
+ * inversion, an out-of-bounds read, ...), so that a test can show that
+ * kernel_health.sh notices each report; the kernel then carries on.
+ *
  * Locking: fail_lock protects the armed task and its count; the rest is
  * read and written whole.
  */
 #include <linux/atomic.h>
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/fault-inject.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
@@ -397,3 +406,118 @@ long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 		return -ENOTTY;
 	}
 }
+
+/*
+ * The bugs "provoke" commits.  Each takes the path its sanitizer watches,
+ * with values the compiler cannot see, so that it happens at run time.
+ */
+static DEFINE_MUTEX(provoke_outer);
+static DEFINE_MUTEX(provoke_inner);
+static DEFINE_SPINLOCK(provoke_spinlock);
+static int __rcu *provoke_rcu_ptr;
+
+/* Twice the RCU stall timeout the test sets (3 s, the least). */
+#define PROVOKE_STALL_MS	6000
+
+static int provoke_leak(void)
+{
+	void *p = kmalloc(64, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	pr_info("vfio_dirty: provoke: leaked 64 bytes\n");
+	return 0;
+}
+
+static int provoke_lock_inversion(void)
+{
+	mutex_lock(&provoke_outer);
+	mutex_lock(&provoke_inner);
+	mutex_unlock(&provoke_inner);
+	mutex_unlock(&provoke_outer);
+
+	mutex_lock(&provoke_inner);
+	mutex_lock(&provoke_outer);
+	mutex_unlock(&provoke_outer);
+	mutex_unlock(&provoke_inner);
+	return 0;
+}
+
+static int provoke_out_of_bounds(void)
+{
+	size_t size = 13;
+	u8 *p = kmalloc(size, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	OPTIMIZER_HIDE_VAR(size);
+	pr_info("vfio_dirty: provoke: byte past a %zu-byte object: %u\n",
+		size, READ_ONCE(p[size]));
+	kfree(p);
+	return 0;
+}
+
+static int provoke_shift(void)
+{
+	unsigned int shift = 32;
+	u32 one = 1;
+
+	OPTIMIZER_HIDE_VAR(shift);
+	pr_info("vfio_dirty: provoke: 1 << %u = %u\n", shift, one << shift);
+	return 0;
+}
+
+static int provoke_sleep_in_atomic(void)
+{
+	spin_lock(&provoke_spinlock);
+	might_sleep();
+	spin_unlock(&provoke_spinlock);
+	return 0;
+}
+
+static int provoke_rcu_outside_reader(void)
+{
+	pr_info("vfio_dirty: provoke: rcu pointer %p\n",
+		rcu_dereference(provoke_rcu_ptr));
+	return 0;
+}
+
+static int provoke_rcu_stall(void)
+{
+	/* A grace period in flight, which this CPU then holds up. */
+	start_poll_synchronize_rcu();
+	preempt_disable();
+	mdelay(PROVOKE_STALL_MS);
+	preempt_enable();
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*provoke)(void);
+} provokes[] = {
+	{ "leak", provoke_leak },
+	{ "lock_inversion", provoke_lock_inversion },
+	{ "out_of_bounds", provoke_out_of_bounds },
+	{ "shift_out_of_bounds", provoke_shift },
+	{ "sleep_in_atomic", provoke_sleep_in_atomic },
+	{ "rcu_outside_reader", provoke_rcu_outside_reader },
+	{ "rcu_stall", provoke_rcu_stall },
+};
+
+static int provoke_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(provokes); i++)
+		if (sysfs_streq(val, provokes[i].name))
+			return provokes[i].provoke();
+	return -EINVAL;
+}
+
+static const struct kernel_param_ops provoke_ops = {
+	.set = provoke_set,
+};
+module_param_cb(provoke, &provoke_ops, NULL, 0200);
+MODULE_PARM_DESC(provoke,
+		 "Test only: commit one bug for the sanitizers to report (leak, lock_inversion, out_of_bounds, shift_out_of_bounds, sleep_in_atomic, rcu_outside_reader, rcu_stall)");
