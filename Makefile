@@ -8,7 +8,8 @@
 #   make install           install them (modules_install, then depmod);
 #                          INSTALL_MOD_PATH stages them elsewhere
 #   make demo              everything below, then the demo: the 8 TiB dirty
-#                          tracking boundary, in a 6.1 guest
+#                          tracking boundary, then QEMU 11.1 migrating a VM
+#                          and a 9 TiB VM on each backend, in a 6.1 guest
 #   make provision         fetch Debian's 6.1, 6.12 and 7.3 kernels into the cache
 #   make kernels           W=1 builds against every provisioned kernel
 #   make sparse            sparse (C=2) against every provisioned kernel

@@ -17,7 +17,8 @@
 # "# vmtest: leg NAME".  The last line is VMTEST-DONE; a run that ends
 # without it crashed or timed out.  "vmtest.mode=probe" on the kernel command
 # line only proves that the guest boots (the KVM trial); "vmtest.mode=demo"
-# runs vfio_dirty_demo against an mdev instead of the tests;
+# runs vfio_dirty_demo against an mdev instead of the tests, then QEMU's
+# rows (demo_qemu);
 # "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them;
 # "vmtest.mode=dirtybench" runs vfio_dirty_track_bench against an mdev;
 # "vmtest.mode=cmd" runs the command in /etc/vmtest/command (vmtest.sh --
@@ -112,21 +113,40 @@ case $(uname -r) in
 esac
 cd /selftests/vfio || fail "no selftests"
 
-# run_on_mdev TAG PROGRAM: PROGRAM against a new vfio_dirty_sim instance
-# instead of the tests, its output between VMTEST-TAG-BEGIN and VMTEST-TAG-END.
+# run_on_mdev TAG PROGRAM [MORE]: PROGRAM against a new vfio_dirty_sim
+# instance instead of the tests, then the command MORE, their output between
+# VMTEST-TAG-BEGIN and VMTEST-TAG-END.
 run_on_mdev() {
 	uuid=$(mdev_create)
 	[ -n "$uuid" ] || fail "vfio_dirty_sim registers no mdev type"
 	echo "VMTEST-$1-BEGIN"
 	"./$2" "$uuid" || echo "$2 failed"
-	echo "VMTEST-$1-END"
 	mdev_remove "$uuid"
+	[ -z "${3:-}" ] || $3
+	echo "VMTEST-$1-END"
 	echo VMTEST-DONE
 	poweroff -f
 }
 
+# The demo's QEMU rows: QEMU from the trixie root migrates a VM on
+# vfio_dirty while the simulated device writes into it, checked page by
+# page, and starts a 9 TiB VM on each backend (vfio_dirty_qemu_test).
+demo_qemu() {
+	echo
+	if [ ! -x /trixie/usr/bin/qemu-system-x86_64 ]; then
+		echo "QEMU: no trixie root shared with the guest, no QEMU rows"
+		return
+	fi
+	echo "$(/trixie/lib64/ld-linux-x86-64.so.2 \
+		--library-path /trixie/usr/lib/x86_64-linux-gnu \
+		/trixie/usr/bin/qemu-system-x86_64 --version | head -n 1), nested:"
+	./vfio_dirty_qemu_test -v vfio_dirty_pin -f large 2>&1 |
+		grep -E 'migration|pages written|not supported|^(not )?ok ' |
+		sed 's/^# [^:]*:[0-9]*:[^:]*:/  /'
+}
+
 case $mode in
-demo) run_on_mdev DEMO vfio_dirty_demo ;;
+demo) run_on_mdev DEMO vfio_dirty_demo demo_qemu ;;
 dirtybench) run_on_mdev DIRTYBENCH vfio_dirty_track_bench ;;
 esac
 
