@@ -17,12 +17,12 @@
  * a buffer, or a huge page, leaves), its entry is the run itself, an
  * xarray value: no memory but the xarray's, and a report writes it out as
  * ones, reading nothing else.  The first range set that does not join the
- * run turns it into a chunk: SPAN_BLOCKS pointers to blocks, the bitmaps
+ * run turns it into a table: SPAN_BLOCKS pointers to blocks, the bitmaps
  * of bits.c, each of VFIO_DIRTY_BITS bits (128 MiB of IOVA), allocated as
  * bits are set in them.  So the index is small (a span per GiB: its walk
  * and its removal cost little), and the memory of bitmaps follows what is
  * dirtied, by 128 MiB.  Tracking STOP, and the removal of the mapping, drop
- * them all.  The stats counter tracking_bytes counts the chunks and their
+ * them all.  The stats counter tracking_bytes counts the tables and their
  * blocks, over every container; runs and the xarray's own nodes are not
  * counted.  Entries are added and removed only under the container's lock,
  * which every walk of them holds: a walk finds them sixteen at a time under
@@ -31,14 +31,14 @@
  * Generations.  A GET_BITMAP that succeeded clears the bits of the
  * mappings it reported without touching their entries: it advances each
  * mapping's @dirty_gen, and an entry of another generation holds no bit,
- * whatever it says (it is stale).  A chunk records its generation, a run
+ * whatever it says (it is stale).  A table records its generation, a run
  * only its parity: a report that reads a mapping's entries drops the stale
  * ones it finds, and one that reports the mapping whole without reading
  * them drops them all before the generation advances, so no entry is older
  * than the generation before.  A bit set next in a stale run replaces it;
- * one set in a stale chunk clears the words of its blocks first, which
+ * one set in a stale table clears the words of its blocks first, which
  * makes it current again.  So a report reads each entry it copies once, a
- * chunk that keeps being dirtied is kept, with its blocks, rather than
+ * table that keeps being dirtied is kept, with its blocks, rather than
  * freed and allocated again at each report, and the memory follows what is
  * dirtied rather than what is mapped: what was dirtied in the last two
  * generations.
@@ -65,7 +65,7 @@
  * user's bitmap is cut into chunks of chunk_size bytes (read once per
  * request), counted from the request's first word; the writer gathers the
  * words it must build in its own buffer of 2 KiB, and copies the others
- * straight from the chunks, or from a constant run of ones, so a request
+ * straight from the blocks, or from a constant run of ones, so a request
  * allocates the same whatever its size.  No copy to the user's bitmap
  * crosses a chunk of it, and each is followed by cond_resched().  Mappings
  * are reported in IOVA order, and the writer is flushed at the end of
@@ -92,11 +92,11 @@ static struct kmem_cache *bits_cache;
 #define SPAN_BITS	(SPAN_BLOCKS * VFIO_DIRTY_BITS)
 
 /*
- * A chunk: the bits of a span, by blocks, NULL where none was set.  They
+ * A table: the bits of a span, by blocks, NULL where none was set.  They
  * hold bits only while @gen is the mapping's @dirty_gen (see Generations
  * above).
  */
-struct vfio_dirty_chunk {
+struct vfio_dirty_table {
 	u64 gen;
 	struct vfio_dirty_bits *blocks[SPAN_BLOCKS];
 };
@@ -174,12 +174,12 @@ static u32 run_len(void *entry)
 	return (xa_to_value(entry) >> RUN_LEN_SHIFT & RUN_MASK) + 1;
 }
 
-/* Is @entry, a run or a chunk of @dma, stale (see Generations above)? */
+/* Is @entry, a run or a table of @dma, stale (see Generations above)? */
 static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 {
 	if (xa_is_value(entry))
 		return !run_current(dma, entry);
-	return ((struct vfio_dirty_chunk *)entry)->gen != dma->dirty_gen;
+	return ((struct vfio_dirty_table *)entry)->gen != dma->dirty_gen;
 }
 
 /*
@@ -191,7 +191,7 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 #define VFIO_DIRTY_GFP_BITS \
 	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
-/* Put @entry, a run or a chunk, at @index of @dma's dirty bits. */
+/* Put @entry, a run or a table, at @index of @dma's dirty bits. */
 static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 		       void *entry)
 {
@@ -200,33 +200,33 @@ static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
 	return xa_err(xa_store(&dma->dirty, index, entry, VFIO_DIRTY_GFP_BITS));
 }
 
-/* Free @chunk and its blocks.  Return: the bytes freed. */
-static s64 chunk_free(struct vfio_dirty_chunk *chunk)
+/* Free @table and its blocks.  Return: the bytes freed. */
+static s64 table_free(struct vfio_dirty_table *table)
 {
-	s64 bytes = sizeof(*chunk);
+	s64 bytes = sizeof(*table);
 	unsigned int i;
 
 	for (i = 0; i < SPAN_BLOCKS; i++) {
-		if (!chunk->blocks[i])
+		if (!table->blocks[i])
 			continue;
-		kmem_cache_free(bits_cache, chunk->blocks[i]);
+		kmem_cache_free(bits_cache, table->blocks[i]);
 		bytes += sizeof(struct vfio_dirty_bits);
 	}
-	kfree(chunk);
+	kfree(table);
 	return bytes;
 }
 
 /*
- * Set bits [@first, @first + @n) of @chunk's span, allocating the blocks
+ * Set bits [@first, @first + @n) of @table's span, allocating the blocks
  * they fall in.  Return: 0, or -ENOMEM with some of them maybe set.
  */
-static int chunk_set(struct vfio_dirty_chunk *chunk, u32 first, u32 n)
+static int table_set(struct vfio_dirty_table *table, u32 first, u32 n)
 {
 	struct vfio_dirty_bits **block;
 	u32 take;
 
 	while (n) {
-		block = &chunk->blocks[first / VFIO_DIRTY_BITS];
+		block = &table->blocks[first / VFIO_DIRTY_BITS];
 		take = min(n, VFIO_DIRTY_BITS - first % VFIO_DIRTY_BITS);
 		if (!*block) {
 			if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC))
@@ -251,8 +251,8 @@ static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
 	xa_erase(&dma->dirty, index);
 	if (xa_is_value(entry))
 		return;
-	dma->dirty_chunks--;
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -chunk_free(entry));
+	dma->dirty_tables--;
+	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -table_free(entry));
 }
 
 /* Entries a walk of a mapping's dirty bits finds under one RCU read lock. */
@@ -264,7 +264,7 @@ static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
  * @done: no entry is left past the last batch
  * @n: entries in the batch
  * @index: their indexes
- * @entry: the entries, runs and chunks
+ * @entry: the entries, runs and tables
  *
  * Zeroed, it starts at index 0.
  */
@@ -278,7 +278,7 @@ struct entry_batch {
 
 /*
  * Fill @b with the next entries of @dma, whose container is locked (or
- * gone): only its holder adds or removes them, so the chunks stay valid
+ * gone): only its holder adds or removes them, so the tables stay valid
  * out of the RCU read lock, and the caller may sleep on them.  One walk of
  * the xarray finds a batch, rather than one lookup from its root per
  * entry.  Return: the number of entries, 0 at the end.
@@ -308,14 +308,14 @@ static unsigned int entry_batch_next(struct vfio_dirty_dma *dma,
 
 /*
  * Set bits [@first, @first + @n) of the span of entry @index of @dma: as a
- * run while its bits stay one, in a chunk from the first range that does
- * not join them.  A stale run is replaced, a stale chunk cleared first.
+ * run while its bits stay one, in a table from the first range that does
+ * not join them.  A stale run is replaced, a stale table cleared first.
  */
 static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 		     u32 first, u32 n)
 {
 	void *entry = xa_load(&dma->dirty, index);
-	struct vfio_dirty_chunk *chunk = entry;
+	struct vfio_dirty_table *table = entry;
 	u32 run_start, run_n;
 	unsigned int i;
 	int ret;
@@ -328,29 +328,29 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
 			return entry_store(dma, index,
 					   run_entry(dma, run_start, run_n));
-		chunk = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC) ? NULL :
-			kzalloc(sizeof(*chunk), VFIO_DIRTY_GFP_BITS);
-		if (!chunk)
+		table = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC) ? NULL :
+			kzalloc(sizeof(*table), VFIO_DIRTY_GFP_BITS);
+		if (!table)
 			return -ENOMEM;
 		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-				    sizeof(*chunk));
-		chunk->gen = dma->dirty_gen;
-		ret = chunk_set(chunk, run_start, run_n);
+				    sizeof(*table));
+		table->gen = dma->dirty_gen;
+		ret = table_set(table, run_start, run_n);
 		if (!ret)
-			ret = entry_store(dma, index, chunk);
+			ret = entry_store(dma, index, table);
 		if (ret) {
 			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-					    -chunk_free(chunk));
+					    -table_free(table));
 			return ret;
 		}
-		dma->dirty_chunks++;
-	} else if (chunk->gen != dma->dirty_gen) {
+		dma->dirty_tables++;
+	} else if (table->gen != dma->dirty_gen) {
 		for (i = 0; i < SPAN_BLOCKS; i++)
-			if (chunk->blocks[i])
-				vfio_dirty_bits_clear(chunk->blocks[i]);
-		chunk->gen = dma->dirty_gen;
+			if (table->blocks[i])
+				vfio_dirty_bits_clear(table->blocks[i]);
+		table->gen = dma->dirty_gen;
 	}
-	return chunk_set(chunk, first, n);
+	return table_set(table, first, n);
 }
 
 /* Set bits [@bit, @last] of @dma. */
@@ -480,13 +480,13 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 	s64 freed = 0;
 	unsigned int i;
 
-	/* Only chunks need freeing: the walk stops at the last. */
-	while (dma->dirty_chunks && entry_batch_next(dma, &b)) {
+	/* Only tables need freeing: the walk stops at the last. */
+	while (dma->dirty_tables && entry_batch_next(dma, &b)) {
 		for (i = 0; i < b.n; i++) {
 			if (xa_is_value(b.entry[i]))
 				continue;
-			freed += chunk_free(b.entry[i]);
-			dma->dirty_chunks--;
+			freed += table_free(b.entry[i]);
+			dma->dirty_tables--;
 		}
 		cond_resched();
 	}
@@ -502,7 +502,7 @@ void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 static int report_entries(struct vfio_dirty_report *r,
 			  struct vfio_dirty_dma *dma, u64 base)
 {
-	struct vfio_dirty_chunk *chunk;
+	struct vfio_dirty_table *table;
 	struct entry_batch b = {};
 	unsigned int i, j;
 	void *entry;
@@ -526,13 +526,13 @@ static int report_entries(struct vfio_dirty_report *r,
 					return ret;
 				continue;
 			}
-			chunk = entry;
+			table = entry;
 			for (j = 0; j < SPAN_BLOCKS; j++) {
-				if (!chunk->blocks[j])
+				if (!table->blocks[j])
 					continue;
 				ret = vfio_dirty_writer_bits(&r->writer,
 							     bit + j * VFIO_DIRTY_BITS,
-							     chunk->blocks[j]);
+							     table->blocks[j]);
 				if (ret)
 					return ret;
 			}
@@ -560,7 +560,7 @@ static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
 		/*
 		 * A pinned page's entry exists while tracking: setting it
 		 * again allocates nothing, unless it turns a run into a
-		 * chunk, or the entries were just dropped.  Should that
+		 * table, or the entries were just dropped.  Should that
 		 * fail, the whole mapping is reported next rather than the
 		 * page lost.
 		 */

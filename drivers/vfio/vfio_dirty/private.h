@@ -81,7 +81,7 @@ extern u64 vfio_dirty_chunk_size;
  * @VFIO_DIRTY_STAT_BITMAP_BYTES: bytes of bitmap copied to users
  * @VFIO_DIRTY_STAT_REFUSED: bitmap requests refused with -E2BIG, past
  *	max_bitmap_size
- * @VFIO_DIRTY_STAT_TRACKING_BYTES: bytes of dirty-bit chunks held now
+ * @VFIO_DIRTY_STAT_TRACKING_BYTES: bytes of dirty-bit tables held now
  * @VFIO_DIRTY_STAT_NR: how many there are
  */
 enum vfio_dirty_stat {
@@ -204,8 +204,8 @@ struct vfio_dirty_iova {
  * @locked_vm: pages this mapping counts in @mm's locked_vm
  * @pins: struct vfio_dirty_pin of emulated devices' pins, by page index
  *	(offset >> PAGE_SHIFT)
- * @dirty: dirty bits, a run or a chunk per span (see dirty.c)
- * @dirty_chunks: chunks in @dirty
+ * @dirty: dirty bits, a run or a table per span (see dirty.c)
+ * @dirty_tables: tables in @dirty
  * @dirty_gen: reports that cleared @dirty (see dirty.c)
  */
 struct vfio_dirty_dma {
@@ -222,7 +222,7 @@ struct vfio_dirty_dma {
 	unsigned long locked_vm;
 	struct xarray pins;
 	struct xarray dirty;
-	unsigned long dirty_chunks;
+	unsigned long dirty_tables;
 	u64 dirty_gen;
 };
 
@@ -359,7 +359,7 @@ void vfio_dirty_notify_unmap(struct vfio_dirty_iommu *iommu,
  * @VFIO_DIRTY_FAULT_PIN_INSERT: storing it
  * @VFIO_DIRTY_FAULT_DMA_RW_COPY: dma_rw()'s copy
  * @VFIO_DIRTY_FAULT_BITS_STORE: storing an entry of dirty bits
- * @VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC: a chunk of dirty bits
+ * @VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC: a table of dirty bits
  * @VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC: a block of dirty bits
  * @VFIO_DIRTY_FAULT_REPORT_ALLOC: a report's state
  * @VFIO_DIRTY_FAULT_REPORT_COPY_OUT: a report's words to the user
@@ -401,7 +401,7 @@ enum vfio_dirty_fault {
 	VFIO_DIRTY_FAULT_PIN_INSERT,
 	VFIO_DIRTY_FAULT_DMA_RW_COPY,
 	VFIO_DIRTY_FAULT_BITS_STORE,
-	VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC,
+	VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC,
 	VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC,
 	VFIO_DIRTY_FAULT_REPORT_ALLOC,
 	VFIO_DIRTY_FAULT_REPORT_COPY_OUT,

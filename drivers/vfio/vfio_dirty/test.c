@@ -141,7 +141,7 @@ static const char *const fault_names[VFIO_DIRTY_FAULT_NR] = {
 	[VFIO_DIRTY_FAULT_PIN_INSERT] = "pin_insert",
 	[VFIO_DIRTY_FAULT_DMA_RW_COPY] = "dma_rw_copy",
 	[VFIO_DIRTY_FAULT_BITS_STORE] = "bits_store",
-	[VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC] = "bits_chunk_alloc",
+	[VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC] = "bits_table_alloc",
 	[VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC] = "bits_block_alloc",
 	[VFIO_DIRTY_FAULT_REPORT_ALLOC] = "report_alloc",
 	[VFIO_DIRTY_FAULT_REPORT_COPY_OUT] = "report_copy_out",
@@ -182,7 +182,7 @@ static bool fail_armed(void)
 static bool fault_is_bits(enum vfio_dirty_fault point)
 {
 	return point == VFIO_DIRTY_FAULT_BITS_STORE ||
-	       point == VFIO_DIRTY_FAULT_BITS_CHUNK_ALLOC ||
+	       point == VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC ||
 	       point == VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC;
 }
 

@@ -40,7 +40,7 @@ struct vfio_dirty_test_set_dirty {
  * struct vfio_dirty_test_fail_alloc - make dirty tracking's memory fail
  * @argsz: sizeof(struct vfio_dirty_test_fail_alloc)
  * @flags: 0
- * @count: how many of the next allocations of dirty bits (entries, chunks
+ * @count: how many of the next allocations of dirty bits (entries, tables
  *	and blocks, in any container) fail as if memory were short; 0 stops
  *	failing them
  * @left: out: how many of the last count set were not used, so a test can

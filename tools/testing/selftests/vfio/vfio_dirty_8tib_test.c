@@ -65,15 +65,15 @@
 
 /*
  * Dirty bits as tracking_bytes counts them: a span of SPAN_PAGES takes a
- * chunk (its generation and eight pointers to blocks), and a block for
+ * table (its generation and eight pointers to blocks), and a block for
  * each BLOCK_PAGES it has dirty pages in (their bits, and one bit per
- * 64-bit word of them).  CHUNK_BYTES: a chunk with one block.
+ * 64-bit word of them).  TABLE_BLOCK_BYTES: a table with one block.
  */
 #define SPAN_PAGES		(SZ_1G / SZ_4K)
 #define BLOCK_PAGES		(SPAN_PAGES / 8)
-#define SPAN_CHUNK_BYTES	72
+#define TABLE_BYTES		72
 #define BLOCK_BYTES		(SZ_4K + 64)
-#define CHUNK_BYTES		(SPAN_CHUNK_BYTES + BLOCK_BYTES)
+#define TABLE_BLOCK_BYTES	(TABLE_BYTES + BLOCK_BYTES)
 
 #define PARAM_MAX	"max_bitmap_size"
 #define PARAM_CHUNK	"chunk_size"
@@ -1112,8 +1112,8 @@ TEST_F(raised, ceiling_change)
 /*
  * The counters, with the smallest chunk_size: a query whose three bits lie
  * in three chunks of the user's bitmap writes those three chunks, one word
- * each.  The device's first write is a run, kept with no chunk of dirty
- * bits; the next two, apart from it, take one chunk, which the query
+ * each.  The device's first write is a run, kept with no table of dirty
+ * bits; the next two, apart from it, take one table, which the query
  * clears and keeps, and the next query, finding it empty, gives back.
  */
 TEST_F(raised, stats)
@@ -1137,7 +1137,7 @@ TEST_F(raised, stats)
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	for (i = 1; i < ARRAY_SIZE(bits); i++)
 		dev_write(_metadata, &self->c, 0, bits[i] * SZ_4K);
-	EXPECT_EQ(tracking + CHUNK_BYTES, stat_read("tracking_bytes"));
+	EXPECT_EQ(tracking + TABLE_BLOCK_BYTES, stat_read("tracking_bytes"));
 
 	requests = stat_read("requests");
 	chunks = stat_read("chunks");
@@ -1150,9 +1150,9 @@ TEST_F(raised, stats)
 	EXPECT_EQ(bytes + 3 * 8, stat_read("bitmap_bytes"));
 	EXPECT_EQ(refused, stat_read("refused"));
 	/* Cleared, and kept for the next writes. */
-	EXPECT_EQ(tracking + CHUNK_BYTES, stat_read("tracking_bytes"));
+	EXPECT_EQ(tracking + TABLE_BLOCK_BYTES, stat_read("tracking_bytes"));
 
-	/* Nothing dirty: a request, no chunk, no byte; the chunk is freed. */
+	/* Nothing dirty: a request, no chunk, no byte; the table is freed. */
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
 	expect_bits(_metadata, &bm, NULL, 0, "GET_BITMAP again");
 	EXPECT_EQ(requests + 2, stat_read("requests"));
@@ -1164,13 +1164,13 @@ TEST_F(raised, stats)
 }
 
 /*
- * A span (1 GiB) whose pages are not one run takes a chunk, and a block of
+ * A span (1 GiB) whose pages are not one run takes a table, and a block of
  * bits for each 128 MiB it has dirty pages in (BLOCK_PAGES), allocated as
  * they are dirtied: the run the device leaves across the first block's
- * end takes two when a page apart from it turns the span into a chunk, a
+ * end takes two when a page apart from it turns the span into a table, a
  * page further in and the span's last page one more each; in the next
  * span a page is a run again.  The query reports each page once, keeps the
- * chunk and its blocks, and the next query gives them back.
+ * table and its blocks, and the next query gives them back.
  */
 TEST_F(raised, blocks)
 {
@@ -1195,20 +1195,20 @@ TEST_F(raised, blocks)
 	dev_write(_metadata, &self->c, 0, iova + pages[1] * SZ_4K);
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[2] * SZ_4K);
-	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 3 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + TABLE_BYTES + 3 * BLOCK_BYTES,
 		  stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[3] * SZ_4K);
-	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 3 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + TABLE_BYTES + 3 * BLOCK_BYTES,
 		  stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[4] * SZ_4K);
-	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 4 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + TABLE_BYTES + 4 * BLOCK_BYTES,
 		  stat_read("tracking_bytes"));
 
 	for (i = 0; i < ARRAY_SIZE(pages); i++)
 		bits[i] = variant->a.bit + pages[i];
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
 	expect_bits(_metadata, &bm, bits, ARRAY_SIZE(bits), "GET_BITMAP");
-	EXPECT_EQ(tracking + SPAN_CHUNK_BYTES + 4 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + TABLE_BYTES + 4 * BLOCK_BYTES,
 		  stat_read("tracking_bytes"));
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
 	expect_bits(_metadata, &bm, NULL, 0, "GET_BITMAP again");
@@ -1230,7 +1230,7 @@ TEST_F(raised, blocks)
 /*
  * Everything dirty past 2^31 pages: one mapping of 8 TiB + 2 MiB, every
  * page marked dirty by the test hook (no device can write terabytes here),
- * which keeps the bits of each span as one run, with no chunk.  A query
+ * which keeps the bits of each span as one run, with no table.  A query
  * reports every page of the mapping and no other bit, a second one
  * nothing; marked again, an unmap with bitmap reports every page.
  */
@@ -1257,7 +1257,7 @@ TEST_F_TIMEOUT(raised, everything_dirty, 300)
 	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova, size + SZ_4K));
 	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova + 1, SZ_4K));
 
-	/* Every span's bits are one run: no chunk. */
+	/* Every span's bits are one run: no table. */
 	ASSERT_EQ(0, __vfio_dirty_test_set_dirty(fd, iova, size));
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + size, &bm));

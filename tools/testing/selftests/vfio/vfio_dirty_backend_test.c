@@ -538,7 +538,7 @@ static uint64_t memcg_iova(int set, int map, int page)
 
 /*
  * Pages 0 and 2 of every mapping of @set, through pins or not: two pages
- * apart, so that each mapping gets a chunk and a block of dirty bits.
+ * apart, so that each mapping gets a table and a block of dirty bits.
  * Return: the pages the device wrote.
  */
 static uint64_t memcg_write_set(int device_fd, int set, uint32_t flags)
@@ -646,7 +646,7 @@ static void memcg_user(int cfd, int device_fd, void *buf, int to_parent,
 				_exit(1);
 	/*
 	 * The device's log keeps a slot per page written: make those of set
-	 * 2 now, then let two reports free its chunks of dirty bits.
+	 * 2 now, then let two reports free its tables of dirty bits.
 	 */
 	if (__vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START) ||
 	    memcg_write_set(device_fd, 2, 0) != 2 * MEMCG_MAPS ||

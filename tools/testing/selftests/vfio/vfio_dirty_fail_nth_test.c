@@ -337,7 +337,7 @@ static int call_set_iommu(struct run *r)
 	       -errno : 0;
 }
 
-#define BITS_FALLBACKS	"bits_store bits_chunk_alloc bits_block_alloc"
+#define BITS_FALLBACKS	"bits_store bits_table_alloc bits_block_alloc"
 /*
  * Once vfio_dirty has let a group go, the IOMMU core gives it its default
  * domain back, and WARNs when an allocation fails there.

@@ -32,7 +32,7 @@
  * one device can reach are listed with the reason.
  *
  * The first difference no rule allows fails the sequence.  The calls up to
- * it are then minimised (chunks dropped while a difference remains) and
+ * it are then minimised (slices dropped while a difference remains) and
  * printed with a command that replays them:
  *
  *	vfio_dirty_fuzz_test --seed S --calls N --only i,j,k DEVICE
@@ -1104,26 +1104,26 @@ static long compare(const struct call *calls, const uint32_t *idx, uint32_t n,
 }
 
 /*
- * Drops chunks of @idx[0..*@n) while a difference remains, halving the
- * chunk when none can go; the difference found last is at the end.
+ * Drops slices of @idx[0..*@n) while a difference remains, halving the
+ * slice when none can go; the difference found last is at the end.
  */
 static void minimise(const struct call *calls, uint32_t *idx, uint32_t *n)
 {
 	uint32_t *try = malloc(*n * sizeof(*try));
-	uint32_t chunk = *n / 2 ? *n / 2 : 1, start, m, replays = 0;
+	uint32_t slice = *n / 2 ? *n / 2 : 1, start, m, replays = 0;
 	long d;
 
-	while (try && chunk && replays < 400) {
+	while (try && slice && replays < 400) {
 		bool dropped = false;
 
 		for (start = 0; start < *n && replays < 400;) {
 			m = 0;
 			memcpy(try, idx, start * sizeof(*idx));
 			m = start;
-			if (start + chunk < *n) {
-				memcpy(try + m, idx + start + chunk,
-				       (*n - start - chunk) * sizeof(*idx));
-				m += *n - start - chunk;
+			if (start + slice < *n) {
+				memcpy(try + m, idx + start + slice,
+				       (*n - start - slice) * sizeof(*idx));
+				m += *n - start - slice;
 			}
 			replays++;
 			d = m ? compare(calls, try, m, NULL, false) : -1;
@@ -1132,13 +1132,13 @@ static void minimise(const struct call *calls, uint32_t *idx, uint32_t *n)
 				memcpy(idx, try, *n * sizeof(*idx));
 				dropped = true;
 			} else {
-				start += chunk;
+				start += slice;
 			}
 		}
 		if (!dropped)
-			chunk /= 2;
-		else if (chunk > *n / 2)
-			chunk = *n / 2 ? *n / 2 : 1;
+			slice /= 2;
+		else if (slice > *n / 2)
+			slice = *n / 2 ? *n / 2 : 1;
 	}
 	free(try);
 }

@@ -1241,7 +1241,7 @@ TEST_F(sim, writer_unmap_bitmap_keeps_dirty)
  * The container reports exactly the pages the device wrote: through
  * vfio_dma_rw() until the next query, through pins as long as they hold.
  * A page written after a query is reported without what that query
- * cleared, though they share a chunk of dirty bits.
+ * cleared, though they share a table of dirty bits.
  */
 TEST_F(sim, dirty_exact)
 {

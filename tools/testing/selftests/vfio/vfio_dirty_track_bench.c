@@ -19,7 +19,7 @@
  *   - the tracking memory: for vfio_iommu_type1, how much VmallocUsed of
  *     /proc/meminfo grew across START (its bitmap, allocated there); for
  *     vfio_dirty, stats/tracking_bytes once the pages are dirtied (its
- *     chunks of dirty bits: a span of 1 GiB whose dirty pages are one
+ *     tables of dirty bits: a span of 1 GiB whose dirty pages are one
  *     run takes none).
  *
  * "0.1%" is one page in 1024, as runs of RUN_PAGES pages spread over the
