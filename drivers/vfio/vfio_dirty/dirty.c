@@ -4,44 +4,8 @@
  *
  * Theory of operation
  *
- * Bits.  While tracking, each mapping records the pages that may have been
- * written since they were last reported: one bit per page of the
- * container's page size, bit 0 for the mapping's first page.  A mapping may
- * hold 2^31 pages or more, so bit numbers are u64, and the bitmap helpers,
- * which count in int, only ever see one span of them.
- *
- * Entries.  The bits are kept by spans of SPAN_BITS bits (1 GiB of IOVA
- * with 4 KiB pages, the largest huge page), in the mapping's @dirty
- * xarray, indexed by bit / SPAN_BITS.  A span holds no entry until one of
- * its bits is set.  While its set bits are one run (what a device writing
- * a buffer, or a huge page, leaves), its entry is the run itself, an
- * xarray value: no memory but the xarray's, and a report writes it out as
- * ones, reading nothing else.  The first range set that does not join the
- * run turns it into a table: SPAN_BLOCKS pointers to blocks, the bitmaps
- * of bits.c, each of VFIO_DIRTY_BITS bits (128 MiB of IOVA), allocated as
- * bits are set in them.  So the index is small (a span per GiB: its walk
- * and its removal cost little), and the memory of bitmaps follows what is
- * dirtied, by 128 MiB.  Tracking STOP, and the removal of the mapping, drop
- * them all.  The stats counter tracking_bytes counts the tables and their
- * blocks, over every container; runs and the xarray's own nodes are not
- * counted.  Entries are added and removed only under the container's lock,
- * which every walk of them holds: a walk finds them sixteen at a time under
- * the RCU read lock, and works on them out of it, where it may sleep.
- *
- * Generations.  A GET_BITMAP that succeeded clears the bits of the
- * mappings it reported without touching their entries: it advances each
- * mapping's @dirty_gen, and an entry of another generation holds no bit,
- * whatever it says (it is stale).  A table records its generation, a run
- * only its parity: a report that reads a mapping's entries drops the stale
- * ones it finds, and one that reports the mapping whole without reading
- * them drops them all before the generation advances, so no entry is older
- * than the generation before.  A bit set next in a stale run replaces it;
- * one set in a stale table clears the words of its blocks first, which
- * makes it current again.  So a report reads each entry it copies once, a
- * table that keeps being dirtied is kept, with its blocks, rather than
- * freed and allocated again at each report, and the memory follows what is
- * dirtied rather than what is mapped: what was dirtied in the last two
- * generations.
+ * The bits themselves, and their generations, are kept by spans.c; this
+ * file starts and stops tracking, turns pages into bits, and reports them.
  *
  * What is dirty.  A page is reported dirty when its bit is set, and every
  * page is, with no storage at all, while the container has an IOMMU-backed
@@ -85,22 +49,6 @@
 #include "bits.h"
 #include "private.h"
 
-static struct kmem_cache *bits_cache;
-
-/* Blocks in a span, and its bits: 1 GiB of IOVA at 4 KiB. */
-#define SPAN_BLOCKS	8
-#define SPAN_BITS	(SPAN_BLOCKS * VFIO_DIRTY_BITS)
-
-/*
- * A table: the bits of a span, by blocks, NULL where none was set.  They
- * hold bits only while @gen is the mapping's @dirty_gen (see Generations
- * above).
- */
-struct vfio_dirty_table {
-	u64 gen;
-	struct vfio_dirty_bits *blocks[SPAN_BLOCKS];
-};
-
 /**
  * struct vfio_dirty_report - a report in progress
  * @iommu: the container, locked for the whole report
@@ -119,254 +67,10 @@ struct vfio_dirty_report {
 	struct vfio_dirty_writer writer;
 };
 
-/**
- * vfio_dirty_bits_cache_init() - create the cache of blocks of dirty bits
- *
- * Return: 0 or -ENOMEM.
- */
-int vfio_dirty_bits_cache_init(void)
-{
-	bits_cache = kmem_cache_create("vfio_dirty_bits",
-				       sizeof(struct vfio_dirty_bits), 0,
-				       SLAB_ACCOUNT, NULL);
-	return bits_cache ? 0 : -ENOMEM;
-}
-
-/**
- * vfio_dirty_bits_cache_exit() - destroy the cache of blocks of dirty bits
- */
-void vfio_dirty_bits_cache_exit(void)
-{
-	kmem_cache_destroy(bits_cache);
-}
-
-/*
- * A run: the bits of a span when they are one run, kept in its slot of the
- * xarray as a value: bit 0 is the parity of its generation, bits 1-18 its
- * first bit, bits 19-36 its length less one.
- */
-#define RUN_FIRST_SHIFT	1
-#define RUN_LEN_SHIFT	19
-#define RUN_MASK	(SPAN_BITS - 1)
-
-static_assert(SPAN_BITS == 1 << (RUN_LEN_SHIFT - RUN_FIRST_SHIFT));
-static_assert(RUN_LEN_SHIFT * 2 - RUN_FIRST_SHIFT <= BITS_PER_LONG - 1);
-
-static void *run_entry(struct vfio_dirty_dma *dma, u32 first, u32 n)
-{
-	return xa_mk_value((dma->dirty_gen & 1) |
-			   (unsigned long)first << RUN_FIRST_SHIFT |
-			   (unsigned long)(n - 1) << RUN_LEN_SHIFT);
-}
-
-static bool run_current(struct vfio_dirty_dma *dma, void *entry)
-{
-	return (xa_to_value(entry) & 1) == (dma->dirty_gen & 1);
-}
-
-static u32 run_first(void *entry)
-{
-	return xa_to_value(entry) >> RUN_FIRST_SHIFT & RUN_MASK;
-}
-
-static u32 run_len(void *entry)
-{
-	return (xa_to_value(entry) >> RUN_LEN_SHIFT & RUN_MASK) + 1;
-}
-
-/* Is @entry, a run or a table of @dma, stale (see Generations above)? */
-static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
-{
-	if (xa_is_value(entry))
-		return !run_current(dma, entry);
-	return ((struct vfio_dirty_table *)entry)->gen != dma->dirty_gen;
-}
-
-/*
- * Memory for dirty bits is charged to the memory cgroup of whoever dirties
- * them, and may be refused: the mapping is then reported whole (see "What
- * is dirty").  So running short of it never wakes the OOM killer, which
- * would kill a process of that cgroup where reporting more loses nothing.
- */
-#define VFIO_DIRTY_GFP_BITS \
-	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
-
-/* Put @entry, a run or a table, at @index of @dma's dirty bits. */
-static int entry_store(struct vfio_dirty_dma *dma, unsigned long index,
-		       void *entry)
-{
-	if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_STORE))
-		return -ENOMEM;
-	return xa_err(xa_store(&dma->dirty, index, entry, VFIO_DIRTY_GFP_BITS));
-}
-
-/* Free @table and its blocks.  Return: the bytes freed. */
-static s64 table_free(struct vfio_dirty_table *table)
-{
-	s64 bytes = sizeof(*table);
-	unsigned int i;
-
-	for (i = 0; i < SPAN_BLOCKS; i++) {
-		if (!table->blocks[i])
-			continue;
-		kmem_cache_free(bits_cache, table->blocks[i]);
-		bytes += sizeof(struct vfio_dirty_bits);
-	}
-	kfree(table);
-	return bytes;
-}
-
-/*
- * Set bits [@first, @first + @n) of @table's span, allocating the blocks
- * they fall in.  Return: 0, or -ENOMEM with some of them maybe set.
- */
-static int table_set(struct vfio_dirty_table *table, u32 first, u32 n)
-{
-	struct vfio_dirty_bits **block;
-	u32 take;
-
-	while (n) {
-		block = &table->blocks[first / VFIO_DIRTY_BITS];
-		take = min(n, VFIO_DIRTY_BITS - first % VFIO_DIRTY_BITS);
-		if (!*block) {
-			if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_BLOCK_ALLOC))
-				return -ENOMEM;
-			*block = kmem_cache_zalloc(bits_cache, VFIO_DIRTY_GFP_BITS);
-			if (!*block)
-				return -ENOMEM;
-			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-					    sizeof(**block));
-		}
-		vfio_dirty_bits_set(*block, first % VFIO_DIRTY_BITS, take);
-		first += take;
-		n -= take;
-	}
-	return 0;
-}
-
-/* Drop @entry, at @index of @dma's dirty bits. */
-static void entry_free(struct vfio_dirty_dma *dma, unsigned long index,
-		       void *entry)
-{
-	xa_erase(&dma->dirty, index);
-	if (xa_is_value(entry))
-		return;
-	dma->dirty_tables--;
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -table_free(entry));
-}
-
-/* Entries a walk of a mapping's dirty bits finds under one RCU read lock. */
-#define ENTRY_BATCH	16
-
-/**
- * struct entry_batch - a walk of a mapping's dirty bits, in index order
- * @next: the index to look from
- * @done: no entry is left past the last batch
- * @n: entries in the batch
- * @index: their indexes
- * @entry: the entries, runs and tables
- *
- * Zeroed, it starts at index 0.
- */
-struct entry_batch {
-	unsigned long next;
-	bool done;
-	unsigned int n;
-	unsigned long index[ENTRY_BATCH];
-	void *entry[ENTRY_BATCH];
-};
-
-/*
- * Fill @b with the next entries of @dma, whose container is locked (or
- * gone): only its holder adds or removes them, so the tables stay valid
- * out of the RCU read lock, and the caller may sleep on them.  One walk of
- * the xarray finds a batch, rather than one lookup from its root per
- * entry.  Return: the number of entries, 0 at the end.
- */
-static unsigned int entry_batch_next(struct vfio_dirty_dma *dma,
-				     struct entry_batch *b)
-{
-	XA_STATE(xas, &dma->dirty, b->next);
-	void *entry;
-
-	b->n = 0;
-	if (b->done)
-		return 0;
-	rcu_read_lock();
-	xas_for_each(&xas, entry, ULONG_MAX) {
-		b->index[b->n] = xas.xa_index;
-		b->entry[b->n] = entry;
-		if (++b->n == ENTRY_BATCH)
-			break;
-	}
-	rcu_read_unlock();
-	b->done = b->n < ENTRY_BATCH;
-	if (b->n)
-		b->next = b->index[b->n - 1] + 1;
-	return b->n;
-}
-
-/*
- * Set bits [@first, @first + @n) of the span of entry @index of @dma: as a
- * run while its bits stay one, in a table from the first range that does
- * not join them.  A stale run is replaced, a stale table cleared first.
- */
-static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
-		     u32 first, u32 n)
-{
-	void *entry = xa_load(&dma->dirty, index);
-	struct vfio_dirty_table *table = entry;
-	u32 run_start, run_n;
-	unsigned int i;
-	int ret;
-
-	if (!entry || (xa_is_value(entry) && !run_current(dma, entry)))
-		return entry_store(dma, index, run_entry(dma, first, n));
-	if (xa_is_value(entry)) {
-		run_start = run_first(entry);
-		run_n = run_len(entry);
-		if (vfio_dirty_run_join(&run_start, &run_n, first, n))
-			return entry_store(dma, index,
-					   run_entry(dma, run_start, run_n));
-		table = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_BITS_TABLE_ALLOC) ? NULL :
-			kzalloc(sizeof(*table), VFIO_DIRTY_GFP_BITS);
-		if (!table)
-			return -ENOMEM;
-		vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-				    sizeof(*table));
-		table->gen = dma->dirty_gen;
-		ret = table_set(table, run_start, run_n);
-		if (!ret)
-			ret = entry_store(dma, index, table);
-		if (ret) {
-			vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES,
-					    -table_free(table));
-			return ret;
-		}
-		dma->dirty_tables++;
-	} else if (table->gen != dma->dirty_gen) {
-		for (i = 0; i < SPAN_BLOCKS; i++)
-			if (table->blocks[i])
-				vfio_dirty_bits_clear(table->blocks[i]);
-		table->gen = dma->dirty_gen;
-	}
-	return table_set(table, first, n);
-}
-
 /* Set bits [@bit, @last] of @dma. */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
-	u64 n;
-	int ret;
-
-	while (bit <= last) {
-		n = min(last - bit + 1, SPAN_BITS - bit % SPAN_BITS);
-		ret = entry_set(dma, bit / SPAN_BITS, bit % SPAN_BITS, n);
-		if (ret)
-			return ret;
-		bit += n;
-	}
-	return 0;
+	return vfio_dirty_spans_set(&dma->dirty, bit, last);
 }
 
 /* The bit of the page at index @index (in PAGE_SIZE pages) of a mapping. */
@@ -476,69 +180,8 @@ void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu)
  */
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma)
 {
-	struct entry_batch b = {};
-	s64 freed = 0;
-	unsigned int i;
-
-	/* Only tables need freeing: the walk stops at the last. */
-	while (dma->dirty_tables && entry_batch_next(dma, &b)) {
-		for (i = 0; i < b.n; i++) {
-			if (xa_is_value(b.entry[i]))
-				continue;
-			freed += table_free(b.entry[i]);
-			dma->dirty_tables--;
-		}
-		cond_resched();
-	}
-	xa_destroy(&dma->dirty);
-	vfio_dirty_stat_add(VFIO_DIRTY_STAT_TRACKING_BYTES, -freed);
+	vfio_dirty_spans_clear(&dma->dirty);
 	dma->all_dirty = false;
-}
-
-/*
- * Report the bits of @dma, whose bit 0 is bit @base of the user's bitmap,
- * and drop its stale entries, which hold none.
- */
-static int report_entries(struct vfio_dirty_report *r,
-			  struct vfio_dirty_dma *dma, u64 base)
-{
-	struct vfio_dirty_table *table;
-	struct entry_batch b = {};
-	unsigned int i, j;
-	void *entry;
-	u64 bit;
-	int ret;
-
-	while (entry_batch_next(dma, &b)) {
-		cond_resched();
-		for (i = 0; i < b.n; i++) {
-			entry = b.entry[i];
-			bit = base + (u64)b.index[i] * SPAN_BITS;
-			if (entry_stale(dma, entry)) {
-				entry_free(dma, b.index[i], entry);
-				continue;
-			}
-			if (xa_is_value(entry)) {
-				ret = vfio_dirty_writer_set(&r->writer,
-							    bit + run_first(entry),
-							    run_len(entry));
-				if (ret)
-					return ret;
-				continue;
-			}
-			table = entry;
-			for (j = 0; j < SPAN_BLOCKS; j++) {
-				if (!table->blocks[j])
-					continue;
-				ret = vfio_dirty_writer_bits(&r->writer,
-							     bit + j * VFIO_DIRTY_BITS,
-							     table->blocks[j]);
-				if (ret)
-					return ret;
-			}
-		}
-	}
-	return 0;
 }
 
 /*
@@ -555,7 +198,7 @@ static void reset_dma(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma
 
 	if (dma->all_dirty || iommu->unscoped_groups)
 		vfio_dirty_dma_clear(dma);
-	dma->dirty_gen++;
+	vfio_dirty_spans_new_gen(&dma->dirty);
 	xa_for_each(&dma->pins, index, pin) {
 		/*
 		 * A pinned page's entry exists while tracking: setting it
@@ -617,7 +260,7 @@ static int report_dma(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
 		ret = vfio_dirty_writer_set(&r->writer, base,
 					    dma->size >> vfio_dirty_pgshift(iommu));
 	else
-		ret = report_entries(r, dma, base);
+		ret = vfio_dirty_spans_report(&dma->dirty, &r->writer, base);
 	if (!ret)
 		ret = vfio_dirty_writer_flush(&r->writer);
 	return ret;

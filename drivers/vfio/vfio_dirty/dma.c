@@ -570,7 +570,7 @@ int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	dma->size = size;
 	dma->prot = prot;
 	xa_init(&dma->pins);
-	xa_init(&dma->dirty);
+	vfio_dirty_spans_init(&dma->dirty);
 	dma->task = get_task_struct(current->group_leader);
 	dma->lock_cap = capable(CAP_IPC_LOCK);
 	dma->mm = current->mm;
