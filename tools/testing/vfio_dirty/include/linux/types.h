@@ -12,5 +12,6 @@
 
 typedef unsigned int u32;
 typedef unsigned long long u64;
+typedef long long s64;
 
 #endif /* _VFIO_DIRTY_SHIM_LINUX_TYPES_H */
