@@ -20,7 +20,7 @@
 #include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 #include <linux/xarray.h>
 
 #include "ranges.h"
