@@ -596,26 +596,37 @@ out_unlock:
 }
 
 /**
- * vfio_dirty_dma_whole() - does [@start, @last] cut no mapping?
+ * vfio_dirty_dma_check_range() - may a request act on [@iova, @iova + @size)?
  * @iommu: the container, locked
- * @start: first byte
- * @last: last byte, inclusive
+ * @iova: first byte
+ * @size: bytes, at least one; the range does not wrap
+ * @whole: the range must cut no mapping
  *
- * The type1v2 rule for an unmap, and for every dirty bitmap query: a range
- * may hold any number of mappings, but only whole ones.
+ * The range must be aligned to the container's page size.  With @whole,
+ * the type1v2 rule, which a v2 unmap and every dirty bitmap query follow:
+ * a range may hold any number of mappings, but only whole ones, so no
+ * mapping may straddle its first or its last byte.
  *
- * Return: true if no mapping straddles @start or @last.
+ * Return: 0, or -EINVAL.
  */
-bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
-			  dma_addr_t last)
+int vfio_dirty_dma_check_range(struct vfio_dirty_iommu *iommu,
+			       dma_addr_t iova, u64 size, bool whole)
 {
+	dma_addr_t last = iova + (size - 1);
 	struct vfio_dirty_dma *dma;
 
-	dma = vfio_dirty_dma_first(iommu, start, start);
-	if (dma && dma->iova != start)
-		return false;
+	lockdep_assert_held(&iommu->lock);
+	if (!dma_aligned(iommu, iova | size))
+		return -EINVAL;
+	if (!whole)
+		return 0;
+	dma = vfio_dirty_dma_first(iommu, iova, iova);
+	if (dma && dma->iova != iova)
+		return -EINVAL;
 	dma = vfio_dirty_dma_first(iommu, last, last);
-	return !dma || dma->iova + (dma->size - 1) == last;
+	if (dma && dma->iova + (dma->size - 1) != last)
+		return -EINVAL;
+	return 0;
 }
 
 /*
@@ -632,24 +643,23 @@ static struct vfio_dirty_dma *unmap_first(struct vfio_dirty_iommu *iommu,
 }
 
 /*
- * The checks of an unmap that depend on the container: alignment to its
- * page size, tracking and the bitmap's page size, whole mappings for v2.
- * Done again each time the lock was dropped.
+ * The checks of an unmap that depend on the container: the range's
+ * (alignment to its page size, whole mappings for v2), and with @bitmap
+ * the report's, so that a request the report would refuse asks no device
+ * to unpin.  Done again each time the lock was dropped.
  */
 static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       u64 size, bool all, struct vfio_bitmap *bitmap)
 {
+	int ret;
+
 	lockdep_assert_held(&iommu->lock);
 	if (all)
 		return 0;
-	if (!dma_aligned(iommu, iova | size))
-		return -EINVAL;
-	if (bitmap && (!iommu->tracking ||
-		       bitmap->pgsize != 1ULL << vfio_dirty_pgshift(iommu)))
-		return -EINVAL;
-	if (iommu->v2 && !vfio_dirty_dma_whole(iommu, iova, iova + (size - 1)))
-		return -EINVAL;
-	return 0;
+	ret = vfio_dirty_dma_check_range(iommu, iova, size, iommu->v2);
+	if (!ret && bitmap)
+		ret = vfio_dirty_report_check(iommu, bitmap->pgsize);
+	return ret;
 }
 
 /*
@@ -736,7 +746,8 @@ again:
 	}
 
 	if (bitmap) {
-		ret = vfio_dirty_report(iommu, iova, last, first, bitmap->data);
+		ret = vfio_dirty_report(iommu, iova, last, first,
+					bitmap->pgsize, bitmap->data);
 		if (ret)
 			goto out_unlock;
 	}

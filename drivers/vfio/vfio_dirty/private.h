@@ -272,8 +272,8 @@ void vfio_dirty_notify(void *iommu_data, enum vfio_iommu_notify_type event);
 /* dma.c */
 struct vfio_dirty_dma *vfio_dirty_dma_first(struct vfio_dirty_iommu *iommu,
 					    dma_addr_t start, dma_addr_t last);
-bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
-			  dma_addr_t last);
+int vfio_dirty_dma_check_range(struct vfio_dirty_iommu *iommu,
+			       dma_addr_t iova, u64 size, bool whole);
 int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       unsigned long vaddr, u64 size, int prot);
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
@@ -466,9 +466,10 @@ void vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		     u64 offset, u64 len);
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
+int vfio_dirty_report_check(struct vfio_dirty_iommu *iommu, u64 pgsize);
 int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		      dma_addr_t last, struct vfio_dirty_dma *first,
-		      u64 __user *bitmap);
+		      u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			  u64 size, u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size);
