@@ -16,7 +16,7 @@
  * Invariants.  Mappings never overlap.  Every mapping is pinned and mapped
  * into every domain if and only if the container has a domain; with none,
  * nothing is pinned but the pages emulated devices pin.  A page counts once
- * in its owner's locked_vm however many pins it has (see dma.c).
+ * in its owner's locked_vm however many pins it has (see pages.c).
  *
  * A mapping's vaddr may be *invalid* (VFIO_UPDATE_VADDR): its process range
  * is being replaced, so nothing may be pinned through it, while what is
@@ -288,13 +288,29 @@ void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu);
 int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
 			  struct vfio_dirty_domain *domain);
+
+/*
+ * Pages pinned per pin_user_pages_remote() call: one page holds their page
+ * pointers and their pfns.
+ */
+#define VFIO_DIRTY_PIN_BATCH \
+	(PAGE_SIZE / (sizeof(struct page *) + sizeof(unsigned long)))
+
+/* pages.c */
 int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages);
-bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
-			     struct vfio_dirty_dma *dma, unsigned long index,
-			     struct page *page);
 long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 			 unsigned long npages, struct page **pages,
 			 unsigned long *pfns);
+long vfio_dirty_domain_count_in(struct vfio_dirty_dma *dma, unsigned long index,
+				const unsigned long *pfns, long n);
+long vfio_dirty_domain_unpin(struct vfio_dirty_dma *dma, unsigned long index,
+			     unsigned long pfn, unsigned long n);
+int vfio_dirty_pin_page(struct vfio_dirty_iommu *iommu,
+			struct vfio_dirty_dma *dma, dma_addr_t iova,
+			struct page **page);
+void vfio_dirty_unpin_page(struct vfio_dirty_iommu *iommu,
+			   struct vfio_dirty_dma *dma, dma_addr_t iova);
+int vfio_dirty_change_owner(struct vfio_dirty_dma *dma);
 
 /* domain.c */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
