@@ -799,3 +799,16 @@ int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size)
 		return -EINVAL;
 	return 0;
 }
+
+#ifdef CONFIG_VFIO_DIRTY_TEST
+/**
+ * vfio_dirty_storage_sizes() - the sizes tracking_bytes counts, for test.c
+ * @table: filled in with the bytes of a table
+ * @block: filled in with the bytes of a block
+ */
+void vfio_dirty_storage_sizes(u32 *table, u32 *block)
+{
+	*table = sizeof(struct vfio_dirty_table);
+	*block = sizeof(struct vfio_dirty_bits);
+}
+#endif
