@@ -267,31 +267,56 @@ static int report_dma(struct vfio_dirty_report *r, struct vfio_dirty_dma *dma,
 }
 
 /**
+ * vfio_dirty_report_check() - may the container report into a bitmap?
+ * @iommu: the container, locked
+ * @pgsize: the bitmap's page size
+ *
+ * The rule of every report: the container is tracking, and the bitmap's
+ * page size is the container's.  vfio_dirty_report() applies it itself; an
+ * unmap asks it too before it asks any device to unpin, so that a request
+ * the report would refuse changes nothing.
+ *
+ * Return: 0, or -EINVAL.
+ */
+int vfio_dirty_report_check(struct vfio_dirty_iommu *iommu, u64 pgsize)
+{
+	lockdep_assert_held(&iommu->lock);
+	if (!iommu->tracking || pgsize != 1ULL << vfio_dirty_pgshift(iommu))
+		return -EINVAL;
+	return 0;
+}
+
+/**
  * vfio_dirty_report() - copy the dirty pages of mappings to a user's bitmap
- * @iommu: the container, locked, tracking
+ * @iommu: the container, locked
  * @iova: the IOVA of the bitmap's bit 0, aligned to the page size
  * @last: the last byte of IOVA the bitmap covers
  * @first: the first mapping to report, or NULL for none; it and those after
  *	it that start up to @last are reported, and lie inside [@iova, @last]
+ * @pgsize: the bitmap's page size, checked by vfio_dirty_report_check()
  * @bitmap: the user's bitmap, zeroed, big enough for [@iova, @last]
  *
  * The mappings' bits are kept: the caller clears them, or removes the
  * mappings, once this succeeded.  The user's bitmap is cut into chunks of
- * chunk_size bytes, as read now.
+ * chunk_size bytes, as read now.  A report that succeeds counts one request
+ * in the stats, and the chunks and bytes it wrote in any case.
  *
- * Return: 0 with every page in the user's bitmap; -EFAULT if it could not
- * be written (maybe in part); -ENOMEM.
+ * Return: 0 with every page in the user's bitmap; -EINVAL, refused by
+ * vfio_dirty_report_check() with nothing written; -EFAULT if the bitmap
+ * could not be written (maybe in part); -ENOMEM.
  */
 int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		      dma_addr_t last, struct vfio_dirty_dma *first,
-		      u64 __user *bitmap)
+		      u64 pgsize, u64 __user *bitmap)
 {
 	unsigned int pgshift = vfio_dirty_pgshift(iommu);
 	struct vfio_dirty_report *r;
 	struct vfio_dirty_dma *dma;
-	int ret = 0;
+	int ret;
 
-	lockdep_assert_held(&iommu->lock);
+	ret = vfio_dirty_report_check(iommu, pgsize);
+	if (ret)
+		return ret;
 	r = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_REPORT_ALLOC) ? NULL :
 	    kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
@@ -327,9 +352,10 @@ int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
  * @pgsize: the bitmap's page size
  * @bitmap: the user's bitmap, zeroed, checked by vfio_dirty_check_bitmap()
  *
- * The range must cover whole mappings.  Every mapping is reported before
- * any bit is cleared, so that a request that fails clears nothing: the
- * pages stay dirty for the next one.
+ * The range must cover whole mappings (vfio_dirty_dma_check_range()), and
+ * the report be allowed (vfio_dirty_report_check()).  Every mapping is
+ * reported before any bit is cleared, so that a request that fails clears
+ * nothing: the pages stay dirty for the next one.
  *
  * Return: 0; -EINVAL when not tracking, for a page size other than the
  * container's, a range not aligned to it or straddling a mapping; -EFAULT
@@ -343,15 +369,14 @@ int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 	int ret;
 
 	mutex_lock(&iommu->lock);
-	if (!iommu->tracking || pgsize != 1ULL << vfio_dirty_pgshift(iommu) ||
-	    (iova | size) & (pgsize - 1) ||
-	    !vfio_dirty_dma_whole(iommu, iova, last)) {
-		ret = -EINVAL;
+	ret = vfio_dirty_dma_check_range(iommu, iova, size, true);
+	if (ret)
 		goto out_unlock;
-	}
 	first = vfio_dirty_dma_first(iommu, iova, last);
-	ret = vfio_dirty_report(iommu, iova, last, first, bitmap);
-	if (ret && !vfio_dirty_unwind_broken(VFIO_DIRTY_UNWIND_REPORT))
+	ret = vfio_dirty_report(iommu, iova, last, first, pgsize, bitmap);
+	/* A refused report wrote nothing: there is nothing to unwind. */
+	if (ret && (ret == -EINVAL ||
+		    !vfio_dirty_unwind_broken(VFIO_DIRTY_UNWIND_REPORT)))
 		goto out_unlock;
 	for (dma = first; dma && dma->iova <= last; dma = vfio_dirty_dma_next(dma))
 		reset_dma(iommu, dma);

@@ -12,37 +12,17 @@
  *
  * With no domain, a mapping is only recorded: emulated devices pin what they
  * use (emulated.c).  With domains, every page of every mapping is pinned
- * (FOLL_LONGTERM) and mapped into every domain.  Pinning goes in batches
- * (VFIO_DIRTY_PIN_BATCH); physically consecutive pages are collected into
- * a run, even across batches, and each run is one iommu_map() per domain, so
- * that the IOMMU driver can use large pages where the memory allows.  With
+ * and mapped into every domain; pinning and its accounting in locked_vm
+ * are pages.c's.  Pinning goes in batches (VFIO_DIRTY_PIN_BATCH);
+ * physically consecutive pages are collected into a run, even across
+ * batches, and each run is one iommu_map() per domain, so that the IOMMU
+ * driver can use large pages where the memory allows.  With
  * disable_hugepages set when a mapping is pinned, every batch and every run
  * is one page.  The physical address of a pinned page is not stored:
  * unmapping reads it back from the first domain, after the other domains
- * have dropped the range, and unpins it once that domain has too.  The zero
- * page and reserved pages are never held: their pin is dropped at once, and
- * they are not counted.
- *
- * Memory that cannot be pinned because it is mapped VM_PFNMAP, typically
- * another device's BAR mapped for peer-to-peer DMA, is mapped by pfn: the
- * owner's page table gives it, faulted in if need be, one page at a time;
- * consecutive pfns make runs as pages do.  Such a pfn must have no struct
- * page, or a reserved one: a pfn that could have been pinned is not mapped
- * without a pin.  It is neither held nor counted, and unpinning skips it
- * (vfio_dirty_pfn_unheld()): there is no page to unpin.
- *
- * Accounting.  A held page counts once in the owner's mm->locked_vm
- * (against RLIMIT_MEMLOCK of the owner, unless it had CAP_IPC_LOCK when it
- * mapped), whoever pins it.  At one page of a mapping, the domains and an
- * emulated device may hold the same page, or two different ones: one side
- * may hold the zero page, or a page the owner's memory no longer has (it
- * was written, copied on write, or dropped since).  So the count is decided
- * by page identity, never by index alone: pinning or unpinning a page for
- * the domains counts it in or out unless an emulated pin holds that very
- * page at that index, and an emulated pin counts in or out unless the
- * domains map that very page there (vfio_dirty_domains_hold()).  Each side
- * can then come and go in any order, and locked_vm always counts the pages
- * held, each once per index.
+ * have dropped the range, and unpins it once that domain has too.  The
+ * pfns of VM_PFNMAP memory, which pages.c finds without a pin, make runs
+ * as pages do.
  *
  * A failed map or replay gives back everything it pinned, mapped and
  * counted.  All of it runs under the container's lock.
@@ -54,8 +34,7 @@
  * mapped in the domains, and counted; only pinning through the vaddr is
  * barred, which the callers ensure (no group attaches, no emulated group is
  * present).  The new vaddr's owner becomes the mapping's owner and pays for
- * the pages the mapping counts, @locked_vm, which the old owner's mm gives
- * back.
+ * the pages the mapping counts (vfio_dirty_change_owner()).
  */
 #include <linux/iommu.h>
 #include <linux/mm.h>
@@ -67,13 +46,6 @@
 #include <linux/vfio.h>
 
 #include "private.h"
-
-/*
- * Pages pinned per pin_user_pages_remote() call: one page holds their page
- * pointers and their pfns.
- */
-#define VFIO_DIRTY_PIN_BATCH \
-	(PAGE_SIZE / (sizeof(struct page *) + sizeof(unsigned long)))
 
 /*
  * An unmap waits for the devices to unpin what they hold in the range; a
@@ -124,203 +96,6 @@ static void dma_link(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *new)
 	}
 	rb_link_node(&new->node, parent, link);
 	rb_insert_color(&new->node, &iommu->dmas);
-}
-
-/**
- * vfio_dirty_account() - count pages in or out of the owner's locked_vm
- * @dma: the mapping whose owner pays
- * @npages: pages to count in (> 0) or out (< 0)
- *
- * Counting in fails past RLIMIT_MEMLOCK unless the owner had CAP_IPC_LOCK.
- * Counting out of an mm that has exited does nothing to it.  @dma's
- * locked_vm follows what is held: it grows when counting in succeeds, and
- * shrinks whenever pages are counted out.
- *
- * Return: 0, -ENOMEM past the limit, -ESRCH if the owner exited, -EINTR if
- * killed while waiting for its mmap_lock.
- */
-int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages)
-{
-	struct mm_struct *mm = dma->mm;
-	int ret = 0;
-
-	if (!npages)
-		return 0;
-	if (npages < 0)
-		dma->locked_vm -= -npages;
-	if (!mmget_not_zero(mm))
-		return -ESRCH;
-	if (npages > 0)
-		ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_ACCOUNT) ? -ENOMEM :
-		      mmap_write_lock_killable(mm);
-	else
-		mmap_write_lock(mm);
-	if (!ret) {
-		ret = __account_locked_vm(mm, abs(npages), npages > 0,
-					  dma->task, dma->lock_cap);
-		mmap_write_unlock(mm);
-	}
-	mmput(mm);
-	if (!ret && npages > 0)
-		dma->locked_vm += npages;
-	return ret;
-}
-
-/*
- * The pfn that the VM_PFNMAP mapping of @mm at @vaddr maps, faulted in for
- * @write if need be.  @mm's mmap_lock is held for reading, and may be
- * dropped and taken again meanwhile.  Return: 1 with the pfn in @pfn; @err
- * if @vaddr is not in a VM_PFNMAP mapping; -EFAULT if it is mapped read-only
- * for @write, or is a page that could be pinned; or what faulting returned.
- */
-static long pin_pfnmap(struct mm_struct *mm, unsigned long vaddr, bool write,
-		       unsigned long *pfn, long err)
-{
-	struct vm_area_struct *vma;
-	bool unlocked, writable;
-	int ret;
-
-	vaddr = vfio_dirty_untagged_addr(mm, vaddr);
-again:
-	vma = vma_lookup(mm, vaddr);
-	if (!vma || !(vma->vm_flags & VM_PFNMAP))
-		return err;
-	ret = vfio_dirty_follow_pfn(vma, vaddr, pfn, &writable);
-	if (ret) {
-		unlocked = false;
-		ret = fixup_user_fault(mm, vaddr, FAULT_FLAG_REMOTE |
-				       (write ? FAULT_FLAG_WRITE : 0), &unlocked);
-		if (unlocked)
-			goto again;
-		if (ret)
-			return ret;
-		ret = vfio_dirty_follow_pfn(vma, vaddr, pfn, &writable);
-		if (ret)
-			return ret;
-	}
-	if ((write && !writable) || !vfio_dirty_pfn_unheld(*pfn))
-		return -EFAULT;
-	return 1;
-}
-
-/**
- * vfio_dirty_pin_user() - pin pages of a mapping's owner
- * @dma: the mapping
- * @index: first page, in pages from the mapping's start
- * @npages: pages wanted, at most VFIO_DIRTY_PIN_BATCH
- * @pages: room for @npages page pointers, for pinning
- * @pfns: filled in with the pfns of the pages returned
- *
- * The zero page and reserved pages are returned but not held.  A page in a
- * VM_PFNMAP mapping comes alone, as a pfn that may have no struct page,
- * neither held nor counted (vfio_dirty_pfn_unheld() is true of it).
- *
- * Return: the number of pages pinned or found (at least one), or a
- * negative errno.
- */
-long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
-			 unsigned long npages, struct page **pages,
-			 unsigned long *pfns)
-{
-	unsigned long vaddr = dma->vaddr + (index << PAGE_SHIFT);
-	bool write = dma->prot & IOMMU_WRITE;
-	unsigned int flags = FOLL_LONGTERM;
-	long ret, i;
-
-	if (write)
-		flags |= FOLL_WRITE;
-	if (!mmget_not_zero(dma->mm))
-		return -ENODEV;
-	mmap_read_lock(dma->mm);
-	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_USER) ? -ENOMEM :
-	      vfio_dirty_gup_remote(dma->mm, vaddr, npages, flags, pages);
-	if (ret > 0) {
-		for (i = 0; i < ret; i++) {
-			pfns[i] = page_to_pfn(pages[i]);
-			if (vfio_dirty_pfn_unheld(pfns[i]))
-				unpin_user_page(pages[i]);
-		}
-	} else {
-		ret = pin_pfnmap(dma->mm, vaddr, write, pfns, ret ? ret : -EFAULT);
-	}
-	mmap_read_unlock(dma->mm);
-	mmput(dma->mm);
-	return ret;
-}
-
-/* Does an emulated device pin @page itself at page @index of @dma? */
-static bool dma_pinned_as(struct vfio_dirty_dma *dma, unsigned long index,
-			  struct page *page)
-{
-	struct vfio_dirty_pin *pin;
-
-	if (xa_empty(&dma->pins))
-		return false;
-	pin = xa_load(&dma->pins, index);
-	return pin && pin->page == page;
-}
-
-/*
- * Of @n pfns pinned for the domains from page @index, those to count in:
- * not the ones emulated devices already pin, which are counted already.
- */
-static long dma_count_new(struct vfio_dirty_dma *dma, unsigned long index,
-			  unsigned long *pfns, long n)
-{
-	long i, count = 0;
-
-	for (i = 0; i < n; i++)
-		if (!vfio_dirty_pfn_unheld(pfns[i]) &&
-		    !dma_pinned_as(dma, index + i, pfn_to_page(pfns[i])))
-			count++;
-	return count;
-}
-
-/*
- * Unpin @n pfns pinned for the domains, consecutive from @pfn, page @index
- * of @dma onwards.  Return: how many to count out.
- */
-static long dma_release(struct vfio_dirty_dma *dma, unsigned long index,
-			unsigned long pfn, unsigned long n)
-{
-	struct page *page;
-	long count = 0;
-
-	for (; n; n--, index++, pfn++) {
-		if (vfio_dirty_pfn_unheld(pfn))
-			continue;
-		page = pfn_to_page(pfn);
-		unpin_user_pages_dirty_lock(&page, 1, dma->prot & IOMMU_WRITE);
-		if (!dma_pinned_as(dma, index, page))
-			count++;
-	}
-	return count;
-}
-
-/**
- * vfio_dirty_domains_hold() - do the domains map @page at page @index of @dma?
- * @iommu: the container, locked
- * @dma: the mapping
- * @index: a page of it, in PAGE_SIZE pages from its start
- * @page: a page an emulated device pins there
- *
- * Return: true if the container has domains and they map @page there, so
- * that their pin already counts it.
- */
-bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
-			     struct vfio_dirty_dma *dma, unsigned long index,
-			     struct page *page)
-{
-	struct vfio_dirty_domain *first;
-	phys_addr_t phys;
-
-	lockdep_assert_held(&iommu->lock);
-	if (list_empty(&iommu->domains))
-		return false;
-	first = list_first_entry(&iommu->domains, struct vfio_dirty_domain, next);
-	phys = iommu_iova_to_phys(first->domain,
-				  dma->iova + ((dma_addr_t)index << PAGE_SHIFT));
-	return phys && PHYS_PFN(phys) == page_to_pfn(page);
 }
 
 /* Bytes from @iova, at most @max, that @domain maps contiguously from @phys. */
@@ -391,8 +166,9 @@ static void dma_unmap_unpin(struct vfio_dirty_iommu *iommu,
 		unmapped = iommu_unmap(first->domain, dma->iova + off, run);
 		if (WARN_ON(!unmapped))
 			break;
-		count += dma_release(dma, off >> PAGE_SHIFT, PHYS_PFN(phys),
-				     unmapped >> PAGE_SHIFT);
+		count += vfio_dirty_domain_unpin(dma, off >> PAGE_SHIFT,
+						 PHYS_PFN(phys),
+						 unmapped >> PAGE_SHIFT);
 		off += unmapped;
 		cond_resched();
 	}
@@ -430,7 +206,9 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 			ret = n;
 			goto err_release_run;
 		}
-		ret = vfio_dirty_account(dma, dma_count_new(dma, batch, pfns, n));
+		ret = vfio_dirty_account(dma,
+					 vfio_dirty_domain_count_in(dma, batch,
+								    pfns, n));
 		if (ret)
 			goto err_release_batch;
 		for (i = 0; i < n; i++) {
@@ -459,14 +237,14 @@ static int dma_pin_map(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dm
 
 err_unaccount_batch:
 	for (count = 0; i < n; i++)
-		count += dma_release(dma, batch + i, pfns[i], 1);
+		count += vfio_dirty_domain_unpin(dma, batch + i, pfns[i], 1);
 	vfio_dirty_account(dma, -count);
 	goto err_release_run;
 err_release_batch:
 	while (n--)
-		dma_release(dma, batch + n, pfns[n], 1);
+		vfio_dirty_domain_unpin(dma, batch + n, pfns[n], 1);
 err_release_run:
-	vfio_dirty_account(dma, -dma_release(dma, done, run_pfn, run));
+	vfio_dirty_account(dma, -vfio_dirty_domain_unpin(dma, done, run_pfn, run));
 	dma_unmap_unpin(iommu, dma, done << PAGE_SHIFT);
 	free_page((unsigned long)pages);
 	return ret;
@@ -596,26 +374,37 @@ out_unlock:
 }
 
 /**
- * vfio_dirty_dma_whole() - does [@start, @last] cut no mapping?
+ * vfio_dirty_dma_check_range() - may a request act on [@iova, @iova + @size)?
  * @iommu: the container, locked
- * @start: first byte
- * @last: last byte, inclusive
+ * @iova: first byte
+ * @size: bytes, at least one; the range does not wrap
+ * @whole: the range must cut no mapping
  *
- * The type1v2 rule for an unmap, and for every dirty bitmap query: a range
- * may hold any number of mappings, but only whole ones.
+ * The range must be aligned to the container's page size.  With @whole,
+ * the type1v2 rule, which a v2 unmap and every dirty bitmap query follow:
+ * a range may hold any number of mappings, but only whole ones, so no
+ * mapping may straddle its first or its last byte.
  *
- * Return: true if no mapping straddles @start or @last.
+ * Return: 0, or -EINVAL.
  */
-bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
-			  dma_addr_t last)
+int vfio_dirty_dma_check_range(struct vfio_dirty_iommu *iommu,
+			       dma_addr_t iova, u64 size, bool whole)
 {
+	dma_addr_t last = iova + (size - 1);
 	struct vfio_dirty_dma *dma;
 
-	dma = vfio_dirty_dma_first(iommu, start, start);
-	if (dma && dma->iova != start)
-		return false;
+	lockdep_assert_held(&iommu->lock);
+	if (!dma_aligned(iommu, iova | size))
+		return -EINVAL;
+	if (!whole)
+		return 0;
+	dma = vfio_dirty_dma_first(iommu, iova, iova);
+	if (dma && dma->iova != iova)
+		return -EINVAL;
 	dma = vfio_dirty_dma_first(iommu, last, last);
-	return !dma || dma->iova + (dma->size - 1) == last;
+	if (dma && dma->iova + (dma->size - 1) != last)
+		return -EINVAL;
+	return 0;
 }
 
 /*
@@ -632,24 +421,23 @@ static struct vfio_dirty_dma *unmap_first(struct vfio_dirty_iommu *iommu,
 }
 
 /*
- * The checks of an unmap that depend on the container: alignment to its
- * page size, tracking and the bitmap's page size, whole mappings for v2.
- * Done again each time the lock was dropped.
+ * The checks of an unmap that depend on the container: the range's
+ * (alignment to its page size, whole mappings for v2), and with @bitmap
+ * the report's, so that a request the report would refuse asks no device
+ * to unpin.  Done again each time the lock was dropped.
  */
 static int unmap_check(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       u64 size, bool all, struct vfio_bitmap *bitmap)
 {
+	int ret;
+
 	lockdep_assert_held(&iommu->lock);
 	if (all)
 		return 0;
-	if (!dma_aligned(iommu, iova | size))
-		return -EINVAL;
-	if (bitmap && (!iommu->tracking ||
-		       bitmap->pgsize != 1ULL << vfio_dirty_pgshift(iommu)))
-		return -EINVAL;
-	if (iommu->v2 && !vfio_dirty_dma_whole(iommu, iova, iova + (size - 1)))
-		return -EINVAL;
-	return 0;
+	ret = vfio_dirty_dma_check_range(iommu, iova, size, iommu->v2);
+	if (!ret && bitmap)
+		ret = vfio_dirty_report_check(iommu, bitmap->pgsize);
+	return ret;
 }
 
 /*
@@ -736,7 +524,8 @@ again:
 	}
 
 	if (bitmap) {
-		ret = vfio_dirty_report(iommu, iova, last, first, bitmap->data);
+		ret = vfio_dirty_report(iommu, iova, last, first,
+					bitmap->pgsize, bitmap->data);
 		if (ret)
 			goto out_unlock;
 	}
@@ -811,49 +600,6 @@ out_unlock:
 	return ret;
 }
 
-/*
- * Make the caller the owner of @dma: its mm pays for what @dma holds, under
- * its own RLIMIT_MEMLOCK and CAP_IPC_LOCK, and the former owner's mm, if it
- * still exists, is paid back.  The same mm keeps the owner as it is.
- */
-static int dma_change_owner(struct vfio_dirty_dma *dma)
-{
-	struct task_struct *task = current->group_leader;
-	struct mm_struct *mm = current->mm;
-	bool lock_cap;
-	int ret;
-
-	if (mm == dma->mm)
-		return 0;
-	lock_cap = capable(CAP_IPC_LOCK);
-	if (dma->locked_vm) {
-		if (vfio_dirty_should_fail(VFIO_DIRTY_FAULT_OWNER_ACCOUNT))
-			return -ENOMEM;
-		ret = mmap_write_lock_killable(mm);
-		if (ret)
-			return ret;
-		ret = __account_locked_vm(mm, dma->locked_vm, true, task,
-					  lock_cap);
-		mmap_write_unlock(mm);
-		if (ret)
-			return ret;
-		if (mmget_not_zero(dma->mm)) {
-			mmap_write_lock(dma->mm);
-			__account_locked_vm(dma->mm, dma->locked_vm, false,
-					    dma->task, dma->lock_cap);
-			mmap_write_unlock(dma->mm);
-			mmput(dma->mm);
-		}
-	}
-	put_task_struct(dma->task);
-	dma->task = get_task_struct(task);
-	mmdrop(dma->mm);
-	dma->mm = mm;
-	mmgrab(mm);
-	dma->lock_cap = lock_cap;
-	return 0;
-}
-
 /**
  * vfio_dirty_dma_update_vaddr() - VFIO_IOMMU_MAP_DMA with
  *	VFIO_DMA_MAP_FLAG_VADDR
@@ -863,8 +609,8 @@ static int dma_change_owner(struct vfio_dirty_dma *dma)
  * @size: bytes of the mapping; neither range wraps
  *
  * Gives an invalid mapping its new vaddr, and the caller as its owner (see
- * dma_change_owner()).  What is pinned stays: the new range is expected to
- * show the same memory, as a memfd mapped again does.
+ * vfio_dirty_change_owner()).  What is pinned stays: the new range is
+ * expected to show the same memory, as a memfd mapped again does.
  *
  * Return: 0; -EINVAL for a range not aligned to the page size, or when the
  * mapping found is not exactly [@iova, @iova + @size) or its vaddr is
@@ -891,7 +637,7 @@ int vfio_dirty_dma_update_vaddr(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		ret = -EINVAL;
 		goto out_unlock;
 	}
-	ret = dma_change_owner(dma);
+	ret = vfio_dirty_change_owner(dma);
 	if (ret)
 		goto out_unlock;
 	dma->vaddr = vaddr;

@@ -12,14 +12,11 @@
  * dma_rw() write marks its pages before it copies, so a write never goes
  * unreported (a write that then faults is reported anyway).
  *
- * Pins are counted per page in the mapping's @pins, keyed by the page's
- * index in the mapping; the first pin of a page takes a long-term pin on it
- * and counts it in the owner's locked_vm, unless the domains map that very
- * page there and so count it already (see "Accounting" in dma.c); the last
- * unpin counts it out on the same rule.  A page of a VM_PFNMAP mapping
- * (another device's BAR) has no struct page to hand over: pinning it fails
- * with -EINVAL, while dma_rw() reaches it as any other memory, through the
- * owner's page table.
+ * Pins are counted per page, and held and counted in the owner's locked_vm,
+ * by pages.c (vfio_dirty_pin_page(), vfio_dirty_unpin_page()).  A page of a
+ * VM_PFNMAP mapping (another device's BAR) has no struct page to hand over:
+ * pinning it fails with -EINVAL, while dma_rw() reaches it as any other
+ * memory, through the owner's page table.
  *
  * No vaddr is invalid (VFIO_UPDATE_VADDR) while an emulated group is
  * attached: invalidating is refused while one is, and a group attaches to
@@ -34,87 +31,10 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
-#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
 #include "private.h"
-
-/* Take one pin on the page at @iova of @dma; return it in @page. */
-static int pin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
-		   dma_addr_t iova, struct page **page)
-{
-	unsigned long index = (iova - dma->iova) >> PAGE_SHIFT;
-	struct vfio_dirty_pin *pin;
-	bool counted = false;
-	unsigned long pfn;
-	long ret;
-
-	pin = xa_load(&dma->pins, index);
-	if (pin) {
-		pin->refs++;
-		*page = pin->page;
-		return 0;
-	}
-
-	pin = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_ALLOC) ? NULL :
-	      kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
-	if (!pin)
-		return -ENOMEM;
-	ret = vfio_dirty_pin_user(dma, index, 1, &pin->page, &pfn);
-	if (ret < 0)
-		goto err_free;
-	/* A VM_PFNMAP pfn may have no page to hand over. */
-	if (!pfn_valid(pfn)) {
-		ret = -EINVAL;
-		goto err_free;
-	}
-	pin->page = pfn_to_page(pfn);
-	if (!vfio_dirty_page_unheld(pin->page) &&
-	    !vfio_dirty_domains_hold(iommu, dma, index, pin->page)) {
-		ret = vfio_dirty_account(dma, 1);
-		if (ret)
-			goto err_unpin;
-		counted = true;
-	}
-	pin->refs = 1;
-	ret = vfio_dirty_should_fail(VFIO_DIRTY_FAULT_PIN_INSERT) ? -ENOMEM :
-	      xa_insert(&dma->pins, index, pin, GFP_KERNEL_ACCOUNT);
-	if (ret)
-		goto err_unaccount;
-	vfio_dirty_mark(iommu, dma, (u64)index << PAGE_SHIFT, PAGE_SIZE);
-	*page = pin->page;
-	return 0;
-
-err_unaccount:
-	if (counted && !vfio_dirty_unwind_broken(VFIO_DIRTY_UNWIND_PIN_ACCOUNT))
-		vfio_dirty_account(dma, -1);
-err_unpin:
-	if (!vfio_dirty_page_unheld(pin->page))
-		unpin_user_page(pin->page);
-err_free:
-	kfree(pin);
-	return ret;
-}
-
-/* Drop one pin on the page at @iova, if it has one. */
-static void unpin_one(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
-		      dma_addr_t iova)
-{
-	unsigned long index = (iova - dma->iova) >> PAGE_SHIFT;
-	struct vfio_dirty_pin *pin = xa_load(&dma->pins, index);
-
-	if (!pin || --pin->refs)
-		return;
-	xa_erase(&dma->pins, index);
-	if (!vfio_dirty_page_unheld(pin->page)) {
-		if (!vfio_dirty_domains_hold(iommu, dma, index, pin->page))
-			vfio_dirty_account(dma, -1);
-		unpin_user_pages_dirty_lock(&pin->page, 1,
-					    dma->prot & IOMMU_WRITE);
-	}
-	kfree(pin);
-}
 
 /**
  * vfio_dirty_pin_pages() - the pin_pages callback: vfio_pin_pages()
@@ -166,7 +86,7 @@ int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
 			ret = -EPERM;
 			goto err_unpin;
 		}
-		ret = pin_one(iommu, dma, iova, &pages[i]);
+		ret = vfio_dirty_pin_page(iommu, dma, iova, &pages[i]);
 		if (ret)
 			goto err_unpin;
 	}
@@ -187,7 +107,8 @@ int vfio_dirty_pin_pages(void *iommu_data, struct iommu_group *iommu_group,
 err_unpin:
 	while (i--) {
 		iova = user_iova + (dma_addr_t)i * PAGE_SIZE;
-		unpin_one(iommu, vfio_dirty_dma_first(iommu, iova, iova), iova);
+		vfio_dirty_unpin_page(iommu,
+				      vfio_dirty_dma_first(iommu, iova, iova), iova);
 		pages[i] = NULL;
 	}
 out_unlock:
@@ -218,7 +139,7 @@ void vfio_dirty_unpin_pages(void *iommu_data, dma_addr_t user_iova, int npage)
 		/* A driver's mistake, but not the container's: stop there. */
 		if (!dma)
 			break;
-		unpin_one(iommu, dma, iova);
+		vfio_dirty_unpin_page(iommu, dma, iova);
 	}
 	mutex_unlock(&iommu->lock);
 }

@@ -16,7 +16,7 @@
  * Invariants.  Mappings never overlap.  Every mapping is pinned and mapped
  * into every domain if and only if the container has a domain; with none,
  * nothing is pinned but the pages emulated devices pin.  A page counts once
- * in its owner's locked_vm however many pins it has (see dma.c).
+ * in its owner's locked_vm however many pins it has (see pages.c).
  *
  * A mapping's vaddr may be *invalid* (VFIO_UPDATE_VADDR): its process range
  * is being replaced, so nothing may be pinned through it, while what is
@@ -251,8 +251,8 @@ void vfio_dirty_notify(void *iommu_data, enum vfio_iommu_notify_type event);
 /* dma.c */
 struct vfio_dirty_dma *vfio_dirty_dma_first(struct vfio_dirty_iommu *iommu,
 					    dma_addr_t start, dma_addr_t last);
-bool vfio_dirty_dma_whole(struct vfio_dirty_iommu *iommu, dma_addr_t start,
-			  dma_addr_t last);
+int vfio_dirty_dma_check_range(struct vfio_dirty_iommu *iommu,
+			       dma_addr_t iova, u64 size, bool whole);
 int vfio_dirty_dma_map(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		       unsigned long vaddr, u64 size, int prot);
 int vfio_dirty_dma_unmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
@@ -267,13 +267,29 @@ void vfio_dirty_dma_remove_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_unpin_all(struct vfio_dirty_iommu *iommu);
 int vfio_dirty_dma_replay(struct vfio_dirty_iommu *iommu,
 			  struct vfio_dirty_domain *domain);
+
+/*
+ * Pages pinned per pin_user_pages_remote() call: one page holds their page
+ * pointers and their pfns.
+ */
+#define VFIO_DIRTY_PIN_BATCH \
+	(PAGE_SIZE / (sizeof(struct page *) + sizeof(unsigned long)))
+
+/* pages.c */
 int vfio_dirty_account(struct vfio_dirty_dma *dma, long npages);
-bool vfio_dirty_domains_hold(struct vfio_dirty_iommu *iommu,
-			     struct vfio_dirty_dma *dma, unsigned long index,
-			     struct page *page);
 long vfio_dirty_pin_user(struct vfio_dirty_dma *dma, unsigned long index,
 			 unsigned long npages, struct page **pages,
 			 unsigned long *pfns);
+long vfio_dirty_domain_count_in(struct vfio_dirty_dma *dma, unsigned long index,
+				const unsigned long *pfns, long n);
+long vfio_dirty_domain_unpin(struct vfio_dirty_dma *dma, unsigned long index,
+			     unsigned long pfn, unsigned long n);
+int vfio_dirty_pin_page(struct vfio_dirty_iommu *iommu,
+			struct vfio_dirty_dma *dma, dma_addr_t iova,
+			struct page **page);
+void vfio_dirty_unpin_page(struct vfio_dirty_iommu *iommu,
+			   struct vfio_dirty_dma *dma, dma_addr_t iova);
+int vfio_dirty_change_owner(struct vfio_dirty_dma *dma);
 
 /* domain.c */
 int vfio_dirty_attach_group(void *iommu_data, struct iommu_group *iommu_group,
@@ -307,9 +323,10 @@ void vfio_dirty_mark(struct vfio_dirty_iommu *iommu, struct vfio_dirty_dma *dma,
 		     u64 offset, u64 len);
 void vfio_dirty_mark_all(struct vfio_dirty_iommu *iommu);
 void vfio_dirty_dma_clear(struct vfio_dirty_dma *dma);
+int vfio_dirty_report_check(struct vfio_dirty_iommu *iommu, u64 pgsize);
 int vfio_dirty_report(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 		      dma_addr_t last, struct vfio_dirty_dma *first,
-		      u64 __user *bitmap);
+		      u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_get_bitmap(struct vfio_dirty_iommu *iommu, dma_addr_t iova,
 			  u64 size, u64 pgsize, u64 __user *bitmap);
 int vfio_dirty_check_bitmap(u64 size, u64 pgsize, u64 bitmap_size);

@@ -4,6 +4,29 @@
  *
  * Theory of operation
  *
+ * The storage of one mapping's dirty bits, which the paragraphs below
+ * describe (the sizes at 4 KiB pages):
+ *
+ *   mapping's @xa: an xarray, one slot per span of SPAN_BITS bits (1 GiB)
+ *
+ *     span 0     span 1        span 2                  span 3    ...
+ *   +--------+-------------+-----------------------+--------+
+ *   | (none) |     run     |         table         | (none) |
+ *   +--------+-------------+-----------------------+--------+
+ *              an xarray     | gen                 |
+ *              value: gen    | blocks[SPAN_BLOCKS] |
+ *              parity,       +---+------+---+------+
+ *              first bit,        |      |
+ *              length            |      NULL: no bit set in that 128 MiB
+ *              (no memory)       v
+ *                            block (struct vfio_dirty_bits, bits.c):
+ *                            used[]:  one bit per word of words[] that
+ *                                     holds a set bit
+ *                            words[]: VFIO_DIRTY_BITS bits (128 MiB)
+ *
+ * A span's slot is empty, a run or a table; a table is SPAN_BLOCKS
+ * pointers, each NULL or a block of bits.
+ *
  * Bits.  While tracking, each mapping records the pages that may have been
  * written since they were last reported: one bit per page of the
  * container's page size, bit 0 for the mapping's first page (dirty.c turns
@@ -432,3 +455,16 @@ int vfio_dirty_spans_report(struct vfio_dirty_spans *spans,
 	}
 	return 0;
 }
+
+#ifdef CONFIG_VFIO_DIRTY_TEST
+/**
+ * vfio_dirty_storage_sizes() - the sizes tracking_bytes counts, for test.c
+ * @table: filled in with the bytes of a table
+ * @block: filled in with the bytes of a block
+ */
+void vfio_dirty_storage_sizes(u32 *table, u32 *block)
+{
+	*table = sizeof(struct vfio_dirty_table);
+	*block = sizeof(struct vfio_dirty_bits);
+}
+#endif

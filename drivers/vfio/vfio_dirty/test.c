@@ -7,8 +7,10 @@
  * ioctl answers -ENOTTY where this file would be called.  The hooks reach
  * states a device cannot reach in a test VM: VFIO_DIRTY_TEST_SET_DIRTY marks
  * terabytes dirty through the same path as a device's write, without the
- * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail.
- * The uAPI is in vfio_dirty_test.h.
+ * write; VFIO_DIRTY_TEST_FAIL_ALLOC makes the memory of dirty bits fail;
+ * VFIO_DIRTY_TEST_SIZES says what tracking_bytes counts for each table and
+ * each block, the sizes of structures a test cannot see.  The uAPI is in
+ * vfio_dirty_test.h.
  *
  * Fault injection.  Every call of the backend that can fail (each
  * allocation, each copy to or from the user, each pin, each iommu_map(),
@@ -368,6 +370,20 @@ static int fail_alloc(unsigned long arg)
 	return copy_to_user((void __user *)arg, &fail, sizeof(fail)) ? -EFAULT : 0;
 }
 
+static int storage_sizes(unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_dirty_test_sizes, flags);
+	struct vfio_dirty_test_sizes sizes;
+
+	if (copy_from_user(&sizes, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (sizes.argsz < sizeof(sizes) || sizes.flags)
+		return -EINVAL;
+	vfio_dirty_storage_sizes(&sizes.table_bytes, &sizes.block_bytes);
+	return copy_to_user((void __user *)arg, &sizes, sizeof(sizes)) ?
+	       -EFAULT : 0;
+}
+
 static bool misreport_unmap;
 module_param(misreport_unmap, bool, 0644);
 MODULE_PARM_DESC(misreport_unmap,
@@ -402,6 +418,8 @@ long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu, unsigned int cmd,
 		return set_dirty(iommu, arg);
 	case VFIO_DIRTY_TEST_FAIL_ALLOC:
 		return fail_alloc(arg);
+	case VFIO_DIRTY_TEST_SIZES:
+		return storage_sizes(arg);
 	default:
 		return -ENOTTY;
 	}

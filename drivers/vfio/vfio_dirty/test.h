@@ -120,6 +120,8 @@ bool vfio_dirty_should_fail(enum vfio_dirty_fault point);
 bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path);
 u64 vfio_dirty_test_unmapped(u64 unmapped);
 bool vfio_dirty_should_drop(void);
+/* spans.c, for test.c */
+void vfio_dirty_storage_sizes(u32 *table, u32 *block);
 #else
 static inline long vfio_dirty_test_ioctl(struct vfio_dirty_iommu *iommu,
 					 unsigned int cmd, unsigned long arg)

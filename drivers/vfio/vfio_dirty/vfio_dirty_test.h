@@ -58,4 +58,26 @@ struct vfio_dirty_test_fail_alloc {
 
 #define VFIO_DIRTY_TEST_FAIL_ALLOC	_IO(VFIO_TYPE, VFIO_DIRTY_TEST_BASE + 1)
 
+/**
+ * struct vfio_dirty_test_sizes - what stats/tracking_bytes counts
+ * @argsz: sizeof(struct vfio_dirty_test_sizes)
+ * @flags: 0
+ * @table_bytes: out: the bytes of a span's table (a generation number and
+ *	the pointers to its blocks)
+ * @block_bytes: out: the bytes of a block of dirty bits (its bits, and one
+ *	bit per 64-bit word of them)
+ *
+ * The sizes of the module's internal structures, which tracking_bytes adds
+ * up, as this build lays them out, so that a test need not hard-code them.
+ * Errors: -EINVAL for bad arguments; -EFAULT.
+ */
+struct vfio_dirty_test_sizes {
+	__u32 argsz;
+	__u32 flags;
+	__u32 table_bytes;
+	__u32 block_bytes;
+};
+
+#define VFIO_DIRTY_TEST_SIZES		_IO(VFIO_TYPE, VFIO_DIRTY_TEST_BASE + 2)
+
 #endif /* _VFIO_DIRTY_TEST_H */

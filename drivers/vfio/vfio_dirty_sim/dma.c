@@ -68,7 +68,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 
 #include "sim.h"
 

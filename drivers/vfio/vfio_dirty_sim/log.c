@@ -7,7 +7,7 @@
  * A device that logs its own DMA (the VFIO_DEVICE_FEATURE_DMA_LOGGING_*
  * uAPI) holds a tracker with room for a few ranges; the VFIO core accepts up
  * to LOG_MAX_RANGES from userspace.  log_start fits what it is given into
- * @log_max_ranges ranges with the range splitter (../vfio_dirty/ranges.c),
+ * @log_max_ranges ranges with the range splitter (ranges.c),
  * merging across the smallest gaps, which adds the fewest possible bytes;
  * it refuses with -E2BIG a layout whose span exceeds @log_max_span, rather
  * than track less than asked.

@@ -15,7 +15,7 @@
  * is a PCI function to userspace (pci.c), so that QEMU's vfio-pci can
  * assign it, and it migrates (migration.c).  Its DMA engine (dma.c) and
  * its DMA logging (log.c) are driven through device ioctls, defined in
- * include/uapi/linux/vfio_dirty.h, through BAR0's registers, and through
+ * include/uapi/linux/vfio_dirty_sim.h, through BAR0's registers, and through
  * sysfs files on the instance (control.c).
  *
  * Lifetime.  Module init creates the class and the parent device, registers
@@ -46,7 +46,7 @@
 #include <linux/stringify.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 
 #include "sim.h"
 

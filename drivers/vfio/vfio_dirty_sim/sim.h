@@ -10,6 +10,7 @@
  *   log.c        DMA logging (struct vfio_log_ops) over the engine's writes
  *   migration.c  VFIO migration v2: the state machine and the state stream
  *   control.c    the sysfs files that drive the writer from the host
+ *   ranges.c     the range splitter log.c fits a START's ranges with
  */
 #ifndef VFIO_DIRTY_SIM_H
 #define VFIO_DIRTY_SIM_H
@@ -19,10 +20,10 @@
 #include <linux/pci_regs.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 #include <linux/xarray.h>
 
-#include "../vfio_dirty/ranges.h"
+#include "ranges.h"
 
 struct file;
 struct task_struct;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the DMA logging range splitter, drivers/vfio/vfio_dirty/
+ * Unit tests of the DMA logging range splitter, drivers/vfio/vfio_dirty_sim/
  * ranges.c, built in userspace.  Prints TAP; exits 1 if any test fails.
  *
  * Fitting is checked against a brute force over every subset of gaps on
  * thousands of small random inputs, and against a reference that merges
- * the smallest gap, lowest address first, one at a time.  Chunking is
- * checked page by page.  The random inputs come from a fixed seed.
+ * the smallest gap, lowest address first, one at a time.  The random inputs
+ * come from a fixed seed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -477,209 +477,6 @@ static void test_fit_brute_force(void)
 		append("# in random case %u\n", c - 1);
 }
 
-static void test_chunk_args(void)
-{
-	struct vfio_dirty_range r = pages(0, 64);
-	struct vfio_dirty_chunk chunk;
-
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, 0, 8), -EINVAL);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, 2048, 8), -EINVAL);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, 3 * PG, 8), -EINVAL);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 0), -EINVAL);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 7), -EINVAL);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 8), 0);
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, 128 * PG, 8), -EINVAL);
-
-	r.start += 512;
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 8), -EINVAL);
-	r = pages(0, 64);
-	r.last -= 1;
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 8), -EINVAL);
-	r = (struct vfio_dirty_range){ 2 * PG, PG - 1 };
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 8), -EINVAL);
-}
-
-struct expect_chunk {
-	u64 first;	/* first page, from the start of the range */
-	u64 count;	/* pages */
-};
-
-/* Walk @r and compare every chunk with @want. */
-static void expect_chunks(const struct vfio_dirty_range *r, u64 pgsize,
-			  u64 ceiling, const struct expect_chunk *want,
-			  u32 nr_want, int line)
-{
-	struct vfio_dirty_chunk chunk;
-	u32 n = 0;
-
-	if (vfio_dirty_chunk_first(&chunk, r, pgsize, ceiling)) {
-		diag(line, "vfio_dirty_chunk_first() failed\n");
-		return;
-	}
-	do {
-		const struct expect_chunk *w;
-
-		if (n >= nr_want) {
-			diag(line, "too many chunks\n");
-			return;
-		}
-		w = &want[n];
-		expect_u64(chunk.start, r->start + w->first * pgsize,
-			   "chunk.start", line);
-		expect_u64(chunk.last,
-			   r->start + (w->first + w->count) * pgsize - 1,
-			   "chunk.last", line);
-		expect_u64(chunk.bitmap_offset, w->first / 8,
-			   "chunk.bitmap_offset", line);
-		expect_u64(chunk.bitmap_size, (w->count + 63) / 64 * 8,
-			   "chunk.bitmap_size", line);
-		n++;
-	} while (vfio_dirty_chunk_next(&chunk));
-	expect_u64(n, nr_want, "number of chunks", line);
-}
-
-#define EXPECT_CHUNKS(r, pgsize, ceiling, ...)				\
-	do {								\
-		const struct expect_chunk want[] = { __VA_ARGS__ };	\
-									\
-		expect_chunks(r, pgsize, ceiling, want,			\
-			      ARRAY_SIZE(want), __LINE__);		\
-	} while (0)
-
-static void test_chunk_ceiling_8(void)
-{
-	struct vfio_dirty_range r = pages(1000, 200);
-
-	EXPECT_CHUNKS(&r, PG, 8, { 0, 64 }, { 64, 64 }, { 128, 64 },
-		      { 192, 8 });
-	r = pages(0, 64);
-	EXPECT_CHUNKS(&r, PG, 8, { 0, 64 });
-	r = pages(0, 65);
-	EXPECT_CHUNKS(&r, PG, 8, { 0, 64 }, { 64, 1 });
-	r = pages(7, 1);
-	EXPECT_CHUNKS(&r, PG, 8, { 0, 1 });
-}
-
-static void test_chunk_ceiling_page(void)
-{
-	struct vfio_dirty_range r = pages(3, 100000);
-
-	EXPECT_CHUNKS(&r, PG, PG, { 0, 32768 }, { 32768, 32768 },
-		      { 65536, 32768 }, { 98304, 1696 });
-	r = pages(0, 32768);
-	EXPECT_CHUNKS(&r, PG, PG, { 0, 32768 });
-	r = (struct vfio_dirty_range){ 0, (2ULL << 30) * 32768 - 1 };
-	EXPECT_CHUNKS(&r, 2ULL << 30, PG, { 0, 32768 });
-}
-
-static void test_chunk_odd_ceiling(void)
-{
-	struct vfio_dirty_range r = pages(0, 130);
-
-	EXPECT_CHUNKS(&r, PG, 13, { 0, 64 }, { 64, 64 }, { 128, 2 });
-	EXPECT_CHUNKS(&r, PG, 15, { 0, 64 }, { 64, 64 }, { 128, 2 });
-	EXPECT_CHUNKS(&r, PG, 16, { 0, 128 }, { 128, 2 });
-	EXPECT_CHUNKS(&r, PG, 23, { 0, 128 }, { 128, 2 });
-	EXPECT_CHUNKS(&r, PG, 24, { 0, 130 });
-	r = pages(0, 511 * 64 * 2 + 5);
-	EXPECT_CHUNKS(&r, PG, 4095, { 0, 511 * 64 }, { 511 * 64, 511 * 64 },
-		      { 2 * 511 * 64, 5 });
-}
-
-static void test_chunk_top(void)
-{
-	struct vfio_dirty_range r = { TOP - 1000 * PG + 1, TOP };
-	struct vfio_dirty_chunk chunk, prev;
-	u32 n = 1;
-
-	EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, PG, 8), 0);
-	while (vfio_dirty_chunk_next(&chunk))
-		n++;
-	EXPECT_U64(n, 16);
-	EXPECT_U64(chunk.start, r.start + 960 * PG);
-	EXPECT_U64(chunk.last, TOP);
-	EXPECT_U64(chunk.bitmap_offset, 15 * 8);
-	EXPECT_U64(chunk.bitmap_size, 8);
-	prev = chunk;
-	EXPECT(!vfio_dirty_chunk_next(&chunk));
-	EXPECT(!memcmp(&prev, &chunk, sizeof(chunk)));
-
-	/* The top page alone, at the largest page size. */
-	r = (struct vfio_dirty_range){ 1ULL << 63, TOP };
-	EXPECT_CHUNKS(&r, 1ULL << 63, 8, { 0, 1 });
-}
-
-static void test_chunk_whole_space(void)
-{
-	const struct vfio_dirty_range r = { 0, TOP };
-	const u64 pages = 1ULL << 52, bytes = pages / 8;
-
-	EXPECT_CHUNKS(&r, PG, TOP, { 0, pages });
-	EXPECT_CHUNKS(&r, PG, bytes, { 0, pages });
-	EXPECT_CHUNKS(&r, PG, bytes + 7, { 0, pages });
-	EXPECT_CHUNKS(&r, PG, bytes - 1, { 0, pages - 64 },
-		      { pages - 64, 64 });
-	EXPECT_CHUNKS(&r, PG, bytes / 2, { 0, pages / 2 },
-		      { pages / 2, pages / 2 });
-	EXPECT_CHUNKS(&r, 1ULL << 63, 8, { 0, 2 });
-	EXPECT_CHUNKS(&r, 1ULL << 63, TOP, { 0, 2 });
-}
-
-#define COVER_CASES	3000
-#define COVER_MAX_PAGES	5000
-
-/* Every page of random ranges lands in exactly one chunk, at its own bit. */
-static void test_chunk_coverage(void)
-{
-	static u32 seen[COVER_MAX_PAGES];
-	struct vfio_dirty_chunk chunk;
-	struct vfio_dirty_range r;
-	u64 pgsize, npages, ceiling, per_chunk, base, p, nchunks, want;
-	unsigned int shift;
-	u32 c;
-
-	rng_state = 2;
-	for (c = 0; c < COVER_CASES && !failed; c++) {
-		shift = 12 + rng_below(40);
-		pgsize = 1ULL << shift;
-		npages = 1 + rng_below(COVER_MAX_PAGES);
-		ceiling = 8 + rng_below(rng_below(2) ? 64 : 1024);
-		base = rng_below(3) ? rng_below(1ULL << 10) :
-		       (TOP >> shift) + 1 - npages;
-		r.start = base << shift;
-		r.last = r.start + ((npages - 1) << shift) + (pgsize - 1);
-		per_chunk = ceiling / 8 * 64;
-		memset(seen, 0, sizeof(seen));
-
-		nchunks = 0;
-		EXPECT_INT(vfio_dirty_chunk_first(&chunk, &r, pgsize, ceiling),
-			   0);
-		do {
-			u64 first = (chunk.start - r.start) >> shift;
-			u64 count = ((chunk.last - chunk.start) >> shift) + 1;
-
-			EXPECT_U64(first, nchunks * per_chunk);
-			EXPECT_U64(chunk.start & (pgsize - 1), 0);
-			EXPECT_U64(chunk.bitmap_offset * 8, first);
-			EXPECT_U64(chunk.bitmap_size, (count + 63) / 64 * 8);
-			EXPECT(chunk.bitmap_size <= ceiling);
-			if (chunk.last != r.last)
-				EXPECT_U64(count, per_chunk);
-			for (p = first; p < first + count && p < npages; p++)
-				seen[p]++;
-			nchunks++;
-		} while (vfio_dirty_chunk_next(&chunk) && nchunks <= npages);
-
-		want = (npages + per_chunk - 1) / per_chunk;
-		EXPECT_U64(nchunks, want);
-		EXPECT_U64(chunk.last, r.last);
-		for (p = 0; p < npages; p++)
-			EXPECT_U64(seen[p], 1);
-	}
-	if (failed)
-		append("# in random case %u\n", c - 1);
-}
-
 static const struct unit_test tests[] = {
 	{ "range_init", test_range_init },
 	{ "validate_ok", test_validate_ok },
@@ -698,13 +495,6 @@ static const struct unit_test tests[] = {
 	{ "fit_einval", test_fit_einval },
 	{ "fit_example", test_fit_example },
 	{ "fit_brute_force", test_fit_brute_force },
-	{ "chunk_args", test_chunk_args },
-	{ "chunk_ceiling_8", test_chunk_ceiling_8 },
-	{ "chunk_ceiling_page", test_chunk_ceiling_page },
-	{ "chunk_odd_ceiling", test_chunk_odd_ceiling },
-	{ "chunk_top", test_chunk_top },
-	{ "chunk_whole_space", test_chunk_whole_space },
-	{ "chunk_coverage", test_chunk_coverage },
 };
 
 int main(void)

@@ -46,10 +46,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
 #include "vfio_util.h"
+#include "vfio_dirty_test.h"
 
 #define SZ_16T		(2 * SZ_8T)
 /* Bits of a 4 KiB dirty bitmap page, each for a 4 KiB page of IOVA. */
@@ -67,13 +69,11 @@
  * Dirty bits as tracking_bytes counts them: a span of SPAN_PAGES takes a
  * table (its generation and eight pointers to blocks), and a block for
  * each BLOCK_PAGES it has dirty pages in (their bits, and one bit per
- * 64-bit word of them).  TABLE_BLOCK_BYTES: a table with one block.
+ * 64-bit word of them).  Their sizes in bytes are asked of the module
+ * (storage_sizes()).
  */
 #define SPAN_PAGES		(SZ_1G / SZ_4K)
 #define BLOCK_PAGES		(SPAN_PAGES / 8)
-#define TABLE_BYTES		72
-#define BLOCK_BYTES		(SZ_4K + 64)
-#define TABLE_BLOCK_BYTES	(TABLE_BYTES + BLOCK_BYTES)
 
 #define PARAM_MAX	"max_bitmap_size"
 #define PARAM_CHUNK	"chunk_size"
@@ -104,6 +104,31 @@ static long long stat_read(const char *name)
 		buf[0] = '\0';
 	fclose(f);
 	return buf[0] ? strtoll(buf, NULL, 10) : -1;
+}
+
+/*
+ * The bytes tracking_bytes counts for a table, in @table, and for a block,
+ * in @block, from the module's VFIO_DIRTY_TEST_SIZES; false, the test
+ * skipped, from a module without test hooks.  Each holds at least what it
+ * must: a generation and eight pointers; the bits and one bit per word.
+ */
+static bool storage_sizes(struct __test_metadata *_metadata, int container_fd,
+			  long long *table, long long *block)
+{
+	struct vfio_dirty_test_sizes sizes = { .argsz = sizeof(sizes) };
+
+	if (ioctl(container_fd, VFIO_DIRTY_TEST_SIZES, &sizes)) {
+		if (errno == ENOTTY)
+			SKIP(return false,
+			     "vfio_dirty is built without test hooks (CONFIG_VFIO_DIRTY_TEST)");
+		ASSERT_EQ(0, errno) TH_LOG("VFIO_DIRTY_TEST_SIZES: %s",
+					   strerror(errno));
+	}
+	ASSERT_GE(sizes.table_bytes, sizeof(uint64_t) + 8 * sizeof(void *));
+	ASSERT_GE(sizes.block_bytes, BLOCK_PAGES / 8 + BLOCK_PAGES / 64 / 8);
+	*table = sizes.table_bytes;
+	*block = sizes.block_bytes;
+	return true;
 }
 
 /* A vfio_dirty parameter as a number, or -1 when it cannot be read. */
@@ -1121,10 +1146,12 @@ TEST_F(raised, stats)
 	const uint64_t iova = variant->a.bit * SZ_4K, len = 1024 * SZ_4K;
 	const uint64_t bits[] = { variant->a.bit, variant->a.bit + 200,
 				  variant->a.bit + 900 };
-	long long requests, chunks, bytes, refused, tracking;
+	long long requests, chunks, bytes, refused, tracking, table, block;
 	unsigned int i;
 	struct ubm bm;
 
+	if (!storage_sizes(_metadata, self->c.dev.container_fd, &table, &block))
+		return;
 	param_write(_metadata, PARAM_CHUNK, "8");
 	EXPECT_EQ(8, param_read(PARAM_CHUNK));
 	bm_alloc(_metadata, &bm, bit_of(0, iova + len), variant->a.misalign);
@@ -1137,7 +1164,7 @@ TEST_F(raised, stats)
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	for (i = 1; i < ARRAY_SIZE(bits); i++)
 		dev_write(_metadata, &self->c, 0, bits[i] * SZ_4K);
-	EXPECT_EQ(tracking + TABLE_BLOCK_BYTES, stat_read("tracking_bytes"));
+	EXPECT_EQ(tracking + table + block, stat_read("tracking_bytes"));
 
 	requests = stat_read("requests");
 	chunks = stat_read("chunks");
@@ -1150,7 +1177,7 @@ TEST_F(raised, stats)
 	EXPECT_EQ(bytes + 3 * 8, stat_read("bitmap_bytes"));
 	EXPECT_EQ(refused, stat_read("refused"));
 	/* Cleared, and kept for the next writes. */
-	EXPECT_EQ(tracking + TABLE_BLOCK_BYTES, stat_read("tracking_bytes"));
+	EXPECT_EQ(tracking + table + block, stat_read("tracking_bytes"));
 
 	/* Nothing dirty: a request, no chunk, no byte; the table is freed. */
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
@@ -1181,10 +1208,12 @@ TEST_F(raised, blocks)
 	};
 	const uint64_t again[] = { 5, SPAN_PAGES + BLOCK_PAGES + 7 };
 	uint64_t bits[ARRAY_SIZE(pages)], unmapped;
-	long long tracking;
+	long long tracking, table, block;
 	unsigned int i;
 	struct ubm bm;
 
+	if (!storage_sizes(_metadata, self->c.dev.container_fd, &table, &block))
+		return;
 	bm_alloc(_metadata, &bm, bit_of(0, iova + len), variant->a.misalign);
 	map_at(_metadata, &self->c, iova, len);
 	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
@@ -1195,20 +1224,20 @@ TEST_F(raised, blocks)
 	dev_write(_metadata, &self->c, 0, iova + pages[1] * SZ_4K);
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[2] * SZ_4K);
-	EXPECT_EQ(tracking + TABLE_BYTES + 3 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + table + 3 * block,
 		  stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[3] * SZ_4K);
-	EXPECT_EQ(tracking + TABLE_BYTES + 3 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + table + 3 * block,
 		  stat_read("tracking_bytes"));
 	dev_write(_metadata, &self->c, 0, iova + pages[4] * SZ_4K);
-	EXPECT_EQ(tracking + TABLE_BYTES + 4 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + table + 4 * block,
 		  stat_read("tracking_bytes"));
 
 	for (i = 0; i < ARRAY_SIZE(pages); i++)
 		bits[i] = variant->a.bit + pages[i];
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
 	expect_bits(_metadata, &bm, bits, ARRAY_SIZE(bits), "GET_BITMAP");
-	EXPECT_EQ(tracking + TABLE_BYTES + 4 * BLOCK_BYTES,
+	EXPECT_EQ(tracking + table + 4 * block,
 		  stat_read("tracking_bytes"));
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + len, &bm));
 	expect_bits(_metadata, &bm, NULL, 0, "GET_BITMAP again");

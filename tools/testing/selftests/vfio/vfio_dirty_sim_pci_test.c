@@ -4,7 +4,7 @@
  * (regions, config space, BAR0's registers), VFIO migration v2 driven
  * from userspace with VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, and the sysfs
  * files that drive its writer from the host.  The register layout and the
- * IDs are in include/uapi/linux/vfio_dirty.h.
+ * IDs are in include/uapi/linux/vfio_dirty_sim.h.
  *
  * Each test opens the device through a new type1v2 container and maps
  * BUF_PAGES anonymous pages, filled with FILL_WORD, at TEST_IOVA.

@@ -3,7 +3,7 @@
  * The simulated device (vfio_dirty_sim): its DMA engine, its write log, its
  * background writer, and what its writes do to the dirty tracking of the
  * type1 container it is attached to.  The uAPI is
- * include/uapi/linux/vfio_dirty.h.
+ * include/uapi/linux/vfio_dirty_sim.h.
  *
  * Each test opens the device through a new type1v2 container and maps
  * BUF_PAGES anonymous pages, filled with FILL_WORD, at TEST_IOVA; nothing

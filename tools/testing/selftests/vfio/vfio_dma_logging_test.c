@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 
 #include "kselftest_harness.h"
 #include "dma_logging.h"

@@ -8,10 +8,10 @@
  * memory in 2 MiB blocks).  dma_logging_start_fitted() closes that gap the
  * way the kernel side does: it sorts and merges the mappings, then merges
  * across the smallest gaps until few enough ranges are left, with the very
- * splitter the drivers use (drivers/vfio/vfio_dirty/ranges.c, built here
- * against the shims of tools/testing/vfio_dirty).  Merging across the
- * smallest gaps tracks the fewest bytes that were not asked for; see the
- * theory of operation in ranges.c.
+ * splitter the simulated device uses (drivers/vfio/vfio_dirty_sim/ranges.c,
+ * built here against the shims of tools/testing/vfio_dirty).  Merging
+ * across the smallest gaps tracks the fewest bytes that were not asked for;
+ * see the theory of operation in ranges.c.
  *
  * A device may still refuse that many ranges, or their span, with -E2BIG:
  * the fitter then halves the number of ranges and fits again, down to one.

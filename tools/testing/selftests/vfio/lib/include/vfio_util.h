@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/vfio.h>
-#include <linux/vfio_dirty.h>
+#include <linux/vfio_dirty_sim.h>
 
 #define SZ_4K	0x1000UL
 #define SZ_1M	0x100000UL

@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio_dirty: the DMA logging range splitter.
+ * vfio_dirty_sim: the DMA logging range splitter.
  *
  * Theory of operation
  * ===================
  *
  * Dirty logging is asked for over a set of IOVA ranges, but a device can
- * track only a limited number of them, a limited total span, and can report
- * only so much bitmap at a time.  This file turns what was asked for into
- * what a device accepts: it checks a set of ranges, fits it into at most k
- * ranges at the least cost, and cuts a range into report chunks.  It is pure
+ * track only a limited number of them and a limited total span.  This file
+ * turns what was asked for into what a device accepts: it checks a set of
+ * ranges and fits it into at most k ranges at the least cost.  It is pure
  * logic: no allocation, no locking, nothing but <linux/types.h>,
  * <linux/errno.h>, <linux/sort.h> and <linux/overflow.h>, so that
- * tools/testing/vfio_dirty builds this very file against small shims.
+ * tools/testing/vfio_dirty and the selftests build this very file against
+ * small shims.
  *
  * Terms.  A range is [start, last]: 'last' is inclusive, as in VFIO's
  * interval tree.  An exclusive 'end' is never used, because a range that
@@ -35,8 +35,6 @@
  *  - A gap, next.start - prev.last - 1, cannot wrap because the ranges are
  *    sorted and disjoint (prev.last < next.start).  Gaps are disjoint pieces
  *    of the 64-bit space, so any sum of them fits in a u64.
- *  - A report chunk's last byte is found from page counts, never as
- *    start + length, so the chunk that ends at U64_MAX is computed exactly.
  *
  * Invariants of a valid set (vfio_dirty_ranges_validate()): at least one
  * range; each range starts on a pgsize boundary and ends one byte before
@@ -68,33 +66,6 @@
  * [0x3000, 0x3fff] [0x9000, 0x9fff]: the gaps are 0x1000, 0 and 0x5000, the
  * two smallest are merged, giving [0x0000, 0x3fff] [0x9000, 0x9fff] with
  * 0x1000 bytes over-tracked.
- *
- * Report chunking
- * ---------------
- *
- * A report for [start, last] is a bitmap whose bit i stands for the page at
- * start + i * pgsize, stored as u64 words as all VFIO dirty bitmaps are.
- * When the bitmap a device or a bounce buffer takes at once is limited to
- * 'ceiling' bytes, the range is reported in chunks.  Every chunk but the
- * last holds floor(ceiling / 8) * 64 pages; the last holds the rest.  Chunk
- * boundaries are thus multiples of 64 pages from the start of the range, so
- * each chunk's first bit is bit 0 of a u64 word of the whole bitmap: a
- * chunk's bits are produced at bit 0 of a buffer and copied to the user
- * bitmap at bitmap_offset without shifting, with whole-word stores, and two
- * chunks never share a word, so no word needs a read-modify-write.
- *
- * Usage::
- *
- *	struct vfio_dirty_chunk chunk;
- *	int ret;
- *
- *	ret = vfio_dirty_chunk_first(&chunk, &range, pgsize, ceiling);
- *	if (ret)
- *		return ret;
- *	do {
- *		report chunk.start..chunk.last into chunk.bitmap_size bytes,
- *		copy them to the user bitmap at chunk.bitmap_offset
- *	} while (vfio_dirty_chunk_next(&chunk));
  */
 #include <linux/errno.h>
 #include <linux/overflow.h>
@@ -105,28 +76,12 @@
 
 /*
  * The smallest tracking granule: the smallest IOMMU page VFIO works with.
- * It also bounds a range to 2^52 pages, so that page counts, bit numbers and
- * bitmap byte offsets stay far from wrapping.
  */
 #define VFIO_DIRTY_PGSIZE_MIN	4096
-
-/* VFIO dirty bitmaps are arrays of u64: bits per word. */
-#define VFIO_DIRTY_WORD_BITS	64
 
 static bool vfio_dirty_pgsize_valid(u64 pgsize)
 {
 	return pgsize >= VFIO_DIRTY_PGSIZE_MIN && !(pgsize & (pgsize - 1));
-}
-
-static unsigned int vfio_dirty_pgshift(u64 pgsize)
-{
-	unsigned int shift = 0;
-
-	while (pgsize > 1) {
-		pgsize >>= 1;
-		shift++;
-	}
-	return shift;
 }
 
 /* Non-empty, starting and ending on @pgsize boundaries. */
@@ -299,85 +254,3 @@ int vfio_dirty_ranges_fit(struct vfio_dirty_range *ranges, u32 *n, u32 k,
 	return 0;
 }
 
-/* Make @start the first byte of the current chunk. */
-static void vfio_dirty_chunk_set(struct vfio_dirty_chunk *chunk, u64 start)
-{
-	/* Pages of the range after the one at @start. */
-	u64 rest = (chunk->range_last - start) >> chunk->pgshift;
-	u64 pages;
-
-	chunk->start = start;
-	if (rest < chunk->max_pages) {
-		chunk->last = chunk->range_last;
-		pages = rest + 1;
-	} else {
-		/* max_pages <= rest: no wrap, and last < range_last. */
-		chunk->last = start + (chunk->max_pages << chunk->pgshift) - 1;
-		pages = chunk->max_pages;
-	}
-	chunk->bitmap_size = (pages + VFIO_DIRTY_WORD_BITS - 1) /
-			     VFIO_DIRTY_WORD_BITS * sizeof(u64);
-}
-
-/**
- * vfio_dirty_chunk_first() - start cutting a range into report chunks
- * @chunk: the iterator, set to the first chunk
- * @range: the range to report, aligned to @pgsize
- * @pgsize: tracking granule, one bitmap bit per @pgsize bytes
- * @ceiling: the most bytes of bitmap one chunk may take, at least 8
- *
- * Chunks start at multiples of 64 pages from @range->start, so that each
- * chunk's bits begin on a u64 word of the range's bitmap; see the top of
- * this file.  Each chunk's bitmap takes at most @ceiling bytes.
- *
- * Return: 0 on success, -EINVAL if @pgsize is not a power of two of at
- * least 4096, @range ends before it starts or is not aligned to @pgsize, or
- * @ceiling is less than 8.
- */
-int vfio_dirty_chunk_first(struct vfio_dirty_chunk *chunk,
-			   const struct vfio_dirty_range *range, u64 pgsize,
-			   u64 ceiling)
-{
-	u64 words, whole;
-
-	if (!vfio_dirty_pgsize_valid(pgsize) ||
-	    !vfio_dirty_range_valid(range, pgsize) || ceiling < sizeof(u64))
-		return -EINVAL;
-
-	chunk->pgshift = vfio_dirty_pgshift(pgsize);
-	chunk->range_last = range->last;
-	chunk->bitmap_offset = 0;
-
-	/*
-	 * A chunk takes at most @ceiling bytes of bitmap, but never more words
-	 * than the whole range needs: that keeps words * 64 from wrapping.
-	 */
-	words = ceiling / sizeof(u64);
-	whole = ((range->last - range->start) >> chunk->pgshift) /
-		VFIO_DIRTY_WORD_BITS + 1;
-	if (words > whole)
-		words = whole;
-	chunk->max_pages = words * VFIO_DIRTY_WORD_BITS;
-
-	vfio_dirty_chunk_set(chunk, range->start);
-	return 0;
-}
-
-/**
- * vfio_dirty_chunk_next() - move to the next report chunk
- * @chunk: the iterator, set up by vfio_dirty_chunk_first()
- *
- * Every chunk but the last holds a multiple of 64 pages, so its bitmap has
- * no padding and the next chunk's bits follow it directly.
- *
- * Return: true if @chunk now describes the next chunk, false if the chunk
- * it described was the last one; @chunk is then left as it was.
- */
-bool vfio_dirty_chunk_next(struct vfio_dirty_chunk *chunk)
-{
-	if (chunk->last == chunk->range_last)
-		return false;
-	chunk->bitmap_offset += chunk->bitmap_size;
-	vfio_dirty_chunk_set(chunk, chunk->last + 1);
-	return true;
-}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
 /*
- * vfio_dirty: the uAPI of the simulated device (vfio_dirty_sim).
+ * vfio_dirty_sim: the uAPI of the simulated device.
  *
  * The simulated device is an mdev with an emulated IOMMU.  Its DMA engine
  * reads and writes guest memory through the VFIO container the device's
@@ -21,8 +21,8 @@
  * size; a length must not be zero.  Invalid arguments fail with -EINVAL,
  * bad user pointers with -EFAULT.
  */
-#ifndef _UAPI_LINUX_VFIO_DIRTY_H
-#define _UAPI_LINUX_VFIO_DIRTY_H
+#ifndef _UAPI_LINUX_VFIO_DIRTY_SIM_H
+#define _UAPI_LINUX_VFIO_DIRTY_SIM_H
 
 #include <linux/ioctl.h>
 #include <linux/types.h>
@@ -188,4 +188,4 @@ struct vfio_dirty_sim_log {
 #define VFIO_DIRTY_SIM_REG_RANGE_IOVA(i)	(0x1000 + 16 * (i))
 #define VFIO_DIRTY_SIM_REG_RANGE_LENGTH(i)	(0x1008 + 16 * (i))
 
-#endif /* _UAPI_LINUX_VFIO_DIRTY_H */
+#endif /* _UAPI_LINUX_VFIO_DIRTY_SIM_H */
