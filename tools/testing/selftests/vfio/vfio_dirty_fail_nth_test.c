@@ -173,8 +173,8 @@ static const long rw_pages[] = { 63, 64, 65 };
 #define CALL_PAGE	10
 #define CALL_NPAGES	10
 
-static int sim_write(struct run *r, int map, uint32_t flags, long page,
-		     long npages)
+static int run_sim_write(struct run *r, int map, uint32_t flags, long page,
+			 long npages)
 {
 	uint64_t failed = 0;
 	int ret;
@@ -193,10 +193,10 @@ static void device_writes(struct run *r)
 	if (!r->sim)
 		return;
 	for (i = 0; i < ARRAY_SIZE(pin_pages); i++)
-		ASSERT_EQ(0, sim_write(r, 0, VFIO_DIRTY_SIM_DMA_PIN,
-				       pin_pages[i], 1));
+		ASSERT_EQ(0, run_sim_write(r, 0, VFIO_DIRTY_SIM_DMA_PIN,
+					   pin_pages[i], 1));
 	for (i = 0; i < ARRAY_SIZE(rw_pages) && r->s->nmaps > 1; i++)
-		ASSERT_EQ(0, sim_write(r, 1, 0, rw_pages[i], 1));
+		ASSERT_EQ(0, run_sim_write(r, 1, 0, rw_pages[i], 1));
 }
 
 static bool always(struct run *r, int ret, int i)
@@ -312,12 +312,13 @@ static int call_new_owner(struct run *r)
 
 static int call_write_rw(struct run *r)
 {
-	return sim_write(r, 1, 0, CALL_PAGE, CALL_NPAGES);
+	return run_sim_write(r, 1, 0, CALL_PAGE, CALL_NPAGES);
 }
 
 static int call_write_pin(struct run *r)
 {
-	return sim_write(r, 1, VFIO_DIRTY_SIM_DMA_PIN, CALL_PAGE, CALL_NPAGES);
+	return run_sim_write(r, 1, VFIO_DIRTY_SIM_DMA_PIN, CALL_PAGE,
+			     CALL_NPAGES);
 }
 
 static int call_attach(struct run *r)

@@ -335,10 +335,10 @@ TEST_F(dma_logging, range_cap)
 	memcpy(shuffled, r, (max + 1) * sizeof(*r));
 	layout_shuffle(shuffled, max, 2);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_start(fd, SZ_4K, r, 1);
+	dma_logging_stop(fd);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, shuffled, max));
+	dma_logging_start(fd, SZ_4K, shuffled, max);
 	if (self->is_sim) {
 		uint32_t k = self->max_ranges < max ? self->max_ranges : max;
 
@@ -348,61 +348,61 @@ TEST_F(dma_logging, range_cap)
 		EXPECT_SYSFS(gaps_sum(r, max, 0, max - k), "log_bytes_overtracked");
 		EXPECT_SYSFS(0, "log_pages_reported");
 		/* One START at a time: the core keeps no state, the sim refuses. */
-		EXPECT_EQ(-EBUSY, __dma_logging_start(fd, SZ_4K, r, 1));
+		test_err_dma_logging_start(EBUSY, fd, SZ_4K, r, 1);
 	} else {
 		EXPECT_NE(0, __dma_logging_start(fd, SZ_4K, r, 1));
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	/* Stopping what is stopped succeeds. */
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, shuffled, max + 1));
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, r, 0));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, shuffled, max + 1);
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, r, 0);
 
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + 512, SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA, SZ_4K + 512 };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 
 	/* Two ranges sharing one page, in either order; each alone is valid. */
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA, 2 * SZ_4K };
 	bad[1] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + SZ_4K, 2 * SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 2));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, bad + 1, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 2);
+	dma_logging_start(fd, SZ_4K, bad + 1, 1);
+	dma_logging_stop(fd);
 	bad[1] = bad[0];
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + SZ_4K, 2 * SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 2));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, bad + 1, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 2);
+	dma_logging_start(fd, SZ_4K, bad + 1, 1);
+	dma_logging_stop(fd);
 
 	/* iova + length wraps past 2^64. */
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { UINT64_MAX - SZ_4K + 1, 2 * SZ_4K };
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EOVERFLOW, fd, SZ_4K, bad, 1);
 	/* It is exactly 2^64: the core computes iova + length and refuses too. */
 	bad[0].length = SZ_4K;
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EOVERFLOW, fd, SZ_4K, bad, 1);
 
 	if (self->is_sim) {
 		/* The sim's own checks: an empty range, a bad page size. */
 		bad[0] = (struct vfio_device_feature_dma_logging_range)
 			 { TEST_IOVA, 0 };
-		EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+		test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 		bad[0].length = SZ_4K;
-		EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K / 2, bad, 1));
+		test_err_dma_logging_start(EINVAL, fd, SZ_4K / 2, bad, 1);
 		/* Refused STARTs leave the counters of the last good one. */
 		EXPECT_SYSFS(1, "log_ranges_requested");
 	}
 
 	/* None of the refused STARTs left logging on. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_start(fd, SZ_4K, r, 1);
+	dma_logging_stop(fd);
 	free(shuffled);
 	free(r);
 }
@@ -435,15 +435,15 @@ TEST_F(dma_logging, fit_limits)
 		EXPECT_SYSFS(max, "log_ranges_requested");
 		EXPECT_SYSFS(k, "log_ranges_fitted");
 		EXPECT_SYSFS(gaps_sum(r, max, 0, max - k), "log_bytes_overtracked");
-		ASSERT_EQ(0, __dma_logging_stop(fd));
+		dma_logging_stop(fd);
 	}
 
 	/* Fewer ranges than the tracker holds are tracked as they are. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, shuffled, 17));
+	dma_logging_start(fd, SZ_4K, shuffled, 17);
 	EXPECT_SYSFS(17, "log_ranges_requested");
 	EXPECT_SYSFS(17, "log_ranges_fitted");
 	EXPECT_SYSFS(0, "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	free(shuffled);
 	free(r);
 }
@@ -513,31 +513,31 @@ TEST_F(dma_logging, span_limit)
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_ranges", k));
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span", span - SZ_4K));
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, r, n));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, r, n);
 	/* Fewer ranges only widen the span: the fitter gives up at one. */
 	EXPECT_EQ(-E2BIG, dma_logging_start_fitted(fd, SZ_4K, r, n, &used));
 	EXPECT_EQ(1, used);
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span", span));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, n));
+	dma_logging_start(fd, SZ_4K, r, n);
 	EXPECT_SYSFS(n, "log_ranges_requested");
 	EXPECT_SYSFS(k, "log_ranges_fitted");
 	EXPECT_SYSFS(span - layout_bytes(r, n), "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	ASSERT_EQ(0, dma_logging_start_fitted(fd, SZ_4K, r, n, &used));
 	EXPECT_EQ(n, used);
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	/* Within the tracker's ranges the span is what was asked for. */
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span",
 				       layout_bytes(r, k) - SZ_4K));
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, r, k));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, r, k);
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span",
 				       layout_bytes(r, k)));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, k));
+	dma_logging_start(fd, SZ_4K, r, k);
 	EXPECT_SYSFS(0, "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 /*
@@ -613,7 +613,7 @@ TEST_F(dma_logging, report_lossless)
 			      self->buf_size));
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_ranges", k));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, n));
+	dma_logging_start(fd, SZ_4K, r, n);
 	EXPECT_SYSFS(k, "log_ranges_fitted");
 	EXPECT_SYSFS(merged_pages * SZ_4K, "log_bytes_overtracked");
 
@@ -624,8 +624,7 @@ TEST_F(dma_logging, report_lossless)
 		ASSERT_EQ(r[i].length / SZ_4K, done);
 		ASSERT_EQ(0, failed);
 	}
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	for (page = 0; page < npages; page++) {
 		iova = TEST_IOVA + page * SZ_4K;
 		/* Every written page, and nothing else: none was written. */
@@ -653,8 +652,7 @@ TEST_F(dma_logging, report_lossless)
 	ASSERT_EQ(LOSSLESS_MARGIN / SZ_4K, done);
 
 	memset(bitmap, 0, (npages + 63) / 64 * sizeof(*bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	for (page = 0; page < npages; page++) {
 		iova = TEST_IOVA + page * SZ_4K;
 		switch (lossless_kind(r, iova, k)) {
@@ -683,12 +681,11 @@ TEST_F(dma_logging, report_lossless)
 
 	/* Read and clear: nothing is left to report. */
 	memset(bitmap, 0, (npages + 63) / 64 * sizeof(*bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, npages));
 	EXPECT_SYSFS(reported, "log_pages_reported");
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	free(bitmap);
 }
 
@@ -731,7 +728,7 @@ TEST_F(dma_logging, report_boundaries)
 	ASSERT_NE(MAP_FAILED, bitmap_buf);
 	bitmap = (uint64_t *)(bitmap_buf + SZ_4K - sizeof(uint64_t));
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
+	dma_logging_start(fd, SZ_4K, &range, 1);
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
 		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA +
 					     boundary_pages[i] * SZ_4K, SZ_4K,
@@ -739,8 +736,7 @@ TEST_F(dma_logging, report_boundaries)
 		ASSERT_EQ(1, done);
 	}
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	/* Each written page is reported; then they are the only ones. */
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
 		EXPECT_TRUE(test_bit64(bitmap, boundary_pages[i]))
@@ -757,8 +753,7 @@ TEST_F(dma_logging, report_boundaries)
 					     &done, &failed));
 	}
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_2M,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_2M, bitmap);
 	for (page = 0; page < BOUNDARY_PAGES; page += 512) {
 		bool written = false;
 
@@ -778,17 +773,16 @@ TEST_F(dma_logging, report_boundaries)
 				     &done, &failed));
 	ASSERT_EQ(67, done);
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA + 63 * SZ_4K,
-					  66 * SZ_4K, SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA + 63 * SZ_4K,
+			   66 * SZ_4K, SZ_4K, bitmap);
 	EXPECT_EQ(66, bitmap_weight_bits(bitmap, 66));
 	EXPECT_EQ(66, bitmap_weight_bits(bitmap, BOUNDARY_PAGES));
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	EXPECT_EQ(1, bitmap_weight_bits(bitmap, BOUNDARY_PAGES));
 	EXPECT_TRUE(test_bit64(bitmap, 62));
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	munmap(bitmap_buf, bitmap_bytes + 2 * SZ_4K);
 }
 
@@ -876,8 +870,7 @@ TEST_F(dma_logging, report_window_start)
 			      self->buf_size));
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		ASSERT_EQ(0, __dma_logging_start(fd, cases[i].granule,
-						 &coarse_range, 1));
+		dma_logging_start(fd, cases[i].granule, &coarse_range, 1);
 		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K,
 					     &done, &failed));
 		ASSERT_EQ(1, done);
@@ -898,7 +891,7 @@ TEST_F(dma_logging, report_window_start)
 		EXPECT_EQ(0, damage)
 			TH_LOG("%s: %zu bytes written outside the bitmap, from page offset %zu",
 			       what, damage, first);
-		ASSERT_EQ(0, __dma_logging_stop(fd));
+		dma_logging_stop(fd);
 	}
 	munmap(page, SZ_4K);
 }
@@ -922,15 +915,14 @@ TEST_F(dma_logging, report_window_end)
 	self->buf_size = coarse_range.length;
 	ASSERT_EQ(0, test_map(self->dev.container_fd, &self->buf,
 			      self->buf_size));
-	ASSERT_EQ(0, __dma_logging_start(fd, GRANULE, &coarse_range, 1));
+	dma_logging_start(fd, GRANULE, &coarse_range, 1);
 
 	/* Over both granules, aligned: the written one only. */
 	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
 				     &failed));
 	ASSERT_EQ(1, done);
 	bitmap = canary_bitmap(page, 512, 2 * GRANULE / SZ_4K / 64);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, 2 * GRANULE, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, 2 * GRANULE, SZ_4K, bitmap);
 	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / SZ_4K));
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap + GRANULE / SZ_4K / 64,
 					GRANULE / SZ_4K));
@@ -939,15 +931,14 @@ TEST_F(dma_logging, report_window_end)
 	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
 				     &failed));
 	bitmap = canary_bitmap(page, 512, nwords);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, nbits * SZ_4K, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, nbits * SZ_4K, SZ_4K, bitmap);
 	damage = canary_damage(page, 512, nwords, &first);
 	EXPECT_TRUE(test_bit64(bitmap, nbits - 1));
 	EXPECT_EQ(0, damage)
 		TH_LOG("%zu bytes written past the bitmap at page offset 512, from %zu",
 		       damage, first);
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	munmap(page, SZ_4K);
 }
 
@@ -968,19 +959,18 @@ TEST_F(dma_logging, report_clears_window_only)
 	self->buf_size = coarse_range.length;
 	ASSERT_EQ(0, test_map(self->dev.container_fd, &self->buf,
 			      self->buf_size));
-	ASSERT_EQ(0, __dma_logging_start(fd, GRANULE, &coarse_range, 1));
+	dma_logging_start(fd, GRANULE, &coarse_range, 1);
 	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + 3 * SZ_1M / 2, SZ_4K,
 				     &done, &failed));
 	ASSERT_EQ(1, done);
 
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, SZ_1M, SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, SZ_1M, SZ_4K, bitmap);
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA + SZ_1M, SZ_1M, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA + SZ_1M, SZ_1M, SZ_4K, bitmap);
 	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / 2 / SZ_4K))
 		TH_LOG("the page at 1.5 MiB was cleared by a report of [0, 1 MiB)");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 /*
@@ -1025,7 +1015,7 @@ TEST_F(dma_logging, fitter_large_layout)
 		EXPECT_SYSFS(gaps_sum(sorted, m, m - used, m - k),
 			     "log_bytes_overtracked");
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	/* The fitter left the caller's ranges alone. */
 	layout_make(sorted, VIRTIO_MEM_RANGES, TEST_IOVA_HIGH, SZ_2M, 4, 0, 3, 7);
@@ -1083,7 +1073,7 @@ TEST_F(dma_logging, fitter_input)
 		EXPECT_SYSFS(k, "log_ranges_fitted");
 		EXPECT_SYSFS(gaps_sum(r, 150, 0, 150 - k), "log_bytes_overtracked");
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 TEST_F(dma_logging, report_args)
@@ -1096,20 +1086,20 @@ TEST_F(dma_logging, report_args)
 	unsigned int i;
 
 	/* With logging on, so that only the arguments can be wrong. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
+	dma_logging_start(fd, SZ_4K, &range, 1);
 	for (i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
 		EXPECT_EQ(-EINVAL, __dma_logging_report(fd, TEST_IOVA, SZ_2M,
 							bad_sizes[i], bitmap))
 			TH_LOG("page_size %llu", (unsigned long long)bad_sizes[i]);
 	}
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, UINT64_MAX - SZ_4K + 1,
-						   2 * SZ_4K, SZ_4K, bitmap));
+	test_err_dma_logging_report(EOVERFLOW, fd, UINT64_MAX - SZ_4K + 1,
+				    2 * SZ_4K, SZ_4K, bitmap);
 	/* iova + length is exactly 2^64, which the core refuses as well. */
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, UINT64_MAX - SZ_4K + 1,
-						   SZ_4K, SZ_4K, bitmap));
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, SZ_4K, UINT64_MAX,
-						   SZ_4K, bitmap));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_report(EOVERFLOW, fd, UINT64_MAX - SZ_4K + 1,
+				    SZ_4K, SZ_4K, bitmap);
+	test_err_dma_logging_report(EOVERFLOW, fd, SZ_4K, UINT64_MAX,
+				    SZ_4K, bitmap);
+	dma_logging_stop(fd);
 }
 
 /*
@@ -1133,10 +1123,10 @@ TEST_F(dma_logging, report_stopped)
 	ret = __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_TRUE(report_refused(self->is_sim, ret)) TH_LOG("never started: %d", ret);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap));
+	dma_logging_start(fd, SZ_4K, &range, 1);
+	dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, SZ_2M / SZ_4K));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	ret = __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_TRUE(report_refused(self->is_sim, ret)) TH_LOG("stopped: %d", ret);
@@ -1148,12 +1138,12 @@ TEST_F(dma_logging, close_stops)
 	struct vfio_device_feature_dma_logging_range range = { TEST_IOVA, SZ_2M };
 	int ret;
 
-	ASSERT_EQ(0, __dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1));
+	dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1);
 	vfio_test_device_close(&self->dev);
 	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
 	ASSERT_EQ(0, ret) TH_LOG("reopening %s: %s", device_name, strerror(-ret));
-	ASSERT_EQ(0, __dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1));
-	ASSERT_EQ(0, __dma_logging_stop(self->dev.device_fd));
+	dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1);
+	dma_logging_stop(self->dev.device_fd);
 }
 
 /* START and REPORT one range, once, so that each test knows what to skip. */

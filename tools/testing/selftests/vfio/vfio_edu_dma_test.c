@@ -197,8 +197,8 @@ FIXTURE_SETUP(edu_dma)
 	memset(self->gone, GONE_FILL, SZ_4K);
 
 	fd = self->dev.container_fd;
-	ASSERT_EQ(0, __vfio_map(fd, self->src, SRC_IOVA, SZ_4K));
-	ASSERT_EQ(0, __vfio_map(fd, self->dst, DST_IOVA, SZ_4K));
+	vfio_map(fd, self->src, SRC_IOVA, SZ_4K);
+	vfio_map(fd, self->dst, DST_IOVA, SZ_4K);
 }
 
 FIXTURE_TEARDOWN(edu_dma)
@@ -310,7 +310,7 @@ TEST_F(edu_dma, gigantic_page)
 	if (nr < 0)
 		SKIP(return, "the kernel has no 1 GiB hugetlb pages");
 	if (!nr) {
-		ASSERT_EQ(0, __sysfs_write_long(NR_1G_PAGES, 1));
+		sysfs_write_long(NR_1G_PAGES, 1);
 		self->nr_1g = 0;
 	}
 	giga = mmap(NULL, SZ_1G, PROT_READ | PROT_WRITE,
@@ -324,11 +324,11 @@ TEST_F(edu_dma, gigantic_page)
 	memset(giga, DST_FILL, 3 * SZ_4K);
 
 	/* The fixture's pages lie in the way. */
-	ASSERT_EQ(0, __vfio_unmap(fd, SRC_IOVA, SZ_4K, NULL));
-	ASSERT_EQ(0, __vfio_unmap(fd, DST_IOVA, SZ_4K, NULL));
+	vfio_unmap(fd, SRC_IOVA, SZ_4K, NULL);
+	vfio_unmap(fd, DST_IOVA, SZ_4K, NULL);
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, giga, 0, SZ_1G));
+	vfio_map(fd, giga, 0, SZ_1G);
 	EXPECT_EQ(locked + SZ_1G / 1024, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, from, 0, EDU_DMA_MAX));
@@ -338,7 +338,7 @@ TEST_F(edu_dma, gigantic_page)
 	EXPECT_EQ(-1, first_byte_not(giga + to + len, 3 * SZ_4K - to - len,
 				     DST_FILL));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, 0, SZ_1G, &unmapped));
+	vfio_unmap(fd, 0, SZ_1G, &unmapped);
 	EXPECT_EQ(SZ_1G, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -382,10 +382,10 @@ TEST_F(edu_dma, disable_hugepages)
 	uint8_t *huge;
 	long locked;
 
-	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages",
-					 self->hugepages,
-					 sizeof(self->hugepages)));
-	ASSERT_EQ(0, __module_param_write(module, "disable_hugepages", "1"));
+	module_param_read(module, "disable_hugepages",
+			  self->hugepages,
+			  sizeof(self->hugepages));
+	module_param_write(module, "disable_hugepages", "1");
 	self->thp = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->thp);
@@ -399,7 +399,7 @@ TEST_F(edu_dma, disable_hugepages)
 
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, huge, iova, SZ_2M));
+	vfio_map(fd, huge, iova, SZ_2M);
 	EXPECT_EQ(locked + SZ_2M / 1024, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, iova + from, 0, EDU_DMA_MAX));
@@ -408,7 +408,7 @@ TEST_F(edu_dma, disable_hugepages)
 	EXPECT_EQ(-1, first_byte_not(huge + to - SZ_4K, SZ_4K, DST_FILL));
 	EXPECT_EQ(-1, first_byte_not(huge + to + len, SZ_4K, DST_FILL));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, iova, SZ_2M, &unmapped));
+	vfio_unmap(fd, iova, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -468,13 +468,13 @@ TEST_F(edu_dma, unmapped_faults)
 	uint64_t unmapped;
 
 	/* While mapped, the page takes the device's writes. */
-	ASSERT_EQ(0, __vfio_map(fd, self->gone, GONE_IOVA, SZ_4K));
+	vfio_map(fd, self->gone, GONE_IOVA, SZ_4K);
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, SRC_IOVA, 0, EDU_DMA_MAX));
 	ASSERT_EQ(0, __edu_dma(&self->edu, true, GONE_IOVA, 0, EDU_DMA_MAX));
 	ASSERT_EQ(-1, first_diff(self->src, self->gone, EDU_DMA_MAX));
 
 	memset(self->gone, GONE_FILL, SZ_4K);
-	ASSERT_EQ(0, __vfio_unmap(fd, GONE_IOVA, SZ_4K, &unmapped));
+	vfio_unmap(fd, GONE_IOVA, SZ_4K, &unmapped);
 	ASSERT_EQ(SZ_4K, unmapped);
 	write_unmapped(_metadata, &self->edu, self->src, self->dst, self->gone,
 		       GONE_IOVA);

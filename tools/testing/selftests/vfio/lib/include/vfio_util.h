@@ -8,8 +8,10 @@
  * VFIO_SELFTESTS_BDF environment variable, as the kernel's VFIO selftests
  * take it.
  *
- * Helpers come in pairs: __x() returns 0 or a negative errno and asserts
- * nothing, x() asserts success from inside a test.
+ * Helpers come in pairs or threes: __x() returns 0 or a negative errno and
+ * asserts nothing, x() asserts success from inside a test, and
+ * test_err_x(errno, ...) expects __x() to fail with errno (see the end of
+ * this file).
  */
 #ifndef VFIO_UTIL_H
 #define VFIO_UTIL_H
@@ -548,5 +550,117 @@ uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits);
  * @bit: the bit
  */
 bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit);
+
+/*
+ * The x() and test_err_x() forms of the __x() helpers above.  Like the
+ * harness's ASSERT_*() and EXPECT_*(), they use its _metadata: call them
+ * from a TEST_F(), a FIXTURE_SETUP() or a function that takes
+ * struct __test_metadata *_metadata, in a file that includes
+ * kselftest_harness.h.  A failure names the call and its errno.
+ */
+#define __vfio_assert_ok(call) do {					\
+	int __vfio_ret = (call);					\
+									\
+	ASSERT_EQ(0, __vfio_ret)					\
+		TH_LOG("%s: %s", #call, strerror(-__vfio_ret));		\
+} while (0)
+
+#define __vfio_expect_err(_errno, call) do {				\
+	int __vfio_want = -(_errno), __vfio_ret = (call);		\
+									\
+	EXPECT_EQ(__vfio_want, __vfio_ret)				\
+		TH_LOG("%s: %s, not %s", #call, strerror(-__vfio_ret),	\
+		       strerror(-__vfio_want));				\
+} while (0)
+
+#define vfio_test_device_open(...) \
+	__vfio_assert_ok(__vfio_test_device_open(__VA_ARGS__))
+#define vfio_test_device_open_on(...) \
+	__vfio_assert_ok(__vfio_test_device_open_on(__VA_ARGS__))
+#define sysfs_write_long(...) \
+	__vfio_assert_ok(__sysfs_write_long(__VA_ARGS__))
+#define sysfs_write_line(...) \
+	__vfio_assert_ok(__sysfs_write_line(__VA_ARGS__))
+#define module_param_read(...) \
+	__vfio_assert_ok(__module_param_read(__VA_ARGS__))
+#define module_param_write(...) \
+	__vfio_assert_ok(__module_param_write(__VA_ARGS__))
+#define vfio_dirty_ceiling_set(...) \
+	__vfio_assert_ok(__vfio_dirty_ceiling_set(__VA_ARGS__))
+#define vfio_ioctl(...) \
+	__vfio_assert_ok(__vfio_ioctl(__VA_ARGS__))
+#define vfio_map_prot(...) \
+	__vfio_assert_ok(__vfio_map_prot(__VA_ARGS__))
+#define vfio_map(...) \
+	__vfio_assert_ok(__vfio_map(__VA_ARGS__))
+#define vfio_unmap(...) \
+	__vfio_assert_ok(__vfio_unmap(__VA_ARGS__))
+#define vfio_unmap_vaddr(...) \
+	__vfio_assert_ok(__vfio_unmap_vaddr(__VA_ARGS__))
+#define vfio_map_vaddr(...) \
+	__vfio_assert_ok(__vfio_map_vaddr(__VA_ARGS__))
+#define vfio_unmap_all(...) \
+	__vfio_assert_ok(__vfio_unmap_all(__VA_ARGS__))
+#define vfio_unmap_bitmap(...) \
+	__vfio_assert_ok(__vfio_unmap_bitmap(__VA_ARGS__))
+#define vfio_dirty(...) \
+	__vfio_assert_ok(__vfio_dirty(__VA_ARGS__))
+#define vfio_get_bitmap(...) \
+	__vfio_assert_ok(__vfio_get_bitmap(__VA_ARGS__))
+#define vfio_dirty_test_set_dirty(...) \
+	__vfio_assert_ok(__vfio_dirty_test_set_dirty(__VA_ARGS__))
+#define vfio_dirty_test_fail_alloc(...) \
+	__vfio_assert_ok(__vfio_dirty_test_fail_alloc(__VA_ARGS__))
+#define sim_ioctl(...) \
+	__vfio_assert_ok(__sim_ioctl(__VA_ARGS__))
+#define sim_write(...) \
+	__vfio_assert_ok(__sim_write(__VA_ARGS__))
+#define sim_read(...) \
+	__vfio_assert_ok(__sim_read(__VA_ARGS__))
+#define sim_log_read(...) \
+	__vfio_assert_ok(__sim_log_read(__VA_ARGS__))
+#define sim_writer_start(...) \
+	__vfio_assert_ok(__sim_writer_start(__VA_ARGS__))
+#define sim_writer_stop(...) \
+	__vfio_assert_ok(__sim_writer_stop(__VA_ARGS__))
+#define sim_instance_create(...) \
+	__vfio_assert_ok(__sim_instance_create(__VA_ARGS__))
+#define sim_instance_remove(...) \
+	__vfio_assert_ok(__sim_instance_remove(__VA_ARGS__))
+#define sim_instance_knob_write(...) \
+	__vfio_assert_ok(__sim_instance_knob_write(__VA_ARGS__))
+
+#define test_err_module_param_write(_errno, ...) \
+	__vfio_expect_err(_errno, __module_param_write(__VA_ARGS__))
+#define test_err_vfio_ioctl(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_ioctl(__VA_ARGS__))
+#define test_err_vfio_map(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_map(__VA_ARGS__))
+#define test_err_vfio_unmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap(__VA_ARGS__))
+#define test_err_vfio_unmap_vaddr(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_vaddr(__VA_ARGS__))
+#define test_err_vfio_map_vaddr(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_map_vaddr(__VA_ARGS__))
+#define test_err_vfio_unmap_all(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_all(__VA_ARGS__))
+#define test_err_vfio_unmap_bitmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_bitmap(__VA_ARGS__))
+#define test_err_vfio_dirty(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_dirty(__VA_ARGS__))
+#define test_err_vfio_get_bitmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_get_bitmap(__VA_ARGS__))
+#define test_err_vfio_dirty_test_set_dirty(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_dirty_test_set_dirty(__VA_ARGS__))
+#define test_err_sim_ioctl(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_ioctl(__VA_ARGS__))
+#define test_err_sim_write(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_write(__VA_ARGS__))
+#define test_err_sim_read(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_read(__VA_ARGS__))
+#define test_err_sim_writer_start(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_writer_start(__VA_ARGS__))
+#define test_err_sim_writer_stop(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_writer_stop(__VA_ARGS__))
 
 #endif /* VFIO_UTIL_H */
