@@ -455,13 +455,7 @@ FIXTURE_VARIANT(limits) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(limits, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(limits, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(limits);
 
 FIXTURE_SETUP(limits)
 {

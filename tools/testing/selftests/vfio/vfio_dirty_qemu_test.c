@@ -469,13 +469,7 @@ FIXTURE_VARIANT(large) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(large, type1) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(large, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(large);
 
 FIXTURE_SETUP(large)
 {

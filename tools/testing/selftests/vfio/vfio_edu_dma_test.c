@@ -137,13 +137,7 @@ FIXTURE_VARIANT(edu_dma) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(edu_dma, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(edu_dma, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(edu_dma);
 
 static uint8_t *page_alloc(void)
 {

@@ -126,13 +126,7 @@ FIXTURE_VARIANT(type1) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(type1, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(type1, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(type1);
 
 FIXTURE_SETUP(type1)
 {

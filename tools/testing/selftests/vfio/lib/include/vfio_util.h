@@ -573,6 +573,20 @@ bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit);
 		       strerror(-__vfio_want));				\
 } while (0)
 
+/*
+ * FIXTURE_VARIANT_ADD_ALL_BACKENDS(fixture) - one variant of @fixture per
+ * backend, "stock" (vfio_iommu_type1) and "vfio_dirty", so that each of its
+ * tests runs on both; its FIXTURE_VARIANT() has
+ * "enum vfio_test_backend backend".
+ */
+#define FIXTURE_VARIANT_ADD_ALL_BACKENDS(...)				\
+FIXTURE_VARIANT_ADD(__VA_ARGS__, stock) {				\
+	.backend = VFIO_BACKEND_TYPE1,					\
+};									\
+FIXTURE_VARIANT_ADD(__VA_ARGS__, vfio_dirty) {				\
+	.backend = VFIO_BACKEND_VFIO_DIRTY,				\
+}
+
 #define vfio_test_device_open(...) \
 	__vfio_assert_ok(__vfio_test_device_open(__VA_ARGS__))
 #define vfio_test_device_open_on(...) \
