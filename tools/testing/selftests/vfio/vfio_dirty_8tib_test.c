@@ -327,9 +327,7 @@ struct ctx {
 static void ctx_init(struct ctx *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->dev.container_fd = -1;
-	c->dev.group_fd = -1;
-	c->dev.device_fd = -1;
+	vfio_test_device_init(&c->dev);
 	c->va = MAP_FAILED;
 }
 

@@ -76,9 +76,7 @@ FIXTURE_SETUP(backend)
 {
 	FILE *f;
 
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->buf = MAP_FAILED;
 	self->claim[0] = '\0';
 	self->limit[0] = '\0';

@@ -462,9 +462,7 @@ FIXTURE_SETUP(concurrent)
 	int ret;
 
 	memset(&self->race, 0, sizeof(self->race));
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->a_group = -1;
 	self->a_dev = -1;
 	self->race.buf = MAP_FAILED;
@@ -656,9 +654,7 @@ FIXTURE(lifecycle) {
 
 FIXTURE_SETUP(lifecycle)
 {
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->buf = MAP_FAILED;
 	if (unsupported())
 		SKIP(return, "%s", unsupported());

@@ -257,21 +257,9 @@ FIXTURE(pci) {
 
 FIXTURE_SETUP(pci)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	if (!vfio_device_is_dirty_sim(device_name))
-		SKIP(return, "%s is not a vfio_dirty_sim mdev instance",
-		     device_name);
-
-	ret = __vfio_test_device_open(&self->dev, device_name,
-				      VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
+		return;
 	self->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);

@@ -262,22 +262,11 @@ FIXTURE_VARIANT_ADD(sim, pin) {
 
 FIXTURE_SETUP(sim)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	if (!vfio_device_is_dirty_sim(device_name))
-		SKIP(return, "%s is not a vfio_dirty_sim mdev instance",
-		     device_name);
-
 	self->locked_kb = proc_self_status_kb("VmLck");
 	ASSERT_GE(self->locked_kb, 0);
-	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
+		return;
 
 	self->buf = map_anon(BUF_SIZE, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, self->buf);

@@ -269,17 +269,9 @@ FIXTURE(dma_logging) {
 
 FIXTURE_SETUP(dma_logging)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-
-	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, false))
+		return;
 	if (probe_start == -ENOTTY)
 		SKIP(return, "%s has no DMA logging: START fails with ENOTTY",
 		     device_name);

@@ -152,9 +152,7 @@ FIXTURE_SETUP(edu_dma)
 	const char *why;
 	int fd, ret;
 
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->edu.bar = NULL;
 	self->src = NULL;
 	self->dst = NULL;
@@ -163,20 +161,12 @@ FIXTURE_SETUP(edu_dma)
 	self->nr_1g = -1;
 	self->thp = NULL;
 	self->hugepages[0] = '\0';
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	why = edu_unsupported(device_name);
+	why = device_name ? edu_unsupported(device_name) : NULL;
 	if (why)
 		SKIP(return, "%s", why);
-
-	ret = __vfio_test_device_open_on(&self->dev, device_name,
-					 VFIO_TYPE1v2_IOMMU, variant->backend);
-	if (ret == -ENOENT)
-		SKIP(return, "%s is not loaded",
-		     vfio_test_backend_module(variant->backend));
-	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", device_name,
-				 vfio_test_backend_module(variant->backend),
-				 strerror(-ret));
+	if (!vfio_fixture_open_on(_metadata, &self->dev, device_name,
+				  variant->backend))
+		return;
 	ret = __edu_open(&self->edu, self->dev.device_fd);
 	ASSERT_EQ(0, ret) TH_LOG("BAR0 and bus mastering: %s", strerror(-ret));
 

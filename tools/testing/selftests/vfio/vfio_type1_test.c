@@ -130,29 +130,14 @@ FIXTURE_VARIANT_ADD_ALL_BACKENDS(type1);
 
 FIXTURE_SETUP(type1)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
 	self->limit[0] = '\0';
-	self->pci.container_fd = -1;
-	self->pci.group_fd = -1;
-	self->pci.device_fd = -1;
+	vfio_test_device_init(&self->pci);
 	self->edu.bar = NULL;
 	self->param = NULL;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-
-	ret = __vfio_test_device_open_on(&self->dev, device_name,
-					 VFIO_TYPE1v2_IOMMU, variant->backend);
-	if (ret == -ENOENT)
-		SKIP(return, "%s is not loaded",
-		     vfio_test_backend_module(variant->backend));
-	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", device_name,
-				 vfio_test_backend_module(variant->backend),
-				 strerror(-ret));
+	if (!vfio_fixture_open_on(_metadata, &self->dev, device_name,
+				  variant->backend))
+		return;
 
 	self->buf = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -74,11 +74,8 @@ int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
 	char path[64];
 	int ret;
 
-	memset(dev, 0, sizeof(*dev));
+	vfio_test_device_init(dev);
 	dev->name = name;
-	dev->container_fd = -1;
-	dev->group_fd = -1;
-	dev->device_fd = -1;
 
 	dev->group = device_group(name, &dev->is_mdev);
 	if (dev->group < 0)
@@ -277,6 +274,14 @@ int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
 		ret = -EPROTO;
 	}
 	return ret;
+}
+
+void vfio_test_device_init(struct vfio_test_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->container_fd = -1;
+	dev->group_fd = -1;
+	dev->device_fd = -1;
 }
 
 void vfio_test_device_close(struct vfio_test_device *dev)

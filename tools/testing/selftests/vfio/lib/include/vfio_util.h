@@ -205,6 +205,13 @@ int __vfio_dirty_ceiling_set(const char *value, char *saved, size_t size);
 void vfio_dirty_ceiling_restore(char *saved);
 
 /**
+ * vfio_test_device_init() - mark @dev as not open, for a setup that can
+ *	stop before it opens it
+ * @dev: the device; vfio_test_device_close() of it then closes nothing
+ */
+void vfio_test_device_init(struct vfio_test_device *dev);
+
+/**
  * vfio_test_device_close() - close what __vfio_test_device_open() opened
  * @dev: the device; safe on a partly opened one
  */
@@ -586,6 +593,68 @@ FIXTURE_VARIANT_ADD(__VA_ARGS__, stock) {				\
 FIXTURE_VARIANT_ADD(__VA_ARGS__, vfio_dirty) {				\
 	.backend = VFIO_BACKEND_VFIO_DIRTY,				\
 }
+
+#ifdef __KSELFTEST_HARNESS_H
+/**
+ * vfio_fixture_open() - a FIXTURE_SETUP()'s device, opened through a new
+ *	type1v2 container, or the test skipped
+ * @_metadata: the harness's
+ * @dev: the fixture's device; not open (vfio_test_device_init()) if skipped
+ * @name: the device the test was given, or NULL
+ * @sim_only: skip unless @name is an instance of vfio_dirty_sim
+ *
+ * Asserts that the device opens.
+ *
+ * Return: true once @dev is open; false when the test is skipped, and the
+ * setup returns.
+ */
+static inline bool vfio_fixture_open(struct __test_metadata *_metadata,
+				     struct vfio_test_device *dev,
+				     const char *name, bool sim_only)
+{
+	int ret;
+
+	vfio_test_device_init(dev);
+	if (!name)
+		SKIP(return false, "no device: " VFIO_SELFTESTS_HOWTO);
+	if (sim_only && !vfio_device_is_dirty_sim(name))
+		SKIP(return false, "%s is not a vfio_dirty_sim mdev instance",
+		     name);
+	ret = __vfio_test_device_open(dev, name, VFIO_TYPE1v2_IOMMU);
+	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", name, strerror(-ret));
+	return true;
+}
+
+/**
+ * vfio_fixture_open_on() - vfio_fixture_open() on a chosen backend
+ * @_metadata: the harness's
+ * @dev: the fixture's device; not open (vfio_test_device_init()) if skipped
+ * @name: the device the test was given, or NULL
+ * @backend: the backend the container must get; skip if it is not loaded
+ *
+ * Return: true once @dev is open; false when the test is skipped, and the
+ * setup returns.
+ */
+static inline bool vfio_fixture_open_on(struct __test_metadata *_metadata,
+					struct vfio_test_device *dev,
+					const char *name,
+					enum vfio_test_backend backend)
+{
+	const char *module = vfio_test_backend_module(backend);
+	int ret;
+
+	vfio_test_device_init(dev);
+	if (!name)
+		SKIP(return false, "no device: " VFIO_SELFTESTS_HOWTO);
+	ret = __vfio_test_device_open_on(dev, name, VFIO_TYPE1v2_IOMMU,
+					 backend);
+	if (ret == -ENOENT)
+		SKIP(return false, "%s is not loaded", module);
+	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", name, module,
+				 strerror(-ret));
+	return true;
+}
+#endif
 
 #define vfio_test_device_open(...) \
 	__vfio_assert_ok(__vfio_test_device_open(__VA_ARGS__))
