@@ -322,6 +322,7 @@ struct ctx {
 	char *va;
 	char saved_max[32];
 	char saved_chunk[32];
+	long tracking;		/* vfio_dirty_tracking_bytes() at ctx_init() */
 };
 
 static void ctx_init(struct ctx *c)
@@ -329,6 +330,7 @@ static void ctx_init(struct ctx *c)
 	memset(c, 0, sizeof(*c));
 	vfio_test_device_init(&c->dev);
 	c->va = MAP_FAILED;
+	c->tracking = vfio_dirty_tracking_bytes();
 }
 
 /* Open the device on @backend and map the region; false if skipped. */
@@ -469,6 +471,7 @@ FIXTURE_SETUP(limits)
 FIXTURE_TEARDOWN(limits)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /*
@@ -651,6 +654,7 @@ FIXTURE_SETUP(raised)
 FIXTURE_TEARDOWN(raised)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /*
@@ -1296,6 +1300,7 @@ FIXTURE_SETUP(race)
 FIXTURE_TEARDOWN(race)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /* The last sequence number the device took. */

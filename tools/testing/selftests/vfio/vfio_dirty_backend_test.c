@@ -70,6 +70,7 @@ FIXTURE(backend) {
 	char claim[8];
 	char limit[16];
 	void *buf;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(backend)
@@ -80,6 +81,7 @@ FIXTURE_SETUP(backend)
 	self->buf = MAP_FAILED;
 	self->claim[0] = '\0';
 	self->limit[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 	if (access(DIRTY_REFCNT, F_OK) || access(TYPE1_REFCNT, F_OK))
@@ -103,6 +105,7 @@ FIXTURE_SETUP(backend)
 FIXTURE_TEARDOWN(backend)
 {
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, SZ_2M);
 	if (self->claim[0])

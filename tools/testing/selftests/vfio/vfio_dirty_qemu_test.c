@@ -158,6 +158,7 @@ TEST_F_TIMEOUT(smoke, edu, 120)
 FIXTURE(migrate) {
 	struct qemu src, dst;
 	char src_uuid[64], dst_uuid[64];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 /**
@@ -217,6 +218,7 @@ FIXTURE_SETUP(migrate)
 	self->dst.qmp = -1;
 	self->src_uuid[0] = '\0';
 	self->dst_uuid[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->src_uuid, sizeof(self->src_uuid));
@@ -239,6 +241,7 @@ FIXTURE_TEARDOWN(migrate)
 		__module_param_write("vfio_dirty", "drop_reports", "0");
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	sim_remove(self->src_uuid);
 	sim_remove(self->dst_uuid);
 	unlink(QEMU_WORK_DIR "/src.ram");
@@ -463,6 +466,7 @@ FIXTURE(large) {
 	struct qemu q;
 	char uuid[64];
 	char ceiling[32];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(large) {
@@ -479,6 +483,7 @@ FIXTURE_SETUP(large)
 	self->q.qmp = -1;
 	self->uuid[0] = '\0';
 	self->ceiling[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->uuid, sizeof(self->uuid));
@@ -494,6 +499,7 @@ FIXTURE_SETUP(large)
 FIXTURE_TEARDOWN(large)
 {
 	qemu_stop(&self->q);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	vfio_dirty_ceiling_restore(self->ceiling);
 	sim_remove(self->uuid);
 }

@@ -415,7 +415,7 @@ static void baseline_take(struct __test_metadata *_metadata,
 			  struct baseline *b)
 {
 	b->locked_kb = proc_self_status_kb("VmLck");
-	b->tracking = sysfs_read_long(STATS "tracking_bytes");
+	b->tracking = vfio_dirty_tracking_bytes();
 	b->refcnt = module_refcnt("vfio_dirty");
 	ASSERT_LE(0, b->refcnt) TH_LOG("vfio_dirty is not loaded");
 	module_param_read("vfio_dirty", "chunk_size", b->chunk,
@@ -431,7 +431,7 @@ static void baseline_check(struct __test_metadata *_metadata,
 		return;
 	__module_param_write("vfio_dirty", "chunk_size", b->chunk);
 	EXPECT_EQ(b->locked_kb, proc_self_status_kb("VmLck"));
-	EXPECT_EQ(b->tracking, sysfs_read_long(STATS "tracking_bytes"));
+	EXPECT_EQ(b->tracking, vfio_dirty_tracking_bytes());
 	EXPECT_EQ(b->refcnt, module_refcnt("vfio_dirty"));
 }
 

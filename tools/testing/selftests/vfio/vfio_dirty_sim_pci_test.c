@@ -253,11 +253,13 @@ static ssize_t read_stream(int data_fd, char *buf, size_t size)
 FIXTURE(pci) {
 	struct vfio_test_device dev;
 	uint64_t *buf;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(pci)
 {
 	self->buf = MAP_FAILED;
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
 		return;
 	self->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
@@ -270,6 +272,7 @@ FIXTURE_SETUP(pci)
 FIXTURE_TEARDOWN(pci)
 {
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, BUF_SIZE);
 }

@@ -246,6 +246,7 @@ FIXTURE(sim) {
 	struct vfio_test_device dev;
 	uint64_t *buf;		/* BUF_PAGES pages mapped at TEST_IOVA */
 	long locked_kb;		/* VmLck before the test */
+	long tracking;		/* vfio_dirty_tracking_bytes() before it */
 };
 
 FIXTURE_VARIANT(sim) {
@@ -263,6 +264,7 @@ FIXTURE_VARIANT_ADD(sim, pin) {
 FIXTURE_SETUP(sim)
 {
 	self->buf = MAP_FAILED;
+	self->tracking = vfio_dirty_tracking_bytes();
 	self->locked_kb = proc_self_status_kb("VmLck");
 	ASSERT_GE(self->locked_kb, 0);
 	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
@@ -281,6 +283,7 @@ FIXTURE_TEARDOWN(sim)
 	/* Closing the device stops its writer and drops its pins. */
 	vfio_test_device_close(&self->dev);
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, BUF_SIZE);
 }

@@ -265,11 +265,13 @@ FIXTURE(dma_logging) {
 	uint64_t max_span;
 	void *buf;
 	size_t buf_size;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(dma_logging)
 {
 	self->buf = MAP_FAILED;
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (!vfio_fixture_open(_metadata, &self->dev, device_name, false))
 		return;
 	if (probe_start == -ENOTTY)
@@ -297,6 +299,7 @@ FIXTURE_TEARDOWN(dma_logging)
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, self->buf_size);
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 }
 
 /*

@@ -131,6 +131,7 @@ FIXTURE(edu_dma) {
 	/* 4 MiB holding a 2 MiB-aligned THP, and disable_hugepages to restore */
 	uint8_t *thp;
 	char hugepages[16];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(edu_dma) {
@@ -161,6 +162,7 @@ FIXTURE_SETUP(edu_dma)
 	self->nr_1g = -1;
 	self->thp = NULL;
 	self->hugepages[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	why = device_name ? edu_unsupported(device_name) : NULL;
 	if (why)
 		SKIP(return, "%s", why);
@@ -190,6 +192,7 @@ FIXTURE_TEARDOWN(edu_dma)
 	edu_close(&self->edu);
 	/* Closing the container unmaps whatever a test left mapped. */
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->src)
 		munmap(self->src, SZ_4K);
 	if (self->dst)

@@ -120,6 +120,7 @@ FIXTURE(type1) {
 	/* a module parameter of the backend, and its value to restore */
 	const char *param;
 	char param_saved[16];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(type1) {
@@ -135,6 +136,7 @@ FIXTURE_SETUP(type1)
 	vfio_test_device_init(&self->pci);
 	self->edu.bar = NULL;
 	self->param = NULL;
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (!vfio_fixture_open_on(_metadata, &self->dev, device_name,
 				  variant->backend))
 		return;
@@ -156,6 +158,7 @@ FIXTURE_TEARDOWN(type1)
 	edu_close(&self->edu);
 	vfio_test_device_close(&self->dev);
 	vfio_test_device_close(&self->pci);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->param)
 		__module_param_write(vfio_test_backend_module(variant->backend),
 				     self->param, self->param_saved);

@@ -215,6 +215,11 @@ int __module_param_write(const char *module, const char *param,
 	return write_line(path, value);
 }
 
+long vfio_dirty_tracking_bytes(void)
+{
+	return sysfs_read_long("/sys/module/vfio_dirty/stats/tracking_bytes");
+}
+
 const char *vfio_errname(int ret)
 {
 	switch (ret) {

@@ -178,6 +178,17 @@ int __module_param_write(const char *module, const char *param,
 			 const char *value);
 
 /**
+ * vfio_dirty_tracking_bytes() - /sys/module/vfio_dirty/stats/tracking_bytes
+ *
+ * The memory vfio_dirty holds for dirty tracking, in all containers: a
+ * fixture that uses vfio_dirty finds it back where it was once it closed
+ * what it opened.
+ *
+ * Return: the bytes, or -1 when vfio_dirty is not loaded.
+ */
+long vfio_dirty_tracking_bytes(void);
+
+/**
  * vfio_errname() - a negative errno as a table shows it
  * @ret: the errno, negative
  *
