@@ -35,7 +35,7 @@
  * iommu_map()ped, every page is dirty); a scenario that needs the other
  * skips.  The group scenarios also need a PCI device, bound to vfio-pci,
  * in VFIO_SELFTESTS_PCI_BDF.  The negative controls break one error path
- * (the skip_unwind parameter) and show that the sweep's checks catch it.
+ * (the break_unwind parameter) and show that the sweep's checks catch it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -925,7 +925,7 @@ FIXTURE_SETUP(broken)
 	self->inj.fd = -1;
 	if (!device_name || !vfio_device_is_dirty_sim(device_name))
 		SKIP(return, "the device is not a vfio_dirty_sim instance");
-	if (access(PARAMS "skip_unwind", F_OK))
+	if (access(PARAMS "break_unwind", F_OK))
 		SKIP(return, "vfio_dirty is built without CONFIG_VFIO_DIRTY_TEST");
 	for (i = 0; i < NR_MAPS; i++) {
 		self->buf[i] = map_anon(BUF_SIZE);
@@ -937,7 +937,7 @@ FIXTURE_TEARDOWN(broken)
 {
 	int i;
 
-	__module_param_write("vfio_dirty", "skip_unwind", "none");
+	__module_param_write("vfio_dirty", "break_unwind", "none");
 	__module_param_write("vfio_dirty", "fail_nth", "0");
 	for (i = 0; i < NR_MAPS; i++)
 		if (self->buf[i] != MAP_FAILED)
@@ -950,7 +950,7 @@ TEST_F(broken, report_clears_bits)
 	struct points reached = {};
 	unsigned int runs;
 
-	ASSERT_EQ(0, __module_param_write("vfio_dirty", "skip_unwind", "report"));
+	ASSERT_EQ(0, __module_param_write("vfio_dirty", "break_unwind", "report"));
 	EXPECT_EQ(BROKE_BITS, sweep(_metadata, scenario_named("get_bitmap"),
 				    &self->inj, self->buf, &reached, &runs) &
 		  BROKE_BITS);
@@ -962,7 +962,7 @@ TEST_F(broken, pin_stays_counted)
 	struct points reached = {};
 	unsigned int runs;
 
-	ASSERT_EQ(0, __module_param_write("vfio_dirty", "skip_unwind",
+	ASSERT_EQ(0, __module_param_write("vfio_dirty", "break_unwind",
 					  "pin_account"));
 	EXPECT_EQ(BROKE_LOCKED_VM,
 		  sweep(_metadata, scenario_named("write_pin"), &self->inj,

@@ -25,7 +25,7 @@
  *            dirty tracking (x-device-dirty-page-tracking=off) on the stock
  *            vfio_iommu_type1, the oracle, and on vfio_dirty; the device's
  *            own DMA logging, where the kernel's REPORT works; and the
- *            negative control, vfio_dirty with its drop_reports test hook
+ *            negative control, vfio_dirty with its break_reports test hook
  *            set, where the comparison must name lost pages.
  *   large    QEMU 11.0's migration blocker for a VM larger than the
  *            container's dirty bitmap can cover (max_dirty_bitmap_size * 8
@@ -166,7 +166,7 @@ FIXTURE(migrate) {
  * @backend: the backend of both containers
  * @writer: the simulated device's writer flags
  * @device_log: QEMU tracks with the device's DMA logging, not the container
- * @drop: vfio_dirty's drop_reports: reports that lose their pages
+ * @drop: vfio_dirty's break_reports: reports that lose their pages
  */
 FIXTURE_VARIANT(migrate) {
 	enum vfio_test_backend backend;
@@ -238,7 +238,7 @@ FIXTURE_TEARDOWN(migrate)
 	if (self->src_uuid[0])
 		sim_writer(self->src_uuid, "stop");
 	if (variant->drop)
-		__module_param_write("vfio_dirty", "drop_reports", "0");
+		__module_param_write("vfio_dirty", "break_reports", "0");
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
 	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
@@ -391,7 +391,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	ASSERT_TRUE(qmp_ok(&self->src, QMP_HOLD_SWITCHOVER));
 	if (variant->drop) {
 		snprintf(drop, sizeof(drop), "%d", variant->drop);
-		module_param_write("vfio_dirty", "drop_reports", drop);
+		module_param_write("vfio_dirty", "break_reports", drop);
 	}
 	t = qemu_now();
 	snprintf(cmd, sizeof(cmd),
@@ -434,7 +434,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	       sim_read_num(self->src_uuid, "write_failed"));
 	ASSERT_LT(seq_before, seq_after);
 	if (variant->drop) {
-		module_param_read("vfio_dirty", "drop_reports",
+		module_param_read("vfio_dirty", "break_reports",
 				  drop, sizeof(drop));
 		TH_LOG("vfio_dirty dropped %ld reports", variant->drop - atol(drop));
 		ASSERT_LT(atol(drop), variant->drop);
