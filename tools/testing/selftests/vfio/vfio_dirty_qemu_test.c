@@ -377,8 +377,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	snprintf(cmd, sizeof(cmd), "start %s " MIG_PATTERN " " MIG_RANGES,
 		 variant->writer);
 	ASSERT_EQ(0, sim_writer(self->src_uuid, cmd));
-	t = qemu_now() + 60;
-	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && qemu_now() < t)
+	t = now_ms() + 60 * 1e3;
+	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && now_ms() < t)
 		usleep(10 * 1000);
 	seq_before = sim_read_num(self->src_uuid, "write_seq");
 	ASSERT_LE(MIG_WRITES, seq_before);
@@ -393,7 +393,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		snprintf(drop, sizeof(drop), "%d", variant->drop);
 		module_param_write("vfio_dirty", "break_reports", drop);
 	}
-	t = qemu_now();
+	t = now_ms();
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}",
 		 incoming);
@@ -406,11 +406,11 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		     json_num(r, "dirty-sync-count") >= MIG_SYNCS))
 			break;
 		free(r);
-		ASSERT_GT(t + 120, qemu_now());
+		ASSERT_GT(t + 120 * 1e3, now_ms());
 		usleep(100 * 1000);
 	}
 	TH_LOG("migration %s after %.1f s, %lld dirty syncs: switching over",
-	       status, qemu_now() - t, json_num(r, "dirty-sync-count"));
+	       status, (now_ms() - t) / 1e3, json_num(r, "dirty-sync-count"));
 	free(r);
 	/*
 	 * 1 TB/s of switchover bandwidth: whatever the device's stop-copy
@@ -422,7 +422,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	ASSERT_NE(NULL, r);
 	json_str(r, "status", status, sizeof(status));
 	TH_LOG("migration %s in %.1f s: %lld dirty syncs, %lld ms downtime",
-	       status, qemu_now() - t, json_num(r, "dirty-sync-count"),
+	       status, (now_ms() - t) / 1e3, json_num(r, "dirty-sync-count"),
 	       json_num(r, "downtime"));
 	if (strcmp(status, "completed"))
 		TH_LOG("%s", r);
@@ -555,7 +555,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	ASSERT_TRUE(qmp_ok(&self->q, QMP_MIGRATE_TO_NOWHERE));
 
 	/* The first sync reports every section of the RAM (two: below 4G and above). */
-	t = qemu_now() + 240;
+	t = now_ms() + 240 * 1e3;
 	for (;;) {
 		r = qmp(&self->q, "{\"execute\": \"query-migrate\"}");
 		json_str(r, "status", status, sizeof(status));
@@ -563,7 +563,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 		    stat_read("requests") - requests >= 2)
 			break;
 		if ((strcmp(status, "setup") && strcmp(status, "active")) ||
-		    qemu_now() > t) {
+		    now_ms() > t) {
 			TH_LOG("%s", r);
 			break;
 		}

@@ -85,10 +85,12 @@ int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
  * enum vfio_test_backend - the IOMMU backends a container can get
  * @VFIO_BACKEND_TYPE1: the stock driver, vfio_iommu_type1
  * @VFIO_BACKEND_VFIO_DIRTY: vfio_dirty
+ * @VFIO_NR_BACKENDS: how many there are, for the tables of the benchmarks
  */
 enum vfio_test_backend {
 	VFIO_BACKEND_TYPE1,
 	VFIO_BACKEND_VFIO_DIRTY,
+	VFIO_NR_BACKENDS,
 };
 
 /**
@@ -541,6 +543,22 @@ long first_byte_not(const void *buf, size_t len, uint8_t val);
 double now_ms(void);
 
 /**
+ * median() - the median of @n values
+ * @v: the values, sorted in place
+ * @n: how many
+ *
+ * Return: the middle value, the mean of the middle two when @n is even,
+ * or -1 when @n is 0.
+ */
+double median(double *v, int n);
+
+/**
+ * dashes() - a rule of @n dashes, for a table in Markdown
+ * @n: 0 to 64
+ */
+const char *dashes(int n);
+
+/**
  * kernel_at_least() - is the running kernel @major.@minor or later?
  * @major: e.g. 6
  * @minor: e.g. 18
@@ -554,6 +572,14 @@ bool kernel_at_least(int major, int minor);
  * Return: its value, or -1 when absent.
  */
 long proc_self_status_kb(const char *field);
+
+/**
+ * proc_meminfo_kb() - a field of /proc/meminfo
+ * @field: e.g. "VmallocUsed"
+ *
+ * Return: its value in kB, or -1 when absent.
+ */
+long proc_meminfo_kb(const char *field);
 
 /**
  * bitmap_weight_bits() - number of set bits among the first @nbits
