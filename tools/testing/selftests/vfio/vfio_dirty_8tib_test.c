@@ -93,17 +93,10 @@ static uint64_t bit_of(uint64_t base, uint64_t iova)
 /* /sys/module/vfio_dirty/stats/@name, or -1 when it cannot be read. */
 static long long stat_read(const char *name)
 {
-	char path[128], buf[32] = "";
-	FILE *f;
+	char path[128];
 
 	snprintf(path, sizeof(path), STATS "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return buf[0] ? strtoll(buf, NULL, 10) : -1;
+	return sysfs_read_long(path);
 }
 
 /* A vfio_dirty parameter as a number, or -1 when it cannot be read. */

@@ -165,16 +165,8 @@ static uint64_t layout_bytes(const struct vfio_device_feature_dma_logging_range 
  */
 static bool sim_sysfs_dir(const char *name, char *dir, size_t size)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t len;
-
 	snprintf(dir, size, "/sys/bus/mdev/devices/%s", name);
-	snprintf(path, sizeof(path), "%s/mdev_type", dir);
-	len = readlink(path, link, sizeof(link) - 1);
-	if (len < 0)
-		return false;
-	link[len] = '\0';
-	return !strncmp(basename(link), SIM_MDEV_TYPE, strlen(SIM_MDEV_TYPE));
+	return vfio_device_is_dirty_sim(name);
 }
 
 static int sysfs_read_u64(const char *dir, const char *file, uint64_t *val)
@@ -233,28 +225,8 @@ static int __sysfs_write_u64(const char *dir, const char *file, uint64_t val)
 	EXPECT_EQ((uint64_t)(expected), __val) TH_LOG("%s", __file);	\
 } while (0)
 
-/* One write of the simulated device's DMA engine; 0 or a negative errno. */
-static int __sim_dma_write(int device_fd, uint64_t iova, uint64_t length,
-			   uint64_t *done, uint64_t *failed)
-{
-	struct vfio_dirty_sim_dma dma = {
-		.argsz = sizeof(dma),
-		.iova = iova,
-		.length = length,
-		.pattern = 0xd1d1d1d1d1d1d1d1ULL,
-	};
-
-	if (ioctl(device_fd, VFIO_DIRTY_SIM_DMA_WRITE, &dma))
-		return -errno;
-	*done = dma.pages_done;
-	*failed = dma.pages_failed;
-	return 0;
-}
-
-static bool test_bit64(const uint64_t *bitmap, uint64_t bit)
-{
-	return bitmap[bit / 64] & (1ULL << (bit % 64));
-}
+/* What the simulated device writes. */
+#define SIM_PATTERN	0xd1d1d1d1d1d1d1d1ULL
 
 FIXTURE(dma_logging) {
 	struct vfio_test_device dev;
@@ -614,8 +586,8 @@ TEST_F(dma_logging, report_lossless)
 
 	/* The device writes every page of every range. */
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, r[i].iova, r[i].length,
-					     &done, &failed));
+		sim_write(fd, 0, r[i].iova, r[i].length, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ(r[i].length / SZ_4K, done);
 		ASSERT_EQ(0, failed);
 	}
@@ -624,7 +596,7 @@ TEST_F(dma_logging, report_lossless)
 		iova = TEST_IOVA + page * SZ_4K;
 		/* Every written page, and nothing else: none was written. */
 		EXPECT_EQ(lossless_kind(r, iova, k) == PAGE_RANGE,
-			  test_bit64(bitmap, page))
+			  bitmap_test_bit(bitmap, page))
 			TH_LOG("page at 0x%llx", (unsigned long long)iova);
 	}
 	bits = bitmap_weight_bits(bitmap, npages);
@@ -632,18 +604,18 @@ TEST_F(dma_logging, report_lossless)
 	reported += bits;
 
 	/* Now every page that is in no range: the margins and every gap. */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA, LOSSLESS_MARGIN,
-				     &done, &failed));
+	sim_write(fd, 0, TEST_IOVA, LOSSLESS_MARGIN, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(LOSSLESS_MARGIN / SZ_4K, done);
 	for (i = 0; i + 1 < n; i++) {
 		iova = r[i].iova + r[i].length;
-		ASSERT_EQ(0, __sim_dma_write(fd, iova, r[i + 1].iova - iova,
-					     &done, &failed));
+		sim_write(fd, 0, iova, r[i + 1].iova - iova, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ((r[i + 1].iova - iova) / SZ_4K, done);
 		ASSERT_EQ(0, failed);
 	}
-	ASSERT_EQ(0, __sim_dma_write(fd, end - LOSSLESS_MARGIN,
-				     LOSSLESS_MARGIN, &done, &failed));
+	sim_write(fd, 0, end - LOSSLESS_MARGIN, LOSSLESS_MARGIN, SIM_PATTERN,
+		  &done, &failed);
 	ASSERT_EQ(LOSSLESS_MARGIN / SZ_4K, done);
 
 	memset(bitmap, 0, (npages + 63) / 64 * sizeof(*bitmap));
@@ -653,16 +625,16 @@ TEST_F(dma_logging, report_lossless)
 		switch (lossless_kind(r, iova, k)) {
 		case PAGE_RANGE:
 			/* Reported and cleared, not written since. */
-			EXPECT_FALSE(test_bit64(bitmap, page))
+			EXPECT_FALSE(bitmap_test_bit(bitmap, page))
 				TH_LOG("range page at 0x%llx",
 				       (unsigned long long)iova);
 			break;
 		case PAGE_MERGED_GAP:
 			/* Tracked because of the fitting: may be reported. */
-			in_merged += test_bit64(bitmap, page);
+			in_merged += bitmap_test_bit(bitmap, page);
 			break;
 		case PAGE_UNTRACKED:
-			EXPECT_FALSE(test_bit64(bitmap, page))
+			EXPECT_FALSE(bitmap_test_bit(bitmap, page))
 				TH_LOG("untracked page at 0x%llx",
 				       (unsigned long long)iova);
 			break;
@@ -725,16 +697,15 @@ TEST_F(dma_logging, report_boundaries)
 
 	dma_logging_start(fd, SZ_4K, &range, 1);
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA +
-					     boundary_pages[i] * SZ_4K, SZ_4K,
-					     &done, &failed));
+		sim_write(fd, 0, TEST_IOVA + boundary_pages[i] * SZ_4K, SZ_4K,
+			  SIM_PATTERN, &done, &failed);
 		ASSERT_EQ(1, done);
 	}
 	memset(bitmap, 0, bitmap_bytes);
 	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	/* Each written page is reported; then they are the only ones. */
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		EXPECT_TRUE(test_bit64(bitmap, boundary_pages[i]))
+		EXPECT_TRUE(bitmap_test_bit(bitmap, boundary_pages[i]))
 			TH_LOG("page %llu",
 			       (unsigned long long)boundary_pages[i]);
 	}
@@ -743,9 +714,8 @@ TEST_F(dma_logging, report_boundaries)
 
 	/* Again, reported in 2 MiB granules: one bit per 512 pages. */
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA +
-					     boundary_pages[i] * SZ_4K, SZ_4K,
-					     &done, &failed));
+		sim_write(fd, 0, TEST_IOVA + boundary_pages[i] * SZ_4K, SZ_4K,
+			  SIM_PATTERN, &done, &failed);
 	}
 	memset(bitmap, 0, bitmap_bytes);
 	dma_logging_report(fd, TEST_IOVA, range.length, SZ_2M, bitmap);
@@ -755,7 +725,7 @@ TEST_F(dma_logging, report_boundaries)
 		for (i = 0; i < ARRAY_SIZE(boundary_pages); i++)
 			written |= boundary_pages[i] / 512 == page / 512;
 		n += written;
-		EXPECT_EQ(written, test_bit64(bitmap, page / 512))
+		EXPECT_EQ(written, bitmap_test_bit(bitmap, page / 512))
 			TH_LOG("2 MiB block %llu", (unsigned long long)page / 512);
 	}
 	EXPECT_EQ(n, bitmap_weight_bits(bitmap, BOUNDARY_PAGES / 512));
@@ -764,8 +734,8 @@ TEST_F(dma_logging, report_boundaries)
 	 * Pages 62 to 128 written, a window of 63 to 128 reported: it clears
 	 * those 66 pages only, and page 62 is left for the next report.
 	 */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + 62 * SZ_4K, 67 * SZ_4K,
-				     &done, &failed));
+	sim_write(fd, 0, TEST_IOVA + 62 * SZ_4K, 67 * SZ_4K, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(67, done);
 	memset(bitmap, 0, bitmap_bytes);
 	dma_logging_report(fd, TEST_IOVA + 63 * SZ_4K,
@@ -775,7 +745,7 @@ TEST_F(dma_logging, report_boundaries)
 	memset(bitmap, 0, bitmap_bytes);
 	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	EXPECT_EQ(1, bitmap_weight_bits(bitmap, BOUNDARY_PAGES));
-	EXPECT_TRUE(test_bit64(bitmap, 62));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, 62));
 
 	dma_logging_stop(fd);
 	munmap(bitmap_buf, bitmap_bytes + 2 * SZ_4K);
@@ -866,8 +836,8 @@ TEST_F(dma_logging, report_window_start)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		dma_logging_start(fd, cases[i].granule, &coarse_range, 1);
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K,
-					     &done, &failed));
+		sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ(1, done);
 		snprintf(what, sizeof(what),
 			 "granule 0x%llx, window at +0x%llx, bitmap at page offset %zu",
@@ -880,7 +850,7 @@ TEST_F(dma_logging, report_window_start)
 		/* Refusing a window off the page grid would be fine too. */
 		if (!ret || cases[i].window % SZ_4K == 0) {
 			EXPECT_EQ(0, ret);
-			EXPECT_TRUE(test_bit64(bitmap, 0))
+			EXPECT_TRUE(bitmap_test_bit(bitmap, 0))
 				TH_LOG("%s: written page not reported", what);
 		}
 		EXPECT_EQ(0, damage)
@@ -913,22 +883,20 @@ TEST_F(dma_logging, report_window_end)
 	dma_logging_start(fd, GRANULE, &coarse_range, 1);
 
 	/* Over both granules, aligned: the written one only. */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
-				     &failed));
+	sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done, &failed);
 	ASSERT_EQ(1, done);
 	bitmap = canary_bitmap(page, 512, 2 * GRANULE / SZ_4K / 64);
 	dma_logging_report(fd, TEST_IOVA, 2 * GRANULE, SZ_4K, bitmap);
-	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / SZ_4K));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, SZ_1M / SZ_4K));
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap + GRANULE / SZ_4K / 64,
 					GRANULE / SZ_4K));
 	EXPECT_EQ(0, canary_damage(page, 512, 2 * GRANULE / SZ_4K / 64, &first));
 
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
-				     &failed));
+	sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done, &failed);
 	bitmap = canary_bitmap(page, 512, nwords);
 	dma_logging_report(fd, TEST_IOVA, nbits * SZ_4K, SZ_4K, bitmap);
 	damage = canary_damage(page, 512, nwords, &first);
-	EXPECT_TRUE(test_bit64(bitmap, nbits - 1));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, nbits - 1));
 	EXPECT_EQ(0, damage)
 		TH_LOG("%zu bytes written past the bitmap at page offset 512, from %zu",
 		       damage, first);
@@ -955,15 +923,15 @@ TEST_F(dma_logging, report_clears_window_only)
 	ASSERT_EQ(0, test_map(self->dev.container_fd, &self->buf,
 			      self->buf_size));
 	dma_logging_start(fd, GRANULE, &coarse_range, 1);
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + 3 * SZ_1M / 2, SZ_4K,
-				     &done, &failed));
+	sim_write(fd, 0, TEST_IOVA + 3 * SZ_1M / 2, SZ_4K, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(1, done);
 
 	memset(bitmap, 0, sizeof(bitmap));
 	dma_logging_report(fd, TEST_IOVA, SZ_1M, SZ_4K, bitmap);
 	memset(bitmap, 0, sizeof(bitmap));
 	dma_logging_report(fd, TEST_IOVA + SZ_1M, SZ_1M, SZ_4K, bitmap);
-	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / 2 / SZ_4K))
+	EXPECT_TRUE(bitmap_test_bit(bitmap, SZ_1M / 2 / SZ_4K))
 		TH_LOG("the page at 1.5 MiB was cleared by a report of [0, 1 MiB)");
 	dma_logging_stop(fd);
 }
