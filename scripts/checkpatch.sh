@@ -25,8 +25,13 @@ status=0
 echo "1..${#files[@]}"
 for f in "${files[@]}"; do
 	n=$((n + 1))
+	ignore=()
+	# FIXTURE_VARIANT_ADD_ALL_BACKENDS() expands to declarations, as the
+	# harness's own FIXTURE_*() do, which checkpatch takes for statements.
+	[ "$f" = tools/testing/selftests/vfio/lib/include/vfio_util.h ] &&
+		ignore=(--ignore MULTISTATEMENT_MACRO_USE_DO_WHILE)
 	if out=$(perl "$checkpatch" --strict --no-tree --show-types --quiet \
-			--no-summary -f "$f" 2>&1) && [ -z "$out" ]; then
+			--no-summary "${ignore[@]}" -f "$f" 2>&1) && [ -z "$out" ]; then
 		echo "ok $n checkpatch: $f"
 	else
 		echo "not ok $n checkpatch: $f"

@@ -33,18 +33,20 @@
  * A sweep arms n = 1, 2, ... in turn around one call, until the call
  * completes without the fault coming, and checks after each that the error
  * path lost and leaked nothing (tools/testing/selftests/vfio/
- * vfio_dirty_fail_nth_test.c).  To show that those checks notice, the
- * skip_unwind parameter breaks one error path on purpose
- * (enum vfio_dirty_unwind, vfio_dirty_unwind_broken()).
+ * vfio_dirty_fail_nth_test.c).
  *
- * The module parameter misreport_unmap makes the backend wrong on purpose,
- * in one way a user can see: the differential fuzzer's negative control.
+ * Negative controls.  The module parameters whose names start with
+ * "break_" break the module on purpose, each in one way a test must
+ * notice, so that the test can show it does:
  *
- * The module parameter drop_reports reaches users that cannot issue those
- * ioctls, such as QEMU: while its count lasts, each bitmap request (in any
- * container) reports no page and clears the bits as if it had, through
- * vfio_dirty_should_drop(), so that a test of a whole migration can show
- * that it notices pages lost.
+ * - break_unwind breaks one error path (enum vfio_dirty_unwind,
+ *   vfio_dirty_unwind_broken()): the fault injection sweep's control;
+ * - break_unmap_size makes every unmap that removes something report one
+ *   page too many: the differential fuzzer's control;
+ * - break_reports, while its count lasts, makes each bitmap request (in
+ *   any container) report no page and clear the bits as if it had
+ *   (vfio_dirty_should_drop()): it reaches users that cannot issue the
+ *   ioctls above, such as QEMU, for the migration test's control.
  *
  * The write-only parameter "provoke" makes the module commit, on purpose,
  * one of the bugs the sanitizer kernel reports (a leak, a lock order
@@ -269,64 +271,64 @@ static const char *const unwind_names[] = {
 };
 
 /* The error path broken on purpose, -1 for none. */
-static int skip_unwind = -1;
+static int break_unwind = -1;
 
 /**
  * vfio_dirty_unwind_broken() - is this error path broken on purpose?
  * @path: the error path
  *
- * Return: true while the skip_unwind parameter names @path.
+ * Return: true while the break_unwind parameter names @path.
  */
 bool vfio_dirty_unwind_broken(enum vfio_dirty_unwind path)
 {
-	return READ_ONCE(skip_unwind) == path;
+	return READ_ONCE(break_unwind) == path;
 }
 
-static int skip_unwind_set(const char *val, const struct kernel_param *kp)
+static int break_unwind_set(const char *val, const struct kernel_param *kp)
 {
 	int path;
 
 	if (sysfs_streq(val, "none")) {
-		WRITE_ONCE(skip_unwind, -1);
+		WRITE_ONCE(break_unwind, -1);
 		return 0;
 	}
 	path = sysfs_match_string(unwind_names, val);
 	if (path < 0)
 		return path;
-	WRITE_ONCE(skip_unwind, path);
+	WRITE_ONCE(break_unwind, path);
 	return 0;
 }
 
-static int skip_unwind_get(char *buffer, const struct kernel_param *kp)
+static int break_unwind_get(char *buffer, const struct kernel_param *kp)
 {
-	int path = READ_ONCE(skip_unwind);
+	int path = READ_ONCE(break_unwind);
 
 	return sysfs_emit(buffer, "%s\n", path < 0 ? "none" : unwind_names[path]);
 }
 
-static const struct kernel_param_ops skip_unwind_ops = {
-	.set = skip_unwind_set,
-	.get = skip_unwind_get,
+static const struct kernel_param_ops break_unwind_ops = {
+	.set = break_unwind_set,
+	.get = break_unwind_get,
 };
 
-module_param_cb(skip_unwind, &skip_unwind_ops, NULL, 0600);
-MODULE_PARM_DESC(skip_unwind,
-		 "Test only: break one error path, to show the fault injection sweep notices: report (a failed GET_BITMAP clears its bits), pin_account (a failed emulated pin stays in locked_vm), or none (default: none)");
+module_param_cb(break_unwind, &break_unwind_ops, NULL, 0600);
+MODULE_PARM_DESC(break_unwind,
+		 "Test only, breaks the module on purpose: break one error path, to show the fault injection sweep notices: report (a failed GET_BITMAP clears its bits), pin_account (a failed emulated pin stays in locked_vm), or none (default: none)");
 
 /* Bitmap requests left to drop. */
-static atomic_t drop_reports = ATOMIC_INIT(0);
+static atomic_t break_reports = ATOMIC_INIT(0);
 
 /**
  * vfio_dirty_should_drop() - report no page in this bitmap request?
  *
- * Return: true while drop_reports' count lasts, using one.
+ * Return: true while break_reports' count lasts, using one.
  */
 bool vfio_dirty_should_drop(void)
 {
-	return atomic_add_unless(&drop_reports, -1, 0);
+	return atomic_add_unless(&break_reports, -1, 0);
 }
 
-static int drop_reports_set(const char *val, const struct kernel_param *kp)
+static int break_reports_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int n;
 	int ret;
@@ -336,23 +338,23 @@ static int drop_reports_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	if (n > INT_MAX)
 		return -EINVAL;
-	atomic_set(&drop_reports, n);
+	atomic_set(&break_reports, n);
 	return 0;
 }
 
-static int drop_reports_get(char *buffer, const struct kernel_param *kp)
+static int break_reports_get(char *buffer, const struct kernel_param *kp)
 {
-	return sysfs_emit(buffer, "%d\n", atomic_read(&drop_reports));
+	return sysfs_emit(buffer, "%d\n", atomic_read(&break_reports));
 }
 
-static const struct kernel_param_ops drop_reports_ops = {
-	.set = drop_reports_set,
-	.get = drop_reports_get,
+static const struct kernel_param_ops break_reports_ops = {
+	.set = break_reports_set,
+	.get = break_reports_get,
 };
 
-module_param_cb(drop_reports, &drop_reports_ops, NULL, 0644);
-MODULE_PARM_DESC(drop_reports,
-		 "Test only: how many of the next bitmap requests report no page, clearing the bits all the same (default: 0)");
+module_param_cb(break_reports, &break_reports_ops, NULL, 0644);
+MODULE_PARM_DESC(break_reports,
+		 "Test only, breaks the module on purpose: how many of the next bitmap requests report no page, clearing the bits all the same (default: 0)");
 
 static int fail_alloc(unsigned long arg)
 {
@@ -384,21 +386,21 @@ static int storage_sizes(unsigned long arg)
 	       -EFAULT : 0;
 }
 
-static bool misreport_unmap;
-module_param(misreport_unmap, bool, 0644);
-MODULE_PARM_DESC(misreport_unmap,
-		 "Test only: report one page too many in the size of every unmap that removes something (default: N)");
+static bool break_unmap_size;
+module_param(break_unmap_size, bool, 0644);
+MODULE_PARM_DESC(break_unmap_size,
+		 "Test only, breaks the module on purpose: report one page too many in the size of every unmap that removes something (default: N)");
 
 /**
  * vfio_dirty_test_unmapped() - the size an unmap reports
  * @unmapped: the bytes it unmapped (or whose vaddr it invalidated)
  *
- * Return: @unmapped, or one page more while misreport_unmap is set and
+ * Return: @unmapped, or one page more while break_unmap_size is set and
  * @unmapped is not 0.
  */
 u64 vfio_dirty_test_unmapped(u64 unmapped)
 {
-	return unmapped && READ_ONCE(misreport_unmap) ? unmapped + PAGE_SIZE :
+	return unmapped && READ_ONCE(break_unmap_size) ? unmapped + PAGE_SIZE :
 							unmapped;
 }
 

@@ -93,17 +93,10 @@ static uint64_t bit_of(uint64_t base, uint64_t iova)
 /* /sys/module/vfio_dirty/stats/@name, or -1 when it cannot be read. */
 static long long stat_read(const char *name)
 {
-	char path[128], buf[32] = "";
-	FILE *f;
+	char path[128];
 
 	snprintf(path, sizeof(path), STATS "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return buf[0] ? strtoll(buf, NULL, 10) : -1;
+	return sysfs_read_long(path);
 }
 
 /*
@@ -347,15 +340,15 @@ struct ctx {
 	char *va;
 	char saved_max[32];
 	char saved_chunk[32];
+	long tracking;		/* vfio_dirty_tracking_bytes() at ctx_init() */
 };
 
 static void ctx_init(struct ctx *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->dev.container_fd = -1;
-	c->dev.group_fd = -1;
-	c->dev.device_fd = -1;
+	vfio_test_device_init(&c->dev);
 	c->va = MAP_FAILED;
+	c->tracking = vfio_dirty_tracking_bytes();
 }
 
 /* Open the device on @backend and map the region; false if skipped. */
@@ -452,8 +445,7 @@ static bool dev_mapped(struct __test_metadata *_metadata, struct ctx *c,
 {
 	uint64_t data[SZ_4K / 8], done = 0, failed = 0;
 
-	EXPECT_EQ(0, __sim_read(c->dev.device_fd, 0, iova, SZ_4K, data, &done,
-				&failed));
+	sim_read(c->dev.device_fd, 0, iova, SZ_4K, data, &done, &failed);
 	return done == 1;
 }
 
@@ -481,13 +473,7 @@ FIXTURE_VARIANT(limits) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(limits, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(limits, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(limits);
 
 FIXTURE_SETUP(limits)
 {
@@ -503,6 +489,7 @@ FIXTURE_SETUP(limits)
 FIXTURE_TEARDOWN(limits)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /*
@@ -533,8 +520,7 @@ TEST_F_TIMEOUT(limits, start_one_mapping, 180)
 	expect_bits(_metadata, &bm, below, ARRAY_SIZE(below),
 		    "GET_BITMAP over 8 TiB - 4 KiB");
 	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
-	ASSERT_EQ(0, __vfio_unmap(self->c.dev.container_fd, 0, SZ_8T - SZ_4K,
-				  &unmapped));
+	vfio_unmap(self->c.dev.container_fd, 0, SZ_8T - SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_8T - SZ_4K, unmapped);
 
 	/* 8 TiB, 2^31 pages: the stock driver's first refusal. */
@@ -552,8 +538,7 @@ TEST_F_TIMEOUT(limits, start_one_mapping, 180)
 		expect_bits(_metadata, &bm, &last, 1, "GET_BITMAP over 8 TiB");
 		dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	}
-	ASSERT_EQ(0, __vfio_unmap(self->c.dev.container_fd, 0, SZ_8T,
-				  &unmapped));
+	vfio_unmap(self->c.dev.container_fd, 0, SZ_8T, &unmapped);
 	EXPECT_EQ(SZ_8T, unmapped);
 	bm_free(&bm);
 	if (stock)
@@ -687,6 +672,7 @@ FIXTURE_SETUP(raised)
 FIXTURE_TEARDOWN(raised)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /*
@@ -737,7 +723,7 @@ static void track_layout(struct __test_metadata *_metadata, struct ctx *c,
 
 	/* Nothing is left. */
 	EXPECT_FALSE(dev_mapped(_metadata, c, start));
-	ASSERT_EQ(0, __vfio_unmap(c->dev.container_fd, 0, iova, &unmapped));
+	vfio_unmap(c->dev.container_fd, 0, iova, &unmapped);
 	EXPECT_EQ(0, unmapped);
 	dirty_pages(_metadata, c, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	bm_free(&bm);
@@ -1042,12 +1028,11 @@ TEST_F(raised, bad_bitmap)
 	dirty_pages(_metadata, &self->c, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	dev_write(_metadata, &self->c, 0, bit * SZ_4K);
 
-	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, 0, size, SZ_4K, bm_data(&bm),
-					     bm.bytes - 8));
-	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, 0, size, SZ_4K, bm_data(&bm),
-					       bm.bytes - 8, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, 0, size, SZ_4K, bm_data(&bm),
-					     0));
+	test_err_vfio_get_bitmap(EINVAL, fd, 0, size, SZ_4K, bm_data(&bm),
+				 bm.bytes - 8);
+	test_err_vfio_unmap_bitmap(EINVAL, fd, 0, size, SZ_4K, bm_data(&bm),
+				   bm.bytes - 8, NULL);
+	test_err_vfio_get_bitmap(EINVAL, fd, 0, size, SZ_4K, bm_data(&bm), 0);
 	for (i = 0; i < ARRAY_SIZE(pgsizes); i++) {
 		EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, 0, size, pgsizes[i],
 						     bm_data(&bm), bm.bytes))
@@ -1283,11 +1268,11 @@ TEST_F_TIMEOUT(raised, everything_dirty, 300)
 	tracking = stat_read("tracking_bytes");
 	ASSERT_GE(tracking, 0);
 	/* Past the mapping, and not page aligned. */
-	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova, size + SZ_4K));
-	EXPECT_EQ(-EINVAL, __vfio_dirty_test_set_dirty(fd, iova + 1, SZ_4K));
+	test_err_vfio_dirty_test_set_dirty(EINVAL, fd, iova, size + SZ_4K);
+	test_err_vfio_dirty_test_set_dirty(EINVAL, fd, iova + 1, SZ_4K);
 
 	/* Every span's bits are one run: no table. */
-	ASSERT_EQ(0, __vfio_dirty_test_set_dirty(fd, iova, size));
+	vfio_dirty_test_set_dirty(fd, iova, size);
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 	ASSERT_EQ(0, get_bitmap(&self->c, 0, iova + size, &bm));
 	expect_run(_metadata, &bm, variant->a.bit, npages, "GET_BITMAP");
@@ -1295,7 +1280,7 @@ TEST_F_TIMEOUT(raised, everything_dirty, 300)
 	expect_run(_metadata, &bm, 0, 0, "GET_BITMAP again");
 	EXPECT_EQ(tracking, stat_read("tracking_bytes"));
 
-	ASSERT_EQ(0, __vfio_dirty_test_set_dirty(fd, iova, size));
+	vfio_dirty_test_set_dirty(fd, iova, size);
 	ASSERT_EQ(0, unmap_bitmap(&self->c, 0, iova + size, &bm, &unmapped));
 	EXPECT_EQ(size, unmapped);
 	expect_run(_metadata, &bm, variant->a.bit, npages, "UNMAP with bitmap");
@@ -1337,6 +1322,7 @@ FIXTURE_SETUP(race)
 FIXTURE_TEARDOWN(race)
 {
 	ctx_close(&self->c);
+	EXPECT_EQ(self->c.tracking, vfio_dirty_tracking_bytes());
 }
 
 /* The last sequence number the device took. */
@@ -1344,8 +1330,7 @@ static uint64_t log_seq(struct __test_metadata *_metadata, struct ctx *c)
 {
 	uint64_t entry, seq = 0;
 
-	ASSERT_EQ(0, __sim_log_read(c->dev.device_fd, 0, RACE_IOVA, 1, &entry,
-				    &seq, NULL));
+	sim_log_read(c->dev.device_fd, 0, RACE_IOVA, 1, &entry, &seq, NULL);
 	return seq;
 }
 
@@ -1418,11 +1403,11 @@ static uint64_t race(struct __test_metadata *_metadata, struct ctx *c,
 	for (r = 0; r < rounds; r++) {
 		lost0 = lost;
 		late0 = late;
-		ASSERT_EQ(0, __sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, iova,
-					    npages, seqs, NULL, NULL));
+		sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, iova,
+			     npages, seqs, NULL, NULL);
 		map_at(_metadata, c, iova, len);
 		s0 = log_seq(_metadata, c);
-		ASSERT_EQ(0, __sim_writer_start(fd, flags, RACE_PATTERN, &range, 1));
+		sim_writer_start(fd, flags, RACE_PATTERN, &range, 1);
 		wait_seq(_metadata, c, s0 + 2);
 
 		ASSERT_EQ(0, get_bitmap(c, RACE_IOVA, size, &q));
@@ -1438,9 +1423,9 @@ static uint64_t race(struct __test_metadata *_metadata, struct ctx *c,
 		ASSERT_EQ(len, unmapped) TH_LOG("round %u", r);
 		/* Writes that start after the unmap returned, and must fail. */
 		wait_seq(_metadata, c, s_u + 2);
-		ASSERT_EQ(0, __sim_writer_stop(fd));
+		sim_writer_stop(fd);
 
-		ASSERT_EQ(0, __sim_log_read(fd, 0, iova, npages, seqs, NULL, NULL));
+		sim_log_read(fd, 0, iova, npages, seqs, NULL, NULL);
 		nq = bm_collect(&q, qbits, npages + 16);
 		nu = bm_collect(&u, ubits, npages + 16);
 		ASSERT_LE(nq, npages + 16);

@@ -70,18 +70,18 @@ FIXTURE(backend) {
 	char claim[8];
 	char limit[16];
 	void *buf;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(backend)
 {
 	FILE *f;
 
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->buf = MAP_FAILED;
 	self->claim[0] = '\0';
 	self->limit[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (!device_name)
 		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
 	if (access(DIRTY_REFCNT, F_OK) || access(TYPE1_REFCNT, F_OK))
@@ -105,6 +105,7 @@ FIXTURE_SETUP(backend)
 FIXTURE_TEARDOWN(backend)
 {
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, SZ_2M);
 	if (self->claim[0])
@@ -136,10 +137,8 @@ TEST_F(backend, claim)
 	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
 	/* The container keeps its backend when the knob changes. */
 	ASSERT_EQ(0, write_str(PARAMS "claim", "0"));
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				SZ_2M));
-	ASSERT_EQ(0, __vfio_unmap(self->dev.container_fd, TEST_IOVA, SZ_2M,
-				  &unmapped));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_unmap(self->dev.container_fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(dirty + 1, read_long(DIRTY_REFCNT));
 	vfio_test_device_close(&self->dev);
@@ -172,14 +171,14 @@ TEST_F(backend, dma_entry_limit)
 	free(info);
 
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, __vfio_map(fd, (char *)self->buf + i * SZ_4K,
-					TEST_IOVA + i * SZ_4K, SZ_4K));
-	EXPECT_EQ(-ENOSPC, __vfio_map(fd, (char *)self->buf + 3 * SZ_4K,
-				      TEST_IOVA + 3 * SZ_4K, SZ_4K));
+		vfio_map(fd, (char *)self->buf + i * SZ_4K,
+			 TEST_IOVA + i * SZ_4K, SZ_4K);
+	test_err_vfio_map(ENOSPC, fd, (char *)self->buf + 3 * SZ_4K,
+			  TEST_IOVA + 3 * SZ_4K, SZ_4K);
 	/* An unmap gives the entry back. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, NULL));
-	EXPECT_EQ(0, __vfio_map(fd, (char *)self->buf + 3 * SZ_4K,
-				TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	vfio_unmap(fd, TEST_IOVA, SZ_4K, NULL);
+	vfio_map(fd, (char *)self->buf + 3 * SZ_4K,
+		 TEST_IOVA + 3 * SZ_4K, SZ_4K);
 }
 
 TEST_F(backend, close_unaccounts)
@@ -189,8 +188,7 @@ TEST_F(backend, close_unaccounts)
 	ASSERT_GE(locked, 0);
 	ASSERT_EQ(0, write_str(PARAMS "claim", "1"));
 	ASSERT_EQ(0, open_expect(_metadata, &self->dev, true));
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				SZ_2M));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, SZ_2M);
 	/*
 	 * A device behind an IOMMU makes the container pin it all at map; the
 	 * simulated device pins what it writes through.
@@ -198,9 +196,9 @@ TEST_F(backend, close_unaccounts)
 	if (!self->dev.is_mdev) {
 		pinned_kb = SZ_2M / 1024;
 	} else if (vfio_device_is_dirty_sim(device_name)) {
-		ASSERT_EQ(0, __sim_write(self->dev.device_fd,
-					 VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA,
-					 8 * SZ_4K, 1, NULL, NULL));
+		sim_write(self->dev.device_fd,
+			  VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA,
+			  8 * SZ_4K, 1, NULL, NULL);
 		pinned_kb = 8 * SZ_4K / 1024;
 	}
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
@@ -244,8 +242,7 @@ TEST_F(backend, unload_in_use)
 	EXPECT_EQ(-1, syscall(__NR_delete_module, "vfio_dirty", O_NONBLOCK));
 	EXPECT_EQ(EWOULDBLOCK, errno);
 	EXPECT_EQ(0, access(DIRTY_REFCNT, F_OK));
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				SZ_2M));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, SZ_2M);
 }
 
 /*
@@ -443,8 +440,7 @@ TEST_F(backend, memlock_as_user)
 	bool is_mdev;
 	int b, i, ret;
 
-	ASSERT_EQ(0, __vfio_test_device_open(&self->dev, device_name,
-					     VFIO_TYPE1v2_IOMMU));
+	vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
 	is_mdev = self->dev.is_mdev;
 	snprintf(node, sizeof(node), "/dev/vfio/%d", self->dev.group);
 	vfio_test_device_close(&self->dev);

@@ -70,17 +70,10 @@ static const char *const row_names[NR_ROWS] = {
 	[ROW_CYCLES]	= "10000 x MAP+UNMAP_DMA of 4 KiB",
 };
 
-static const enum vfio_test_backend backends[] = {
-	VFIO_BACKEND_TYPE1,
-	VFIO_BACKEND_VFIO_DIRTY,
-};
-
-#define NR_BACKENDS	ARRAY_SIZE(backends)
-
 /* ms[row][backend][rep] */
-static double ms[NR_ROWS][NR_BACKENDS][MAX_REPS];
+static double ms[NR_ROWS][VFIO_NR_BACKENDS][MAX_REPS];
 static char hugepage_skip[128];
-static bool backend_missing[NR_BACKENDS];
+static bool backend_missing[VFIO_NR_BACKENDS];
 /* nr_hugepages to put back at exit, or -1. */
 static long old_nr_hugepages = -1;
 static const char *device_name;
@@ -192,13 +185,13 @@ static void run_one(unsigned int b, int rep, void *buf_4k, void *buf_2m)
 	int ret;
 
 	ret = __vfio_test_device_open_on(&dev, device_name, VFIO_TYPE1v2_IOMMU,
-					 backends[b]);
+					 b);
 	if (ret == -ENOENT) {
 		backend_missing[b] = true;
 		return;
 	}
 	if (ret)
-		die(vfio_test_backend_module(backends[b]), ret);
+		die(vfio_test_backend_module(b), ret);
 
 	time_big(dev.container_fd, buf_4k, ROW_MAP_4K, b, rep);
 	if (buf_2m)
@@ -207,30 +200,10 @@ static void run_one(unsigned int b, int rep, void *buf_4k, void *buf_2m)
 	vfio_test_device_close(&dev);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static const char *dashes(int n)
-{
-	static const char line[] = "----------------------------------------";
-
-	return line + sizeof(line) - 1 - n;
-}
-
 static void print_table(int reps, bool have_2m)
 {
 	unsigned int met = 0, rated = 0;
-	double med[NR_BACKENDS], ratio;
+	double med[VFIO_NR_BACKENDS], ratio;
 	unsigned int b;
 	int r;
 
@@ -247,7 +220,7 @@ static void print_table(int reps, bool have_2m)
 			continue;
 		}
 		printf("| %-32s |", row_names[r]);
-		for (b = 0; b < NR_BACKENDS; b++) {
+		for (b = 0; b < VFIO_NR_BACKENDS; b++) {
 			if (backend_missing[b]) {
 				printf(" %16s |", "not loaded");
 				continue;
@@ -292,8 +265,8 @@ int main(int argc, char *argv[])
 	printf("vfio_dirty_bench: device %s, %d repetitions per backend, IOVA 0x%lx\n",
 	       device_name, reps, BENCH_IOVA);
 	for (rep = 0; rep < reps; rep++) {
-		for (i = 0; i < NR_BACKENDS; i++) {
-			b = rep % 2 ? NR_BACKENDS - 1 - i : i;
+		for (i = 0; i < VFIO_NR_BACKENDS; i++) {
+			b = rep % 2 ? VFIO_NR_BACKENDS - 1 - i : i;
 			run_one(b, rep, buf_4k, buf_2m);
 		}
 	}

@@ -35,7 +35,7 @@
  * iommu_map()ped, every page is dirty); a scenario that needs the other
  * skips.  The group scenarios also need a PCI device, bound to vfio-pci,
  * in VFIO_SELFTESTS_PCI_BDF.  The negative controls break one error path
- * (the skip_unwind parameter) and show that the sweep's checks catch it.
+ * (the break_unwind parameter) and show that the sweep's checks catch it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -173,8 +173,8 @@ static const long rw_pages[] = { 63, 64, 65 };
 #define CALL_PAGE	10
 #define CALL_NPAGES	10
 
-static int sim_write(struct run *r, int map, uint32_t flags, long page,
-		     long npages)
+static int run_sim_write(struct run *r, int map, uint32_t flags, long page,
+			 long npages)
 {
 	uint64_t failed = 0;
 	int ret;
@@ -193,10 +193,10 @@ static void device_writes(struct run *r)
 	if (!r->sim)
 		return;
 	for (i = 0; i < ARRAY_SIZE(pin_pages); i++)
-		ASSERT_EQ(0, sim_write(r, 0, VFIO_DIRTY_SIM_DMA_PIN,
-				       pin_pages[i], 1));
+		ASSERT_EQ(0, run_sim_write(r, 0, VFIO_DIRTY_SIM_DMA_PIN,
+					   pin_pages[i], 1));
 	for (i = 0; i < ARRAY_SIZE(rw_pages) && r->s->nmaps > 1; i++)
-		ASSERT_EQ(0, sim_write(r, 1, 0, rw_pages[i], 1));
+		ASSERT_EQ(0, run_sim_write(r, 1, 0, rw_pages[i], 1));
 }
 
 static bool always(struct run *r, int ret, int i)
@@ -312,12 +312,13 @@ static int call_new_owner(struct run *r)
 
 static int call_write_rw(struct run *r)
 {
-	return sim_write(r, 1, 0, CALL_PAGE, CALL_NPAGES);
+	return run_sim_write(r, 1, 0, CALL_PAGE, CALL_NPAGES);
 }
 
 static int call_write_pin(struct run *r)
 {
-	return sim_write(r, 1, VFIO_DIRTY_SIM_DMA_PIN, CALL_PAGE, CALL_NPAGES);
+	return run_sim_write(r, 1, VFIO_DIRTY_SIM_DMA_PIN, CALL_PAGE,
+			     CALL_NPAGES);
 }
 
 static int call_attach(struct run *r)
@@ -924,7 +925,7 @@ FIXTURE_SETUP(broken)
 	self->inj.fd = -1;
 	if (!device_name || !vfio_device_is_dirty_sim(device_name))
 		SKIP(return, "the device is not a vfio_dirty_sim instance");
-	if (access(PARAMS "skip_unwind", F_OK))
+	if (access(PARAMS "break_unwind", F_OK))
 		SKIP(return, "vfio_dirty is built without CONFIG_VFIO_DIRTY_TEST");
 	for (i = 0; i < NR_MAPS; i++) {
 		self->buf[i] = map_anon(BUF_SIZE);
@@ -936,7 +937,7 @@ FIXTURE_TEARDOWN(broken)
 {
 	int i;
 
-	__module_param_write("vfio_dirty", "skip_unwind", "none");
+	__module_param_write("vfio_dirty", "break_unwind", "none");
 	__module_param_write("vfio_dirty", "fail_nth", "0");
 	for (i = 0; i < NR_MAPS; i++)
 		if (self->buf[i] != MAP_FAILED)
@@ -949,7 +950,7 @@ TEST_F(broken, report_clears_bits)
 	struct points reached = {};
 	unsigned int runs;
 
-	ASSERT_EQ(0, __module_param_write("vfio_dirty", "skip_unwind", "report"));
+	ASSERT_EQ(0, __module_param_write("vfio_dirty", "break_unwind", "report"));
 	EXPECT_EQ(BROKE_BITS, sweep(_metadata, scenario_named("get_bitmap"),
 				    &self->inj, self->buf, &reached, &runs) &
 		  BROKE_BITS);
@@ -961,7 +962,7 @@ TEST_F(broken, pin_stays_counted)
 	struct points reached = {};
 	unsigned int runs;
 
-	ASSERT_EQ(0, __module_param_write("vfio_dirty", "skip_unwind",
+	ASSERT_EQ(0, __module_param_write("vfio_dirty", "break_unwind",
 					  "pin_account"));
 	EXPECT_EQ(BROKE_LOCKED_VM,
 		  sweep(_metadata, scenario_named("write_pin"), &self->inj,

@@ -39,7 +39,7 @@
  *
  * Without --seed it runs the test cases: "differential" (FUZZ_DEFAULT_CALLS
  * calls in sequences of FUZZ_SEQUENCE_CALLS, or --seconds of them) and
- * "negative_control" (vfio_dirty's test hook misreport_unmap makes it
+ * "negative_control" (vfio_dirty's test hook break_unmap_size makes it
  * report one page too many in unmap.size: the fuzzer must find it, name it
  * and minimise it).
  */
@@ -1317,7 +1317,7 @@ static int fuzz_many(uint64_t seed, uint32_t seq_calls, uint64_t calls,
 	return ret;
 }
 
-#define MISREPORT "/sys/module/vfio_dirty/parameters/misreport_unmap"
+#define MISREPORT "/sys/module/vfio_dirty/parameters/break_unmap_size"
 
 /*
  * vfio_dirty's test hook makes every unmap that removes something report

@@ -42,19 +42,6 @@ static const char header[] =
 	"| RAM | backend          | kernel | QEMU sync | vfio queries | QEMU's walk |\n"
 	"|-----|------------------|--------|-----------|--------------|-------------|\n";
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n ? v[n / 2] : -1;
-}
-
 /* The kernel's GET_BITMAPs of one sync, in ms (median of SYNCS), or -1. */
 static double kernel_sync(const char *uuid, enum vfio_test_backend backend,
 			  unsigned long long ram)
@@ -76,12 +63,12 @@ static double kernel_sync(const char *uuid, enum vfio_test_backend backend,
 	      __vfio_map(dev.container_fd, region + LOW, HIGH_IOVA, high) ||
 	      __vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	for (i = 0; !ret && i < SYNCS; i++) {
-		start = qemu_now();
+		start = now_ms();
 		ret = __vfio_get_bitmap(dev.container_fd, 0, LOW, SZ_4K, bitmap,
 					LOW / SZ_4K / 8) ||
 		      __vfio_get_bitmap(dev.container_fd, HIGH_IOVA, high, SZ_4K,
 					bitmap, high / SZ_4K / 8);
-		t[i] = (qemu_now() - start) * 1e3;
+		t[i] = now_ms() - start;
 	}
 	free(bitmap);
 	if (region != MAP_FAILED)
@@ -157,7 +144,7 @@ static int qemu_syncs(const char *uuid, enum vfio_test_backend backend,
 		ret = -EPROTO;
 		if (!qmp_ok(&q, QMP_MIGRATE_TO_NOWHERE))
 			break;
-		deadline = qemu_now() + 600;
+		deadline = now_ms() + 600 * 1e3;
 		for (;;) {
 			free(r);
 			r = qmp(&q, "{\"execute\": \"query-migrate\"}");
@@ -167,7 +154,7 @@ static int qemu_syncs(const char *uuid, enum vfio_test_backend backend,
 				ret = 0;
 				break;
 			}
-			if (strcmp(status, "setup") || qemu_now() > deadline)
+			if (strcmp(status, "setup") || now_ms() > deadline)
 				break;
 			usleep(100 * 1000);
 		}
@@ -190,9 +177,6 @@ int main(void)
 	} sizes[] = {
 		{ "1T", 1ULL << 40 }, { "4T", 4ULL << 40 },
 		{ "8T", 8ULL << 40 }, { "16T", 16ULL << 40 },
-	};
-	static const enum vfio_test_backend backends[] = {
-		VFIO_BACKEND_TYPE1, VFIO_BACKEND_VFIO_DIRTY,
 	};
 	char qemu_uuid[64], own_uuid[64], ceiling[32] = "", why[128];
 	double kernel, sync_ms, vfio_ms;
@@ -217,18 +201,18 @@ int main(void)
 	       SYNCS, CEILING);
 	printf("%s", header);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		for (b = 0; b < ARRAY_SIZE(backends); b++) {
-			const char *name = vfio_test_backend_module(backends[b]);
+		for (b = 0; b < VFIO_NR_BACKENDS; b++) {
+			const char *name = vfio_test_backend_module(b);
 
 			printf("| %-3s | %-16s |", sizes[i].size, name);
 			fflush(stdout);
-			kernel = kernel_sync(own_uuid, backends[b], sizes[i].bytes);
+			kernel = kernel_sync(own_uuid, b, sizes[i].bytes);
 			if (kernel < 0) {
 				printf(" %6s | %9s | %12s | %11s |\n",
 				       "refused", "-", "-", "-");
 				continue;
 			}
-			if (qemu_syncs(qemu_uuid, backends[b], sizes[i].size,
+			if (qemu_syncs(qemu_uuid, b, sizes[i].size,
 				       &sync_ms, &vfio_ms, why, sizeof(why))) {
 				printf(" %6.2f | %s\n", kernel, why);
 				continue;

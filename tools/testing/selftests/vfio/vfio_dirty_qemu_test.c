@@ -25,7 +25,7 @@
  *            dirty tracking (x-device-dirty-page-tracking=off) on the stock
  *            vfio_iommu_type1, the oracle, and on vfio_dirty; the device's
  *            own DMA logging, where the kernel's REPORT works; and the
- *            negative control, vfio_dirty with its drop_reports test hook
+ *            negative control, vfio_dirty with its break_reports test hook
  *            set, where the comparison must name lost pages.
  *   large    QEMU 11.0's migration blocker for a VM larger than the
  *            container's dirty bitmap can cover (max_dirty_bitmap_size * 8
@@ -158,6 +158,7 @@ TEST_F_TIMEOUT(smoke, edu, 120)
 FIXTURE(migrate) {
 	struct qemu src, dst;
 	char src_uuid[64], dst_uuid[64];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 /**
@@ -165,7 +166,7 @@ FIXTURE(migrate) {
  * @backend: the backend of both containers
  * @writer: the simulated device's writer flags
  * @device_log: QEMU tracks with the device's DMA logging, not the container
- * @drop: vfio_dirty's drop_reports: reports that lose their pages
+ * @drop: vfio_dirty's break_reports: reports that lose their pages
  */
 FIXTURE_VARIANT(migrate) {
 	enum vfio_test_backend backend;
@@ -217,6 +218,7 @@ FIXTURE_SETUP(migrate)
 	self->dst.qmp = -1;
 	self->src_uuid[0] = '\0';
 	self->dst_uuid[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->src_uuid, sizeof(self->src_uuid));
@@ -236,9 +238,10 @@ FIXTURE_TEARDOWN(migrate)
 	if (self->src_uuid[0])
 		sim_writer(self->src_uuid, "stop");
 	if (variant->drop)
-		__module_param_write("vfio_dirty", "drop_reports", "0");
+		__module_param_write("vfio_dirty", "break_reports", "0");
 	qemu_stop(&self->src);
 	qemu_stop(&self->dst);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	sim_remove(self->src_uuid);
 	sim_remove(self->dst_uuid);
 	unlink(QEMU_WORK_DIR "/src.ram");
@@ -374,8 +377,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	snprintf(cmd, sizeof(cmd), "start %s " MIG_PATTERN " " MIG_RANGES,
 		 variant->writer);
 	ASSERT_EQ(0, sim_writer(self->src_uuid, cmd));
-	t = qemu_now() + 60;
-	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && qemu_now() < t)
+	t = now_ms() + 60 * 1e3;
+	while (sim_read_num(self->src_uuid, "write_seq") < MIG_WRITES && now_ms() < t)
 		usleep(10 * 1000);
 	seq_before = sim_read_num(self->src_uuid, "write_seq");
 	ASSERT_LE(MIG_WRITES, seq_before);
@@ -388,9 +391,9 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	ASSERT_TRUE(qmp_ok(&self->src, QMP_HOLD_SWITCHOVER));
 	if (variant->drop) {
 		snprintf(drop, sizeof(drop), "%d", variant->drop);
-		ASSERT_EQ(0, __module_param_write("vfio_dirty", "drop_reports", drop));
+		module_param_write("vfio_dirty", "break_reports", drop);
 	}
-	t = qemu_now();
+	t = now_ms();
 	snprintf(cmd, sizeof(cmd),
 		 "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"%s\"}}",
 		 incoming);
@@ -403,11 +406,11 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		     json_num(r, "dirty-sync-count") >= MIG_SYNCS))
 			break;
 		free(r);
-		ASSERT_GT(t + 120, qemu_now());
+		ASSERT_GT(t + 120 * 1e3, now_ms());
 		usleep(100 * 1000);
 	}
 	TH_LOG("migration %s after %.1f s, %lld dirty syncs: switching over",
-	       status, qemu_now() - t, json_num(r, "dirty-sync-count"));
+	       status, (now_ms() - t) / 1e3, json_num(r, "dirty-sync-count"));
 	free(r);
 	/*
 	 * 1 TB/s of switchover bandwidth: whatever the device's stop-copy
@@ -419,7 +422,7 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	ASSERT_NE(NULL, r);
 	json_str(r, "status", status, sizeof(status));
 	TH_LOG("migration %s in %.1f s: %lld dirty syncs, %lld ms downtime",
-	       status, qemu_now() - t, json_num(r, "dirty-sync-count"),
+	       status, (now_ms() - t) / 1e3, json_num(r, "dirty-sync-count"),
 	       json_num(r, "downtime"));
 	if (strcmp(status, "completed"))
 		TH_LOG("%s", r);
@@ -431,8 +434,8 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 	       sim_read_num(self->src_uuid, "write_failed"));
 	ASSERT_LT(seq_before, seq_after);
 	if (variant->drop) {
-		ASSERT_EQ(0, __module_param_read("vfio_dirty", "drop_reports",
-						 drop, sizeof(drop)));
+		module_param_read("vfio_dirty", "break_reports",
+				  drop, sizeof(drop));
 		TH_LOG("vfio_dirty dropped %ld reports", variant->drop - atol(drop));
 		ASSERT_LT(atol(drop), variant->drop);
 	}
@@ -463,19 +466,14 @@ FIXTURE(large) {
 	struct qemu q;
 	char uuid[64];
 	char ceiling[32];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(large) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(large, type1) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(large, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(large);
 
 FIXTURE_SETUP(large)
 {
@@ -485,6 +483,7 @@ FIXTURE_SETUP(large)
 	self->q.qmp = -1;
 	self->uuid[0] = '\0';
 	self->ceiling[0] = '\0';
+	self->tracking = vfio_dirty_tracking_bytes();
 	if (why)
 		SKIP(return, "%s", why);
 	sim_create(self->uuid, sizeof(self->uuid));
@@ -500,6 +499,7 @@ FIXTURE_SETUP(large)
 FIXTURE_TEARDOWN(large)
 {
 	qemu_stop(&self->q);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	vfio_dirty_ceiling_restore(self->ceiling);
 	sim_remove(self->uuid);
 }
@@ -519,8 +519,8 @@ TEST_F_TIMEOUT(large, blocker, 300)
 
 	sim_qdev(dev, sizeof(dev), self->uuid, true);
 	if (variant->backend == VFIO_BACKEND_VFIO_DIRTY)
-		ASSERT_EQ(0, __vfio_dirty_ceiling_set(LARGE_CEILING, self->ceiling,
-						      sizeof(self->ceiling)));
+		vfio_dirty_ceiling_set(LARGE_CEILING, self->ceiling,
+				       sizeof(self->ceiling));
 	{
 		const char *const args[] = {
 			"-machine", "q35,memory-backend=ram",
@@ -555,7 +555,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 	ASSERT_TRUE(qmp_ok(&self->q, QMP_MIGRATE_TO_NOWHERE));
 
 	/* The first sync reports every section of the RAM (two: below 4G and above). */
-	t = qemu_now() + 240;
+	t = now_ms() + 240 * 1e3;
 	for (;;) {
 		r = qmp(&self->q, "{\"execute\": \"query-migrate\"}");
 		json_str(r, "status", status, sizeof(status));
@@ -563,7 +563,7 @@ TEST_F_TIMEOUT(large, blocker, 300)
 		    stat_read("requests") - requests >= 2)
 			break;
 		if ((strcmp(status, "setup") && strcmp(status, "active")) ||
-		    qemu_now() > t) {
+		    now_ms() > t) {
 			TH_LOG("%s", r);
 			break;
 		}

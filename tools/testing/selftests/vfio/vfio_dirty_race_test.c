@@ -415,13 +415,12 @@ static void baseline_take(struct __test_metadata *_metadata,
 			  struct baseline *b)
 {
 	b->locked_kb = proc_self_status_kb("VmLck");
-	b->tracking = sysfs_read_long(STATS "tracking_bytes");
+	b->tracking = vfio_dirty_tracking_bytes();
 	b->refcnt = module_refcnt("vfio_dirty");
 	ASSERT_LE(0, b->refcnt) TH_LOG("vfio_dirty is not loaded");
-	ASSERT_EQ(0, __module_param_read("vfio_dirty", "chunk_size", b->chunk,
-					 sizeof(b->chunk)));
-	ASSERT_EQ(0, __module_param_write("vfio_dirty", "chunk_size",
-					  CHUNK_BYTES));
+	module_param_read("vfio_dirty", "chunk_size", b->chunk,
+			  sizeof(b->chunk));
+	module_param_write("vfio_dirty", "chunk_size", CHUNK_BYTES);
 }
 
 /* Once everything the test opened is closed. */
@@ -432,7 +431,7 @@ static void baseline_check(struct __test_metadata *_metadata,
 		return;
 	__module_param_write("vfio_dirty", "chunk_size", b->chunk);
 	EXPECT_EQ(b->locked_kb, proc_self_status_kb("VmLck"));
-	EXPECT_EQ(b->tracking, sysfs_read_long(STATS "tracking_bytes"));
+	EXPECT_EQ(b->tracking, vfio_dirty_tracking_bytes());
 	EXPECT_EQ(b->refcnt, module_refcnt("vfio_dirty"));
 }
 
@@ -463,19 +462,15 @@ FIXTURE_SETUP(concurrent)
 	int ret;
 
 	memset(&self->race, 0, sizeof(self->race));
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->a_group = -1;
 	self->a_dev = -1;
 	self->race.buf = MAP_FAILED;
 	if (unsupported())
 		SKIP(return, "%s", unsupported());
 	baseline_take(_metadata, &self->base);
-	ASSERT_EQ(0, __sim_instance_create(device_name, self->a_uuid,
-					   sizeof(self->a_uuid)));
-	ASSERT_EQ(0, __sim_instance_create(device_name, self->b_uuid,
-					   sizeof(self->b_uuid)));
+	sim_instance_create(device_name, self->a_uuid, sizeof(self->a_uuid));
+	sim_instance_create(device_name, self->b_uuid, sizeof(self->b_uuid));
 
 	ret = __vfio_test_device_open_on(&self->dev, device_name,
 					 VFIO_TYPE1v2_IOMMU,
@@ -528,15 +523,14 @@ static void race_start(struct __test_metadata *_metadata,
 	int i;
 
 	/* M and U are two mappings: U comes and goes alone. */
-	ASSERT_EQ(0, __vfio_map(cfd, race->buf, M_IOVA, M_PAGES * page_size));
-	ASSERT_EQ(0, __vfio_map(cfd, (char *)race->buf + M_PAGES * page_size,
-				U_IOVA, U_PAGES * page_size));
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(cfd, race->buf, M_IOVA, M_PAGES * page_size);
+	vfio_map(cfd, (char *)race->buf + M_PAGES * page_size,
+		 U_IOVA, U_PAGES * page_size);
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	race->s_start[0] = dev_seq(race->dev_fd[0]);
 	race->s_start[1] = dev_seq(race->dev_fd[1]);
-	ASSERT_EQ(0, __sim_writer_start(race->dev_fd[0], 0, 1, mu, 2));
-	ASSERT_EQ(0, __sim_writer_start(race->dev_fd[1],
-					VFIO_DIRTY_SIM_DMA_PIN, 2, &mu[1], 1));
+	sim_writer_start(race->dev_fd[0], 0, 1, mu, 2);
+	sim_writer_start(race->dev_fd[1], VFIO_DIRTY_SIM_DMA_PIN, 2, &mu[1], 1);
 
 	for (i = 0; i < NR_THREADS; i++) {
 		struct race_thread *t = &race->t[i];
@@ -587,18 +581,18 @@ TEST_F_TIMEOUT(concurrent, everything_at_once, 120)
 
 	/* A report, a full lap of instance 0's writer over M and U... */
 	memset(bits, 0, sizeof(bits));
-	ASSERT_EQ(0, __vfio_get_bitmap(cfd, M_IOVA, R_PAGES * page_size,
-				       page_size, bits, sizeof(bits)));
+	vfio_get_bitmap(cfd, M_IOVA, R_PAGES * page_size,
+			page_size, bits, sizeof(bits));
 	keep_report(race, bits, 0, R_WORDS);
 	s0 = dev_seq(fd0);
 	while (dev_seq(fd0) <= s0 + R_PAGES)
 		ASSERT_GT(t0 + WAIT_MS * 10, now_ms()) TH_LOG("writer stalled");
-	ASSERT_EQ(0, __sim_writer_stop(fd0));
-	ASSERT_EQ(0, __sim_writer_stop(race->dev_fd[1]));
+	sim_writer_stop(fd0);
+	sim_writer_stop(race->dev_fd[1]);
 	/* ...and the last report. */
 	memset(bits, 0, sizeof(bits));
-	ASSERT_EQ(0, __vfio_get_bitmap(cfd, M_IOVA, R_PAGES * page_size,
-				       page_size, bits, sizeof(bits)));
+	vfio_get_bitmap(cfd, M_IOVA, R_PAGES * page_size,
+			page_size, bits, sizeof(bits));
 	keep_report(race, bits, 0, R_WORDS);
 	n = atomic_load(&race->nr_reports);
 
@@ -606,10 +600,8 @@ TEST_F_TIMEOUT(concurrent, everything_at_once, 120)
 	seqs[1] = calloc(R_PAGES, sizeof(uint64_t));
 	ASSERT_NE(NULL, seqs[0]);
 	ASSERT_NE(NULL, seqs[1]);
-	ASSERT_EQ(0, __sim_log_read(fd0, 0, M_IOVA, R_PAGES, seqs[0], NULL,
-				    NULL));
-	ASSERT_EQ(0, __sim_log_read(race->dev_fd[1], 0, M_IOVA, R_PAGES,
-				    seqs[1], NULL, NULL));
+	sim_log_read(fd0, 0, M_IOVA, R_PAGES, seqs[0], NULL, NULL);
+	sim_log_read(race->dev_fd[1], 0, M_IOVA, R_PAGES, seqs[1], NULL, NULL);
 
 	lost = dirty_lost(race, (const uint64_t *const *)seqs, n);
 	EXPECT_EQ(0, lost);
@@ -662,9 +654,7 @@ FIXTURE(lifecycle) {
 
 FIXTURE_SETUP(lifecycle)
 {
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->buf = MAP_FAILED;
 	if (unsupported())
 		SKIP(return, "%s", unsupported());
@@ -754,28 +744,23 @@ static void unmap_in_flight(struct __test_metadata *_metadata,
 	self->buf_size = npages * page_size;
 	self->buf = map_anon(self->buf_size);
 	ASSERT_NE(MAP_FAILED, self->buf);
-	ASSERT_EQ(0, __sim_instance_create(device_name, self->uuid,
-					   sizeof(self->uuid)));
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1v2_IOMMU,
-						VFIO_BACKEND_VFIO_DIRTY));
+	sim_instance_create(device_name, self->uuid, sizeof(self->uuid));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1v2_IOMMU,
+				 VFIO_BACKEND_VFIO_DIRTY);
 	x_group = __vfio_group_open(self->uuid);
 	ASSERT_LE(0, x_group);
 	ASSERT_EQ(0, ioctl(x_group, VFIO_GROUP_SET_CONTAINER,
 			   &self->dev.container_fd));
 	x_dev = ioctl(x_group, VFIO_GROUP_GET_DEVICE_FD, self->uuid);
 	ASSERT_LE(0, x_dev);
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, M_IOVA,
-				self->buf_size));
-	ASSERT_EQ(0, __vfio_dirty(self->dev.container_fd,
-				  VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(self->dev.container_fd, self->buf, M_IOVA, self->buf_size);
+	vfio_dirty(self->dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	s_start = dev_seq(x_dev);
-	ASSERT_EQ(0, __sim_writer_start(x_dev, VFIO_DIRTY_SIM_DMA_PIN, 7,
-					&range, 1));
+	sim_writer_start(x_dev, VFIO_DIRTY_SIM_DMA_PIN, 7, &range, 1);
 	while (dev_seq(x_dev) < s_start + npages)
 		usleep(1000);
-	ASSERT_EQ(0, __sim_instance_knob_write(self->uuid, "unmap_delay_ms",
-					       "500"));
+	sim_instance_knob_write(self->uuid, "unmap_delay_ms", "500");
 	calls = instance_unmap_calls(self->uuid);
 
 	unmap.fd = self->dev.container_fd;
@@ -786,11 +771,10 @@ static void unmap_in_flight(struct __test_metadata *_metadata,
 	/* The callback has begun: the backend waits with its lock dropped. */
 	while (instance_unmap_calls(self->uuid) == calls)
 		usleep(1000);
-	ASSERT_EQ(0, __sim_writer_stop(x_dev));
+	sim_writer_stop(x_dev);
 	seqs = calloc(npages, sizeof(*seqs));
 	ASSERT_NE(NULL, seqs);
-	ASSERT_EQ(0, __sim_log_read(x_dev, 0, M_IOVA, npages, seqs, NULL,
-				    NULL));
+	sim_log_read(x_dev, 0, M_IOVA, npages, seqs, NULL, NULL);
 	ASSERT_EQ(0, pthread_create(&remover, NULL, remove_thread, &rm));
 	usleep(100 * 1000);
 	EXPECT_FALSE(atomic_load(&rm.done));
@@ -846,17 +830,15 @@ TEST_F_TIMEOUT(lifecycle, close_during_long_report, 120)
 	pthread_t reporter;
 	int ret;
 
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1v2_IOMMU,
-						VFIO_BACKEND_VFIO_DIRTY));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1v2_IOMMU,
+				 VFIO_BACKEND_VFIO_DIRTY);
 	self->buf_size = size;
 	self->buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, rep.iova,
-				size));
-	ASSERT_EQ(0, __vfio_dirty(self->dev.container_fd,
-				  VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(self->dev.container_fd, self->buf, rep.iova, size);
+	vfio_dirty(self->dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	ret = __vfio_dirty_test_set_dirty(self->dev.container_fd, rep.iova,
 					  size);
 	if (ret == -ENOTTY)

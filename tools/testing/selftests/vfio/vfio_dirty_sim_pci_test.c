@@ -216,8 +216,8 @@ static long dirty_pages(struct __test_metadata *_metadata, int container_fd)
 {
 	uint64_t bitmap[BUF_PAGES / 64] = {};
 
-	EXPECT_EQ(0, __vfio_get_bitmap(container_fd, TEST_IOVA, BUF_SIZE,
-				       page_size, bitmap, sizeof(bitmap)));
+	vfio_get_bitmap(container_fd, TEST_IOVA, BUF_SIZE,
+			page_size, bitmap, sizeof(bitmap));
 	return bitmap_weight_bits(bitmap, BUF_PAGES);
 }
 
@@ -253,36 +253,26 @@ static ssize_t read_stream(int data_fd, char *buf, size_t size)
 FIXTURE(pci) {
 	struct vfio_test_device dev;
 	uint64_t *buf;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(pci)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	if (!vfio_device_is_dirty_sim(device_name))
-		SKIP(return, "%s is not a vfio_dirty_sim mdev instance",
-		     device_name);
-
-	ret = __vfio_test_device_open(&self->dev, device_name,
-				      VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	self->tracking = vfio_dirty_tracking_bytes();
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
+		return;
 	self->buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 0x5a, BUF_SIZE);
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				BUF_SIZE));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, BUF_SIZE);
 }
 
 FIXTURE_TEARDOWN(pci)
 {
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, BUF_SIZE);
 }
@@ -403,7 +393,7 @@ TEST_F(pci, bar0_writer)
 	EXPECT_EQ(0, bar0_write(fd, VFIO_DIRTY_SIM_REG_PATTERN, 1));
 	EXPECT_EQ(PATTERN, bar0_read(fd, VFIO_DIRTY_SIM_REG_PATTERN));
 	/* The ioctl sees the same, one writer. */
-	EXPECT_EQ(-EBUSY, __sim_writer_start(fd, 0, PATTERN, r, 1));
+	test_err_sim_writer_start(EBUSY, fd, 0, PATTERN, r, 1);
 
 	/* 32-bit halves: clearing CTRL's low half stops it. */
 	EXPECT_EQ(4, pwrite(fd, &(uint32_t){ 0 }, 4,
@@ -423,8 +413,8 @@ TEST_F(pci, bar0_writer)
 	}
 
 	/* A writer started by the ioctl reads back in the registers. */
-	ASSERT_EQ(0, __sim_writer_start(fd, VFIO_DIRTY_SIM_DMA_PIN |
-					VFIO_DIRTY_SIM_WRITER_STAMP, 7, &r[1], 1));
+	sim_writer_start(fd, VFIO_DIRTY_SIM_DMA_PIN |
+			 VFIO_DIRTY_SIM_WRITER_STAMP, 7, &r[1], 1);
 	EXPECT_EQ(VFIO_DIRTY_SIM_CTRL_RUN | VFIO_DIRTY_SIM_DMA_PIN |
 		  VFIO_DIRTY_SIM_WRITER_STAMP,
 		  bar0_read(fd, VFIO_DIRTY_SIM_REG_CTRL));
@@ -435,7 +425,7 @@ TEST_F(pci, bar0_writer)
 	/* A reset stops it. */
 	ASSERT_EQ(0, ioctl(fd, VFIO_DEVICE_RESET));
 	EXPECT_EQ(0, bar0_read(fd, VFIO_DIRTY_SIM_REG_CTRL));
-	EXPECT_EQ(-ENOENT, __sim_writer_stop(fd));
+	test_err_sim_writer_stop(ENOENT, fd);
 }
 
 static const char *const state_names[] = {
@@ -523,7 +513,7 @@ TEST_F(pci, migration_stop_pauses_writer)
 	char cmd[128], state[256];
 	long p;
 
-	ASSERT_EQ(0, __vfio_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	snprintf(cmd, sizeof(cmd), "start stamp %#llx %#llx:%#llx",
 		 PATTERN, (unsigned long long)TEST_IOVA,
 		 (unsigned long long)BUF_SIZE);
@@ -567,7 +557,7 @@ TEST_F(pci, migration_stop_pauses_writer)
 	EXPECT_EQ(0, writer_cmd(device_name, "stop"));
 	sim_attr(device_name, "writer", state, sizeof(state));
 	EXPECT_STREQ("stopped", state);
-	EXPECT_EQ(0, __vfio_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(container, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /* Save the state of the fixture's device, its writer started and paused. */
@@ -625,18 +615,18 @@ TEST_F(pci, migration_save_resume)
 	len = save_state(_metadata, fd, r, stream, sizeof(stream));
 	ASSERT_GT(len, 0);
 
-	ASSERT_EQ(0, __sim_instance_create(NULL, uuid, sizeof(uuid)));
+	sim_instance_create(NULL, uuid, sizeof(uuid));
 	/* A new instance, never opened, runs and has no writer. */
 	sim_attr(uuid, "migration_state", state, sizeof(state));
 	EXPECT_STREQ("running", state);
 	sim_attr(uuid, "writer", state, sizeof(state));
 	EXPECT_STREQ("stopped", state);
-	ASSERT_EQ(0, __vfio_test_device_open(&dst, uuid, VFIO_TYPE1v2_IOMMU));
+	vfio_test_device_open(&dst, uuid, VFIO_TYPE1v2_IOMMU);
 	dfd = dst.device_fd;
 	dbuf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, dbuf);
-	ASSERT_EQ(0, __vfio_map(dst.container_fd, dbuf, TEST_IOVA, BUF_SIZE));
+	vfio_map(dst.container_fd, dbuf, TEST_IOVA, BUF_SIZE);
 
 	EXPECT_EQ(0, load_state(_metadata, dfd, stream, len));
 	EXPECT_EQ(VFIO_DEVICE_STATE_STOP, mig_get(dfd));
@@ -766,8 +756,8 @@ TEST_F(pci, sysfs_writer)
 		 (unsigned long long)page_size);
 	ASSERT_EQ(0, writer_cmd(device_name, cmd));
 	EXPECT_EQ(-EBUSY, writer_cmd(device_name, cmd));
-	EXPECT_EQ(-EBUSY, __sim_writer_start(fd, 0, 1, (void *)&(struct
-			 vfio_dirty_sim_range){ TEST_IOVA, page_size }, 1));
+	test_err_sim_writer_start(EBUSY, fd, 0, 1, (void *)&(struct
+		vfio_dirty_sim_range){ TEST_IOVA, page_size }, 1);
 	sim_attr(device_name, "writer", state, sizeof(state));
 	snprintf(cmd, sizeof(cmd), "running pin,stamp %#llx %#llx:%#llx,%#llx:%#llx",
 		 PATTERN, (unsigned long long)page_iova(0),
@@ -779,8 +769,7 @@ TEST_F(pci, sysfs_writer)
 	EXPECT_EQ(0, writer_cmd(device_name, "stop\n"));
 
 	/* write_log, write_seq and write_failed agree with the ioctl. */
-	ASSERT_EQ(0, __sim_log_read(fd, 0, TEST_IOVA, BUF_PAGES, ioctl_seqs,
-				    &seq, &failed));
+	sim_log_read(fd, 0, TEST_IOVA, BUF_PAGES, ioctl_seqs, &seq, &failed);
 	ASSERT_EQ(0, read_write_log(device_name, TEST_IOVA / page_size,
 				    seqs, BUF_PAGES));
 	EXPECT_EQ(0, memcmp(seqs, ioctl_seqs, sizeof(seqs)));

@@ -153,7 +153,7 @@ static uint64_t log_seq(struct __test_metadata *_metadata, int fd,
 {
 	uint64_t entry, seq;
 
-	ASSERT_EQ(0, __sim_log_read(fd, 0, TEST_IOVA, 1, &entry, &seq, failed));
+	sim_log_read(fd, 0, TEST_IOVA, 1, &entry, &seq, failed);
 	return seq;
 }
 
@@ -161,8 +161,7 @@ static uint64_t log_seq(struct __test_metadata *_metadata, int fd,
 static void log_pages(struct __test_metadata *_metadata, int fd,
 		      uint64_t *seqs)
 {
-	ASSERT_EQ(0, __sim_log_read(fd, 0, TEST_IOVA, BUF_PAGES, seqs, NULL,
-				    NULL));
+	sim_log_read(fd, 0, TEST_IOVA, BUF_PAGES, seqs, NULL, NULL);
 }
 
 /* Forget the log of @npages pages from page @first, and the failed count. */
@@ -172,8 +171,8 @@ static void log_clear(struct __test_metadata *_metadata, int fd, long first,
 	uint64_t *seqs = calloc(npages, sizeof(*seqs));
 
 	ASSERT_NE(NULL, seqs);
-	ASSERT_EQ(0, __sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR,
-				    page_iova(first), npages, seqs, NULL, NULL));
+	sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR,
+		     page_iova(first), npages, seqs, NULL, NULL);
 	free(seqs);
 }
 
@@ -219,9 +218,9 @@ static void get_bitmap(struct __test_metadata *_metadata, int container_fd,
 		       uint64_t *bitmap)
 {
 	memset(bitmap, 0, BITMAP_WORDS * sizeof(*bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(container_fd, TEST_IOVA, BUF_SIZE,
-				       page_size, bitmap,
-				       BITMAP_WORDS * sizeof(*bitmap)));
+	vfio_get_bitmap(container_fd, TEST_IOVA, BUF_SIZE,
+			page_size, bitmap,
+			BITMAP_WORDS * sizeof(*bitmap));
 }
 
 /* The device writes pages [@page, @page + @npages) with pattern(@n): all. */
@@ -230,8 +229,8 @@ static void write_pages(struct __test_metadata *_metadata, int fd,
 {
 	uint64_t done;
 
-	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(page), npages * page_size,
-				 pattern(n), &done, NULL));
+	sim_write(fd, flags, page_iova(page), npages * page_size,
+		  pattern(n), &done, NULL);
 	EXPECT_EQ(npages, done);
 }
 
@@ -247,6 +246,7 @@ FIXTURE(sim) {
 	struct vfio_test_device dev;
 	uint64_t *buf;		/* BUF_PAGES pages mapped at TEST_IOVA */
 	long locked_kb;		/* VmLck before the test */
+	long tracking;		/* vfio_dirty_tracking_bytes() before it */
 };
 
 FIXTURE_VARIANT(sim) {
@@ -263,28 +263,17 @@ FIXTURE_VARIANT_ADD(sim, pin) {
 
 FIXTURE_SETUP(sim)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	if (!vfio_device_is_dirty_sim(device_name))
-		SKIP(return, "%s is not a vfio_dirty_sim mdev instance",
-		     device_name);
-
+	self->tracking = vfio_dirty_tracking_bytes();
 	self->locked_kb = proc_self_status_kb("VmLck");
 	ASSERT_GE(self->locked_kb, 0);
-	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, true))
+		return;
 
 	self->buf = map_anon(BUF_SIZE, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, FILL_BYTE, BUF_SIZE);
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				BUF_SIZE));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, BUF_SIZE);
 }
 
 FIXTURE_TEARDOWN(sim)
@@ -294,6 +283,7 @@ FIXTURE_TEARDOWN(sim)
 	/* Closing the device stops its writer and drops its pins. */
 	vfio_test_device_close(&self->dev);
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, BUF_SIZE);
 }
@@ -321,9 +311,9 @@ TEST_F(sim, write_pattern)
 		memset(self->buf, FILL_BYTE, BUF_SIZE);
 		for (p = 0; p < BUF_PAGES; p++)
 			expect[p] = p >= first && p < last ? pattern(i) : FILL_WORD;
-		ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(first),
-					 spans[i].npages * page_size, pattern(i),
-					 &done, &failed));
+		sim_write(fd, variant->flags, page_iova(first),
+			  spans[i].npages * page_size, pattern(i),
+			  &done, &failed);
 		EXPECT_EQ(spans[i].npages, done);
 		EXPECT_EQ(0, failed);
 		EXPECT_EQ(-1, first_wrong_page(self->buf, expect, BUF_PAGES))
@@ -348,11 +338,11 @@ TEST_F(sim, write_across_mappings)
 	memset(next, FILL_BYTE, BUF_SIZE);
 	data = malloc(6 * page_size);
 	ASSERT_NE(NULL, data);
-	ASSERT_EQ(0, __vfio_map(cfd, next, page_iova(BUF_PAGES), BUF_SIZE));
+	vfio_map(cfd, next, page_iova(BUF_PAGES), BUF_SIZE);
 
 	/* The last three pages of the fixture's mapping, the first three of next. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(BUF_PAGES - 3),
-				 6 * page_size, pattern(0), &done, &failed));
+	sim_write(fd, variant->flags, page_iova(BUF_PAGES - 3),
+		  6 * page_size, pattern(0), &done, &failed);
 	EXPECT_EQ(6, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(buf, BUF_SIZE - 3 * page_size, FILL_WORD));
@@ -362,13 +352,13 @@ TEST_F(sim, write_across_mappings)
 	EXPECT_EQ(0, words_not((char *)next + 3 * page_size,
 			       BUF_SIZE - 3 * page_size, FILL_WORD));
 
-	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 3), 6 * page_size,
-				data, &done, &failed));
+	sim_read(fd, 0, page_iova(BUF_PAGES - 3), 6 * page_size,
+		 data, &done, &failed);
 	EXPECT_EQ(6, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(data, 6 * page_size, pattern(0)));
 
-	ASSERT_EQ(0, __vfio_unmap(cfd, page_iova(BUF_PAGES), BUF_SIZE, NULL));
+	vfio_unmap(cfd, page_iova(BUF_PAGES), BUF_SIZE, NULL);
 	munmap(next, BUF_SIZE);
 	free(data);
 }
@@ -387,18 +377,18 @@ TEST_F(sim, write_unmapped)
 	s0 = log_seq(_metadata, fd, NULL);
 
 	/* The last two pages of the mapping, then three unmapped ones. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(BUF_PAGES - 2),
-				 5 * page_size, pattern(0), &done, &failed));
+	sim_write(fd, variant->flags, page_iova(BUF_PAGES - 2),
+		  5 * page_size, pattern(0), &done, &failed);
 	EXPECT_EQ(2, done);
 	EXPECT_EQ(3, failed);
 	/* Three unmapped pages, then the first two of the mapping. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(-3),
-				 5 * page_size, pattern(1), &done, &failed));
+	sim_write(fd, variant->flags, page_iova(-3),
+		  5 * page_size, pattern(1), &done, &failed);
 	EXPECT_EQ(2, done);
 	EXPECT_EQ(3, failed);
 	/* Nothing mapped at all. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, NOWHERE_IOVA,
-				 4 * page_size, pattern(2), &done, &failed));
+	sim_write(fd, variant->flags, NOWHERE_IOVA,
+		  4 * page_size, pattern(2), &done, &failed);
 	EXPECT_EQ(0, done);
 	EXPECT_EQ(4, failed);
 
@@ -413,14 +403,13 @@ TEST_F(sim, write_unmapped)
 	/* Every page took a number; the failed ones are counted, not logged. */
 	EXPECT_EQ(s0 + 14, log_seq(_metadata, fd, &log_failed));
 	EXPECT_EQ(10, log_failed);
-	ASSERT_EQ(0, __sim_log_read(fd, 0, page_iova(BUF_PAGES - 2), 5, seqs,
-				    NULL, NULL));
+	sim_log_read(fd, 0, page_iova(BUF_PAGES - 2), 5, seqs, NULL, NULL);
 	EXPECT_EQ(s0 + 1, seqs[0]);
 	EXPECT_EQ(s0 + 2, seqs[1]);
 	EXPECT_EQ(0, seqs[2]);
 	EXPECT_EQ(0, seqs[3]);
 	EXPECT_EQ(0, seqs[4]);
-	ASSERT_EQ(0, __sim_log_read(fd, 0, page_iova(-3), 5, seqs, NULL, NULL));
+	sim_log_read(fd, 0, page_iova(-3), 5, seqs, NULL, NULL);
 	EXPECT_EQ(0, seqs[0]);
 	EXPECT_EQ(0, seqs[1]);
 	EXPECT_EQ(0, seqs[2]);
@@ -428,8 +417,8 @@ TEST_F(sim, write_unmapped)
 	EXPECT_EQ(s0 + 10, seqs[4]);
 
 	/* A read fails the same way; it is no write, so it is not counted. */
-	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
-				data, &done, &failed));
+	sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
+		 data, &done, &failed);
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(1, failed);
 	EXPECT_EQ(0, words_not(data, page_size, pattern(0)));
@@ -466,8 +455,8 @@ TEST_F(sim, read_back)
 		uint64_t bytes = spans[s].npages * page_size;
 
 		memset(data, 0xa5, BUF_SIZE);
-		ASSERT_EQ(0, __sim_read(fd, 0, page_iova(spans[s].first), bytes,
-					data, &done, &failed));
+		sim_read(fd, 0, page_iova(spans[s].first), bytes,
+			 data, &done, &failed);
 		EXPECT_EQ(spans[s].npages, done);
 		EXPECT_EQ(0, failed);
 		EXPECT_EQ(0, memcmp(data, (char *)copy + spans[s].first * page_size,
@@ -481,12 +470,12 @@ TEST_F(sim, read_back)
 	EXPECT_EQ(0, memcmp(self->buf, copy, BUF_SIZE));
 
 	/* What the device writes, it reads back. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(10),
-				 3 * page_size, pattern(0), &done, &failed));
+	sim_write(fd, variant->flags, page_iova(10),
+		  3 * page_size, pattern(0), &done, &failed);
 	EXPECT_EQ(3, done);
 	for (i = 10 * page_size / 8; i < 13 * page_size / 8; i++)
 		copy[i] = pattern(0);
-	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, &failed));
+	sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, &failed);
 	EXPECT_EQ(BUF_PAGES, done);
 	EXPECT_EQ(0, memcmp(data, copy, BUF_SIZE));
 	EXPECT_EQ(0, memcmp(self->buf, copy, BUF_SIZE));
@@ -507,34 +496,34 @@ TEST_F_TIMEOUT(sim, dma_max, 120)
 	data = map_anon(max, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, data);
 	memset(big, FILL_BYTE, max);
-	ASSERT_EQ(0, __vfio_map(cfd, big, BIG_IOVA, max));
+	vfio_map(cfd, big, BIG_IOVA, max);
 	log_clear(_metadata, fd, 0, 1);
 
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, BIG_IOVA, max, pattern(0),
-				 &done, &failed));
+	sim_write(fd, variant->flags, BIG_IOVA, max, pattern(0),
+		  &done, &failed);
 	EXPECT_EQ(npages, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(big, max, pattern(0)));
-	ASSERT_EQ(0, __sim_read(fd, 0, BIG_IOVA, max, data, &done, &failed));
+	sim_read(fd, 0, BIG_IOVA, max, data, &done, &failed);
 	EXPECT_EQ(npages, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(data, max, pattern(0)));
 
-	EXPECT_EQ(-EINVAL, __sim_write(fd, variant->flags, BIG_IOVA,
-				       max + page_size, pattern(1), NULL, NULL));
-	EXPECT_EQ(-EINVAL, __sim_read(fd, 0, BIG_IOVA, max + page_size, data,
-				      NULL, NULL));
+	test_err_sim_write(EINVAL, fd, variant->flags, BIG_IOVA,
+			   max + page_size, pattern(1), NULL, NULL);
+	test_err_sim_read(EINVAL, fd, 0, BIG_IOVA, max + page_size, data,
+			  NULL, NULL);
 	EXPECT_EQ(0, words_not(big, max, pattern(0)));
 
 	/* The largest transfer to nowhere runs, and fails page by page. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, NOWHERE_IOVA, max,
-				 pattern(2), &done, &failed));
+	sim_write(fd, variant->flags, NOWHERE_IOVA, max,
+		  pattern(2), &done, &failed);
 	EXPECT_EQ(0, done);
 	EXPECT_EQ(npages, failed);
 	log_seq(_metadata, fd, &log_failed);
 	EXPECT_EQ(npages, log_failed);
 
-	ASSERT_EQ(0, __vfio_unmap(cfd, BIG_IOVA, max, NULL));
+	vfio_unmap(cfd, BIG_IOVA, max, NULL);
 	munmap(big, max);
 	munmap(data, max);
 }
@@ -558,17 +547,17 @@ TEST_F(sim, log_seq)
 	log_pages(_metadata, fd, seqs);
 	EXPECT_EQ(-1, first_diff(seqs, expect, BUF_PAGES));
 
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(3), page_size,
-				 pattern(0), NULL, NULL));
+	sim_write(fd, variant->flags, page_iova(3), page_size,
+		  pattern(0), NULL, NULL);
 	expect[3] = s0 + 1;
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(5),
-				 4 * page_size, pattern(1), NULL, NULL));
+	sim_write(fd, variant->flags, page_iova(5),
+		  4 * page_size, pattern(1), NULL, NULL);
 	expect[5] = s0 + 2;
 	expect[6] = s0 + 3;
 	expect[7] = s0 + 4;
 	expect[8] = s0 + 5;
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(3), page_size,
-				 pattern(2), NULL, NULL));
+	sim_write(fd, variant->flags, page_iova(3), page_size,
+		  pattern(2), NULL, NULL);
 	expect[3] = s0 + 6;
 	log_pages(_metadata, fd, seqs);
 	EXPECT_EQ(-1, first_diff(seqs, expect, BUF_PAGES));
@@ -576,21 +565,20 @@ TEST_F(sim, log_seq)
 	EXPECT_EQ(0, failed);
 
 	/* A page that fails takes a number too, and is counted, not logged. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(BUF_PAGES - 1),
-				 2 * page_size, pattern(3), &done, NULL));
+	sim_write(fd, variant->flags, page_iova(BUF_PAGES - 1),
+		  2 * page_size, pattern(3), &done, NULL);
 	EXPECT_EQ(1, done);
 	expect[BUF_PAGES - 1] = s0 + 7;
 	log_pages(_metadata, fd, seqs);
 	EXPECT_EQ(-1, first_diff(seqs, expect, BUF_PAGES));
 	EXPECT_EQ(s0 + 8, log_seq(_metadata, fd, &failed));
 	EXPECT_EQ(1, failed);
-	ASSERT_EQ(0, __sim_log_read(fd, 0, page_iova(BUF_PAGES), 1, seqs, NULL,
-				    NULL));
+	sim_log_read(fd, 0, page_iova(BUF_PAGES), 1, seqs, NULL, NULL);
 	EXPECT_EQ(0, seqs[0]);
 
 	/* Reads are not logged and take no number. */
-	ASSERT_EQ(0, __sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
-				data, NULL, NULL));
+	sim_read(fd, 0, page_iova(BUF_PAGES - 1), 2 * page_size,
+		 data, NULL, NULL);
 	EXPECT_EQ(s0 + 8, log_seq(_metadata, fd, &failed));
 	EXPECT_EQ(1, failed);
 	log_pages(_metadata, fd, seqs);
@@ -606,21 +594,20 @@ TEST_F(sim, log_clear)
 
 	log_clear(_metadata, fd, 0, 4);
 	s0 = log_seq(_metadata, fd, NULL);
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(0),
-				 4 * page_size, pattern(0), NULL, NULL));
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, NOWHERE_IOVA,
-				 2 * page_size, pattern(0), NULL, NULL));
+	sim_write(fd, variant->flags, page_iova(0),
+		  4 * page_size, pattern(0), NULL, NULL);
+	sim_write(fd, variant->flags, NOWHERE_IOVA,
+		  2 * page_size, pattern(0), NULL, NULL);
 
-	ASSERT_EQ(0, __sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, page_iova(1),
-				    2, seqs, &seq, &failed));
+	sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, page_iova(1),
+		     2, seqs, &seq, &failed);
 	EXPECT_EQ(s0 + 2, seqs[0]);
 	EXPECT_EQ(s0 + 3, seqs[1]);
 	EXPECT_EQ(s0 + 6, seq);
 	EXPECT_EQ(2, failed);
 
 	/* Only the pages read are forgotten; the numbers go on. */
-	ASSERT_EQ(0, __sim_log_read(fd, 0, page_iova(0), 4, seqs, &seq,
-				    &failed));
+	sim_log_read(fd, 0, page_iova(0), 4, seqs, &seq, &failed);
 	EXPECT_EQ(s0 + 1, seqs[0]);
 	EXPECT_EQ(0, seqs[1]);
 	EXPECT_EQ(0, seqs[2]);
@@ -628,10 +615,9 @@ TEST_F(sim, log_clear)
 	EXPECT_EQ(s0 + 6, seq);
 	EXPECT_EQ(0, failed);
 
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, page_iova(1), page_size,
-				 pattern(1), NULL, NULL));
-	ASSERT_EQ(0, __sim_log_read(fd, 0, page_iova(0), 4, seqs, &seq,
-				    &failed));
+	sim_write(fd, variant->flags, page_iova(1), page_size,
+		  pattern(1), NULL, NULL);
+	sim_log_read(fd, 0, page_iova(0), 4, seqs, &seq, &failed);
 	EXPECT_EQ(s0 + 1, seqs[0]);
 	EXPECT_EQ(s0 + 7, seqs[1]);
 	EXPECT_EQ(0, seqs[2]);
@@ -706,8 +692,8 @@ TEST_F(sim, dma_errors)
 	rd.iova = TEST_IOVA;
 
 	/* Bad user pointers: the argument, and the buffer of a read. */
-	EXPECT_EQ(-EFAULT, __sim_ioctl(fd, dma_write, none));
-	EXPECT_EQ(-EFAULT, __sim_ioctl(fd, dma_read, none));
+	test_err_sim_ioctl(EFAULT, fd, dma_write, none);
+	test_err_sim_ioctl(EFAULT, fd, dma_read, none);
 	EXPECT_ARG_ERR(-EFAULT, fd, dma_read, rd, data, (uintptr_t)none);
 	EXPECT_ARG_ERR(-EFAULT, fd, dma_read, rd, data, (uintptr_t)ro);
 
@@ -717,10 +703,10 @@ TEST_F(sim, dma_errors)
 	EXPECT_EQ(0, failed);
 
 	/* The device still works. */
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, TEST_IOVA, page_size,
-				 pattern(1), &done, NULL));
+	sim_write(fd, variant->flags, TEST_IOVA, page_size,
+		  pattern(1), &done, NULL);
 	EXPECT_EQ(1, done);
-	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, page_size, data, &done, NULL));
+	sim_read(fd, 0, TEST_IOVA, page_size, data, &done, NULL);
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(0, words_not(data, page_size, pattern(1)));
 	EXPECT_EQ(0, words_not(self->buf, page_size, pattern(1)));
@@ -750,10 +736,10 @@ TEST_F(sim, log_errors)
 
 	/* Something to forget: a page written, a write failed. */
 	log_clear(_metadata, fd, 0, 1);
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, TEST_IOVA, page_size,
-				 pattern(0), NULL, NULL));
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, NOWHERE_IOVA, page_size,
-				 pattern(0), NULL, NULL));
+	sim_write(fd, variant->flags, TEST_IOVA, page_size,
+		  pattern(0), NULL, NULL);
+	sim_write(fd, variant->flags, NOWHERE_IOVA, page_size,
+		  pattern(0), NULL, NULL);
 	s1 = log_seq(_metadata, fd, &failed) - 1;
 	EXPECT_EQ(1, failed);
 
@@ -776,21 +762,21 @@ TEST_F(sim, log_errors)
 	log.iova = TOP_IOVA;
 	EXPECT_ARG_ERR(-EINVAL, fd, log_read, log, npages, 2);
 	log.iova = TEST_IOVA;
-	EXPECT_EQ(-EFAULT, __sim_ioctl(fd, log_read, none));
+	test_err_sim_ioctl(EFAULT, fd, log_read, none);
 
 	/* Nothing was forgotten. */
-	ASSERT_EQ(0, __sim_log_read(fd, 0, TEST_IOVA, 1, seqs, &seq, &failed));
+	sim_log_read(fd, 0, TEST_IOVA, 1, seqs, &seq, &failed);
 	EXPECT_EQ(s1, seqs[0]);
 	EXPECT_EQ(s1 + 1, seq);
 	EXPECT_EQ(1, failed);
 
 	/* The most pages at once, clearing; a second pass finds them clear. */
-	ASSERT_EQ(0, __sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, TEST_IOVA,
-				    max, seqs, &seq, &failed));
+	sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, TEST_IOVA,
+		     max, seqs, &seq, &failed);
 	EXPECT_EQ(s1, seqs[0]);
 	EXPECT_EQ(1, failed);
-	ASSERT_EQ(0, __sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, TEST_IOVA,
-				    max, seqs, &seq, &failed));
+	sim_log_read(fd, VFIO_DIRTY_SIM_LOG_CLEAR, TEST_IOVA,
+		     max, seqs, &seq, &failed);
 	EXPECT_EQ(0, words_not(seqs, max * sizeof(*seqs), 0));
 	EXPECT_EQ(s1 + 1, seq);
 	EXPECT_EQ(0, failed);
@@ -839,37 +825,36 @@ TEST_F(sim, writer_errors)
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, nr_ranges, max + 1);
 	EXPECT_ARG_ERR(-EINVAL, fd, start, writer, __reserved, 1);
 	EXPECT_ARG_ERR(-EFAULT, fd, start, writer, ranges, (uintptr_t)none);
-	EXPECT_EQ(-EFAULT, __sim_ioctl(fd, start, none));
+	test_err_sim_ioctl(EFAULT, fd, start, none);
 
 	/* A bad range after a good one. */
 	writer.ranges = (uintptr_t)bad;
 	writer.nr_ranges = 2;
 	bad[0] = ranges[0];
 	bad[1] = (struct vfio_dirty_sim_range) { TEST_IOVA + 1, page_size };
-	EXPECT_EQ(-EINVAL, __sim_ioctl(fd, start, &writer));
+	test_err_sim_ioctl(EINVAL, fd, start, &writer);
 	bad[1] = (struct vfio_dirty_sim_range) { TEST_IOVA, page_size + 8 };
-	EXPECT_EQ(-EINVAL, __sim_ioctl(fd, start, &writer));
+	test_err_sim_ioctl(EINVAL, fd, start, &writer);
 	bad[1] = (struct vfio_dirty_sim_range) { TEST_IOVA, 0 };
-	EXPECT_EQ(-EINVAL, __sim_ioctl(fd, start, &writer));
+	test_err_sim_ioctl(EINVAL, fd, start, &writer);
 	bad[1] = (struct vfio_dirty_sim_range) { TOP_IOVA, 2 * page_size };
-	EXPECT_EQ(-EINVAL, __sim_ioctl(fd, start, &writer));
+	test_err_sim_ioctl(EINVAL, fd, start, &writer);
 
 	/* None of these started a writer, or wrote. */
-	EXPECT_EQ(-ENOENT, __sim_writer_stop(fd));
+	test_err_sim_writer_stop(ENOENT, fd);
 	usleep(50000);
 	EXPECT_EQ(s0, log_seq(_metadata, fd, &failed));
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(0, words_not(self->buf, BUF_SIZE, FILL_WORD));
 
 	/* The most ranges start; a second writer does not. */
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), ranges,
-					max));
-	EXPECT_EQ(-EBUSY, __sim_writer_start(fd, variant->flags, pattern(1),
-					     ranges, 1));
+	sim_writer_start(fd, variant->flags, pattern(0), ranges, max);
+	test_err_sim_writer_start(EBUSY, fd, variant->flags, pattern(1),
+				  ranges, 1);
 	/* One lap over them all, and the first write of the next. */
 	wait_seq(_metadata, fd, s0 + max + 1);
-	EXPECT_EQ(0, __sim_writer_stop(fd));
-	EXPECT_EQ(-ENOENT, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
+	test_err_sim_writer_stop(ENOENT, fd);
 	EXPECT_EQ(0, words_not(self->buf, max * page_size, pattern(0)));
 	EXPECT_EQ(0, words_not((char *)self->buf + max * page_size,
 			       BUF_SIZE - max * page_size, FILL_WORD));
@@ -899,11 +884,11 @@ TEST_F(sim, writer)
 	log_clear(_metadata, fd, 0, BUF_PAGES);
 	memset(after, 0, sizeof(after));
 
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), ranges,
-					ARRAY_SIZE(ranges)));
+	sim_writer_start(fd, variant->flags, pattern(0), ranges,
+			 ARRAY_SIZE(ranges));
 	/* A second writer is refused, and changes nothing of the first. */
-	EXPECT_EQ(-EBUSY, __sim_writer_start(fd, variant->flags, pattern(1),
-					     ranges, 1));
+	test_err_sim_writer_start(EBUSY, fd, variant->flags, pattern(1),
+				  ranges, 1);
 
 	/* Every page gets written, then written again. */
 	wait_written(_metadata, fd, in, after, seqs);
@@ -917,18 +902,18 @@ TEST_F(sim, writer)
 	EXPECT_EQ(-1, first_wrong_page(self->buf, expect, BUF_PAGES));
 
 	/* Stopped means stopped: nothing is written once STOP returned. */
-	ASSERT_EQ(0, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
 	s = log_seq(_metadata, fd, &failed);
 	EXPECT_EQ(0, failed);
 	usleep(100000);
 	EXPECT_EQ(s, log_seq(_metadata, fd, NULL));
-	EXPECT_EQ(-ENOENT, __sim_writer_stop(fd));
+	test_err_sim_writer_stop(ENOENT, fd);
 
 	/* Another writer may start now. */
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), ranges,
-					ARRAY_SIZE(ranges)));
+	sim_writer_start(fd, variant->flags, pattern(0), ranges,
+			 ARRAY_SIZE(ranges));
 	wait_seq(_metadata, fd, s + 1);
-	EXPECT_EQ(0, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
 }
 
 /* Closing the device with the writer running stops it. */
@@ -939,7 +924,7 @@ TEST_F(sim, writer_close)
 	uint64_t s, failed, done;
 
 	s = log_seq(_metadata, fd, NULL);
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), &range, 1));
+	sim_writer_start(fd, variant->flags, pattern(0), &range, 1);
 	wait_seq(_metadata, fd, s + BUF_PAGES);
 
 	vfio_test_device_close(&self->dev);
@@ -949,7 +934,7 @@ TEST_F(sim, writer_close)
 	ASSERT_EQ(0, ret) TH_LOG("reopening %s: %s", device_name, strerror(-ret));
 	fd = self->dev.device_fd;
 
-	EXPECT_EQ(-ENOENT, __sim_writer_stop(fd));
+	test_err_sim_writer_stop(ENOENT, fd);
 	s = log_seq(_metadata, fd, &failed);
 	EXPECT_EQ(0, failed);
 	usleep(100000);
@@ -958,10 +943,9 @@ TEST_F(sim, writer_close)
 
 	/* The device works in its new container. */
 	memset(self->buf, FILL_BYTE, BUF_SIZE);
-	ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf, TEST_IOVA,
-				BUF_SIZE));
-	ASSERT_EQ(0, __sim_write(fd, variant->flags, TEST_IOVA, page_size,
-				 pattern(1), &done, NULL));
+	vfio_map(self->dev.container_fd, self->buf, TEST_IOVA, BUF_SIZE);
+	sim_write(fd, variant->flags, TEST_IOVA, page_size,
+		  pattern(1), &done, NULL);
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(0, words_not(self->buf, page_size, pattern(1)));
 	EXPECT_EQ(0, words_not((char *)self->buf + page_size,
@@ -986,10 +970,10 @@ TEST_F(sim, writer_unmap)
 	for (p = 0; p < BUF_PAGES; p++)
 		all[p] = true;
 	s = log_seq(_metadata, fd, NULL);
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), &range, 1));
+	sim_writer_start(fd, variant->flags, pattern(0), &range, 1);
 	wait_seq(_metadata, fd, s + BUF_PAGES);
 
-	ASSERT_EQ(0, __vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped));
+	vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped);
 	EXPECT_EQ(BUF_SIZE, unmapped);
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
 	s_u = log_seq(_metadata, fd, &f_u);
@@ -1001,7 +985,7 @@ TEST_F(sim, writer_unmap)
 	EXPECT_GE(failed - f_u, BUF_PAGES);
 
 	memset(self->buf, FILL_BYTE, BUF_SIZE);
-	ASSERT_EQ(0, __vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE));
+	vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE);
 	if (variant->flags & VFIO_DIRTY_SIM_DMA_PIN) {
 		/* A lap over the mapped range again: still fenced. */
 		s = log_seq(_metadata, fd, NULL);
@@ -1009,15 +993,14 @@ TEST_F(sim, writer_unmap)
 		log_pages(_metadata, fd, seqs);
 		EXPECT_EQ(0, count_above(seqs, s));
 		EXPECT_EQ(0, words_not(self->buf, BUF_SIZE, FILL_WORD));
-		ASSERT_EQ(0, __sim_writer_stop(fd));
-		ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0),
-						&range, 1));
+		sim_writer_stop(fd);
+		sim_writer_start(fd, variant->flags, pattern(0), &range, 1);
 	}
 	s = log_seq(_metadata, fd, NULL);
 	for (p = 0; p < BUF_PAGES; p++)
 		after[p] = s;
 	wait_written(_metadata, fd, all, after, seqs);
-	ASSERT_EQ(0, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
 	EXPECT_EQ(0, words_not(self->buf, BUF_SIZE, pattern(0)));
 }
 
@@ -1033,19 +1016,19 @@ TEST_F(sim, writer_unmap_churn)
 	uint64_t s, unmapped;
 	int i;
 
-	ASSERT_EQ(0, __sim_writer_start(fd, variant->flags, pattern(0), &range, 1));
+	sim_writer_start(fd, variant->flags, pattern(0), &range, 1);
 	for (i = 0; i < 100; i++) {
 		/* Writes attempted since the mapping came back. */
 		s = log_seq(_metadata, fd, NULL);
 		wait_seq(_metadata, fd, s + 16);
-		ASSERT_EQ(0, __vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped));
+		vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped);
 		ASSERT_EQ(BUF_SIZE, unmapped);
 		/* Nothing stays pinned, or gets pinned, past the unmap. */
 		ASSERT_EQ(self->locked_kb, proc_self_status_kb("VmLck"))
 			TH_LOG("round %d", i);
-		ASSERT_EQ(0, __vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE));
+		vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE);
 	}
-	ASSERT_EQ(0, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
 }
 
 /*
@@ -1058,13 +1041,12 @@ static uint64_t write_after_query(struct __test_metadata *_metadata, int fd,
 	uint64_t bitmap[BITMAP_WORDS], s_b, done;
 
 	log_clear(_metadata, fd, 0, BUF_PAGES);
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, BUF_PAGES));
 	s_b = log_seq(_metadata, fd, NULL);
 
-	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(p), page_size,
-				 pattern(0), &done, NULL));
+	sim_write(fd, flags, page_iova(p), page_size, pattern(0), &done, NULL);
 	EXPECT_EQ(1, done);
 	return s_b;
 }
@@ -1078,8 +1060,8 @@ static void write_after_unmap(struct __test_metadata *_metadata, int fd,
 {
 	uint64_t done, failed, seq;
 
-	ASSERT_EQ(0, __sim_write(fd, flags, page_iova(p), page_size,
-				 pattern(1), &done, &failed));
+	sim_write(fd, flags, page_iova(p), page_size,
+		  pattern(1), &done, &failed);
 	EXPECT_EQ(0, done);
 	EXPECT_EQ(1, failed);
 	seq = log_seq(_metadata, fd, &failed);
@@ -1101,7 +1083,7 @@ TEST_F(sim, unmap_loses_dirty)
 	EXPECT_EQ(0, words_not((char *)self->buf + P * page_size, page_size,
 			       pattern(0)));
 
-	ASSERT_EQ(0, __vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped));
+	vfio_unmap(cfd, TEST_IOVA, BUF_SIZE, &unmapped);
 	EXPECT_EQ(BUF_SIZE, unmapped);
 	s_u = log_seq(_metadata, fd, &f_u);
 	/* The unmap made the device drop its pins. */
@@ -1116,11 +1098,11 @@ TEST_F(sim, unmap_loses_dirty)
 	EXPECT_GT(seqs[P], s_b);
 
 	/* ...and the same range mapped again reports nothing: P is lost. */
-	ASSERT_EQ(0, __vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE));
+	vfio_map(cfd, self->buf, TEST_IOVA, BUF_SIZE);
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, BUF_PAGES));
 	EXPECT_EQ(1, dirty_missed(seqs, s_b, bitmap));
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /* The same write, then UNMAP_DMA with GET_DIRTY_BITMAP: P is reported. */
@@ -1133,8 +1115,8 @@ TEST_F(sim, unmap_bitmap_keeps_dirty)
 	s_b = write_after_query(_metadata, fd, cfd, variant->flags, P);
 
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_unmap_bitmap(cfd, TEST_IOVA, BUF_SIZE, page_size,
-					 bitmap, sizeof(bitmap), &unmapped));
+	vfio_unmap_bitmap(cfd, TEST_IOVA, BUF_SIZE, page_size,
+			  bitmap, sizeof(bitmap), &unmapped);
 	EXPECT_EQ(BUF_SIZE, unmapped);
 	s_u = log_seq(_metadata, fd, &f_u);
 	EXPECT_EQ(self->locked_kb, proc_self_status_kb("VmLck"));
@@ -1149,7 +1131,7 @@ TEST_F(sim, unmap_bitmap_keeps_dirty)
 	EXPECT_EQ(0, dirty_missed(seqs, s_b, bitmap));
 	EXPECT_EQ(0, words_not((char *)self->buf + P * page_size, page_size,
 			       pattern(0)));
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /*
@@ -1178,9 +1160,9 @@ static void writer_race(struct __test_metadata *_metadata,
 	int ret;
 
 	log_clear(_metadata, fd, 0, BUF_PAGES);
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	s0 = log_seq(_metadata, fd, NULL);
-	ASSERT_EQ(0, __sim_writer_start(fd, flags, pattern(0), &range, 1));
+	sim_writer_start(fd, flags, pattern(0), &range, 1);
 	wait_seq(_metadata, fd, s0 + BUF_PAGES);
 
 	get_bitmap(_metadata, cfd, bitmap);
@@ -1198,7 +1180,7 @@ static void writer_race(struct __test_metadata *_metadata,
 	s_u = log_seq(_metadata, fd, NULL);
 	/* A lap of writes that all fail. */
 	wait_seq(_metadata, fd, s_u + BUF_PAGES);
-	ASSERT_EQ(0, __sim_writer_stop(fd));
+	sim_writer_stop(fd);
 	EXPECT_EQ(locked_kb, proc_self_status_kb("VmLck"));
 
 	s_end = log_seq(_metadata, fd, &failed);
@@ -1217,12 +1199,12 @@ static void writer_race(struct __test_metadata *_metadata,
 		EXPECT_EQ(0, dirty_missed(seqs, s_b, bitmap));
 	} else {
 		/* The same range mapped again reports nothing: all are lost. */
-		ASSERT_EQ(0, __vfio_map(cfd, buf, TEST_IOVA, BUF_SIZE));
+		vfio_map(cfd, buf, TEST_IOVA, BUF_SIZE);
 		get_bitmap(_metadata, cfd, bitmap);
 		EXPECT_EQ(0, bitmap_weight_bits(bitmap, BUF_PAGES));
 		EXPECT_EQ(written, dirty_missed(seqs, s_b, bitmap));
 	}
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 TEST_F(sim, writer_unmap_loses_dirty)
@@ -1256,12 +1238,12 @@ TEST_F(sim, dirty_exact)
 
 	data = map_anon(BUF_SIZE, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, data);
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, none));
 
 	/* Reading dirties nothing. */
-	ASSERT_EQ(0, __sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, NULL));
+	sim_read(fd, 0, TEST_IOVA, BUF_SIZE, data, &done, NULL);
 	EXPECT_EQ(BUF_PAGES, done);
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, none));
@@ -1291,7 +1273,7 @@ TEST_F(sim, dirty_exact)
 	EXPECT_EQ(self->locked_kb +
 		  (pin ? (ARRAY_SIZE(pages) + 6) * page_size / 1024 : 0),
 		  proc_self_status_kb("VmLck"));
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	munmap(data, BUF_SIZE);
 }
 
@@ -1308,7 +1290,7 @@ TEST_F(sim, dirty_run)
 	uint64_t bitmap[BITMAP_WORDS];
 	long p;
 
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	/* 20-23, then 24 after it and 19 before it. */
 	write_pages(_metadata, fd, variant->flags, 20, 4, 0);
 	write_pages(_metadata, fd, variant->flags, 24, 1, 1);
@@ -1328,7 +1310,7 @@ TEST_F(sim, dirty_run)
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, after));
 	EXPECT_EQ(pin ? 8 : 2, bitmap_weight_bits(bitmap, BUF_PAGES));
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /*
@@ -1352,7 +1334,7 @@ TEST_F(sim, iommu_group_comes_and_goes)
 
 	if (!bdf)
 		SKIP(return, "no PCI device: set VFIO_SELFTESTS_PCI_BDF");
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	for (round = 1; round <= 2; round++) {
 		write_pages(_metadata, fd, variant->flags, round, 1, round);
 		want[round] = true;
@@ -1377,7 +1359,7 @@ TEST_F(sim, iommu_group_comes_and_goes)
 		EXPECT_EQ(-1, bitmap_first_diff(bitmap, want))
 			TH_LOG("round %d", round);
 	}
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /*
@@ -1395,13 +1377,13 @@ TEST_F(sim, write_without_tracking_memory)
 	uint32_t left;
 	int ret;
 
-	ASSERT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	ret = __vfio_dirty_test_fail_alloc(cfd, 1000, NULL);
 	if (ret == -ENOTTY)
 		SKIP(return, "vfio_dirty is built without CONFIG_VFIO_DIRTY_TEST");
 	ASSERT_EQ(0, ret);
 	write_pages(_metadata, fd, variant->flags, 5, 1, 1);
-	ASSERT_EQ(0, __vfio_dirty_test_fail_alloc(cfd, 0, &left));
+	vfio_dirty_test_fail_alloc(cfd, 0, &left);
 	ASSERT_GT(1000, left) TH_LOG("the write allocated nothing");
 
 	get_bitmap(_metadata, cfd, bitmap);
@@ -1413,7 +1395,7 @@ TEST_F(sim, write_without_tracking_memory)
 	want[7] = true;
 	get_bitmap(_metadata, cfd, bitmap);
 	EXPECT_EQ(-1, bitmap_first_diff(bitmap, want));
-	EXPECT_EQ(0, __vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(cfd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 struct remove_call {
@@ -1447,12 +1429,10 @@ TEST_F(sim, remove_while_writing)
 	struct remove_call r = { .uuid = uuid };
 	pthread_t thread;
 
-	ASSERT_EQ(0, __sim_instance_create(device_name, uuid, sizeof(uuid)));
-	ASSERT_EQ(0, __vfio_test_device_open(&dev, uuid, VFIO_TYPE1v2_IOMMU));
-	ASSERT_EQ(0, __vfio_map(dev.container_fd, self->buf, TEST_IOVA,
-				BUF_SIZE));
-	ASSERT_EQ(0, __sim_writer_start(dev.device_fd, variant->flags,
-					pattern(0), &range, 1));
+	sim_instance_create(device_name, uuid, sizeof(uuid));
+	vfio_test_device_open(&dev, uuid, VFIO_TYPE1v2_IOMMU);
+	vfio_map(dev.container_fd, self->buf, TEST_IOVA, BUF_SIZE);
+	sim_writer_start(dev.device_fd, variant->flags, pattern(0), &range, 1);
 	wait_seq(_metadata, dev.device_fd, BUF_PAGES);
 
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_thread, &r));

@@ -86,7 +86,6 @@
 #define DEFAULT_REPS		3
 #define MAX_REPS		15
 #define PATTERN			0x5a5a5a5a5a5a5a5aULL
-#define TRACKING_BYTES		"/sys/module/vfio_dirty/stats/tracking_bytes"
 
 static const struct {
 	const char *name;
@@ -123,13 +122,6 @@ static const char *const op_names[NR_OPS] = {
 	[OP_MEM]	= "tracking memory",
 };
 
-static const enum vfio_test_backend backends[] = {
-	VFIO_BACKEND_TYPE1,
-	VFIO_BACKEND_VFIO_DIRTY,
-};
-
-#define NR_BACKENDS	ARRAY_SIZE(backends)
-
 /*
  * One cell of the table.  @ret is the first error the operation returned
  * (the case then stops), @mismatch a report with the wrong number of bits.
@@ -140,7 +132,7 @@ static struct cell {
 	bool mismatch;
 	uint64_t dirty;
 	double v[MAX_REPS];
-} cells[NR_SIZES][NR_DIRTY][NR_OPS][NR_BACKENDS];
+} cells[NR_SIZES][NR_DIRTY][NR_OPS][VFIO_NR_BACKENDS];
 
 /* The floors of a 0.1% report, per size (see the top). */
 enum { FLOOR_USER, FLOOR_KERNEL, NR_FLOORS };
@@ -169,52 +161,6 @@ static void die(const char *what, int ret)
 	fprintf(stderr, "vfio_dirty_track_bench: %s: %s\n", what, strerror(-ret));
 	vfio_dirty_ceiling_restore(saved_ceiling);
 	exit(1);
-}
-
-/* A "kB" line of /proc/meminfo, in bytes, or -1. */
-static long long meminfo_bytes(const char *field)
-{
-	size_t len = strlen(field);
-	long long val = -1;
-	char line[128];
-	FILE *f;
-
-	f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			val = strtoll(line + len + 1, NULL, 10) * 1024;
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-static long long tracking_bytes(void)
-{
-	long long val = -1;
-	FILE *f;
-
-	f = fopen(TRACKING_BYTES, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
-}
-
-/* Set bits of a mostly empty bitmap of @words 64-bit words. */
-static uint64_t weight(const uint64_t *bitmap, uint64_t words)
-{
-	uint64_t i, n = 0;
-
-	for (i = 0; i < words; i++)
-		if (bitmap[i])
-			n += __builtin_popcountll(bitmap[i]);
-	return n;
 }
 
 /* The runs of 0.1% of a mapping of @bytes. */
@@ -363,7 +309,7 @@ static int report(struct cell *c, uint64_t bytes, bool do_unmap, uint64_t want)
 	t = now_ms() - t;
 	record(c, ret, t);
 	if (!ret) {
-		c->dirty = weight(bitmap, words);
+		c->dirty = bitmap_weight_bits(bitmap, words * 64);
 		if (c->dirty != want) {
 			fprintf(stderr, "%s reported %llu dirty pages, %llu written\n",
 				do_unmap ? "UNMAP" : "GET_BITMAP",
@@ -416,24 +362,25 @@ static void run_case(unsigned int s, unsigned int d, unsigned int b)
 		if (ret)
 			die("MAP_DMA", ret);
 	}
-	if (backends[b] == VFIO_BACKEND_TYPE1)
-		before = meminfo_bytes("VmallocUsed");
+	if (b == VFIO_BACKEND_TYPE1)
+		before = proc_meminfo_kb("VmallocUsed") * 1024LL;
 	t = now_ms();
 	ret = __vfio_dirty(dev.container_fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	t = now_ms() - t;
 	record(c[OP_START], ret, t);
 	if (ret)
 		goto out_unmap;
-	if (backends[b] == VFIO_BACKEND_TYPE1)
-		record(c[OP_MEM], 0, meminfo_bytes("VmallocUsed") - before);
+	if (b == VFIO_BACKEND_TYPE1)
+		record(c[OP_MEM], 0,
+		       proc_meminfo_kb("VmallocUsed") * 1024LL - before);
 
 	ret = dirty_case(s, d);
 	if (ret) {
 		record(c[OP_GET], ret, 0);
 		goto out_stop;
 	}
-	if (backends[b] == VFIO_BACKEND_VFIO_DIRTY)
-		record(c[OP_MEM], 0, tracking_bytes());
+	if (b == VFIO_BACKEND_VFIO_DIRTY)
+		record(c[OP_MEM], 0, vfio_dirty_tracking_bytes());
 	if (report(c[OP_GET], bytes, false, want))
 		goto out_stop;
 	ret = dirty_case(s, d);
@@ -490,7 +437,7 @@ static void measure_floor(unsigned int s, unsigned int f)
 	if (ret)
 		die("the kernel floor's preadv", ret);
 	record(c, 0, t);
-	c->dirty = weight(bitmap, words);
+	c->dirty = bitmap_weight_bits(bitmap, words * 64);
 	if (c->dirty != runs * RUN_PAGES)
 		die("the floor's bitmap", -EBADMSG);
 	munmap(bitmap, words * 8);
@@ -501,7 +448,7 @@ static bool runs_case(unsigned int s, unsigned int d, unsigned int b)
 {
 	if (!case_exists(s, d))
 		return false;
-	if (backends[b] != VFIO_BACKEND_TYPE1)
+	if (b != VFIO_BACKEND_TYPE1)
 		return true;
 	return sizes[s].type1 && (d == DIRTY_NONE || by_device(s, d));
 }
@@ -519,15 +466,15 @@ static void run_size(unsigned int s, int reps)
 	}
 	back_runs(s, true);
 	for (rep = 0; rep < reps; rep++) {
-		for (i = 0; i < NR_BACKENDS; i++) {
-			b = rep % 2 ? NR_BACKENDS - 1 - i : i;
-			if (backends[b] == VFIO_BACKEND_TYPE1 && !sizes[s].type1)
+		for (i = 0; i < VFIO_NR_BACKENDS; i++) {
+			b = rep % 2 ? VFIO_NR_BACKENDS - 1 - i : i;
+			if (b == VFIO_BACKEND_TYPE1 && !sizes[s].type1)
 				continue;
 			ret = __vfio_test_device_open_on(&dev, device_name,
 							 VFIO_TYPE1v2_IOMMU,
-							 backends[b]);
+							 b);
 			if (ret)
-				die(vfio_test_backend_module(backends[b]), ret);
+				die(vfio_test_backend_module(b), ret);
 			for (d = 0; d < NR_DIRTY; d++)
 				if (runs_case(s, d, b))
 					run_case(s, d, b);
@@ -539,27 +486,6 @@ static void run_size(unsigned int s, int reps)
 	}
 	back_runs(s, false);
 	vfio_dirty_ceiling_restore(saved_ceiling);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(struct cell *c)
-{
-	qsort(c->v, c->n, sizeof(c->v[0]), cmp_double);
-	return c->n % 2 ? c->v[c->n / 2] :
-			  (c->v[c->n / 2 - 1] + c->v[c->n / 2]) / 2;
-}
-
-static const char *dashes(int n)
-{
-	static const char line[] = "--------------------------------";
-
-	return line + sizeof(line) - 1 - n;
 }
 
 /* Format cell @c of operation @op into @buf; return its median, or -1. */
@@ -580,7 +506,7 @@ static double format_cell(char *buf, size_t size, struct cell *c, int op)
 		snprintf(buf, size, "-");
 		return -1;
 	}
-	med = median(c);
+	med = median(c->v, c->n);
 	if (op == OP_MEM)
 		snprintf(buf, size, "%24.0f KiB", med / 1024);
 	else if (op == OP_START)
@@ -593,8 +519,8 @@ static double format_cell(char *buf, size_t size, struct cell *c, int op)
 
 static void print_table(int reps)
 {
-	char cell[NR_BACKENDS][48], ratio[16], pages[24];
-	double med[NR_BACKENDS];
+	char cell[VFIO_NR_BACKENDS][48], ratio[16], pages[24];
+	double med[VFIO_NR_BACKENDS];
 	unsigned int s, d, op, b, f;
 
 	printf("vfio_dirty_track_bench: device %s, medians of %d\n",
@@ -613,7 +539,7 @@ static void print_table(int reps)
 			if (!case_exists(s, d))
 				continue;
 			for (op = 0; op < NR_OPS; op++) {
-				for (b = 0; b < NR_BACKENDS; b++)
+				for (b = 0; b < VFIO_NR_BACKENDS; b++)
 					med[b] = format_cell(cell[b], sizeof(cell[b]),
 							     &cells[s][d][op][b], op);
 				if (med[0] > 0 && med[1] >= 0)
@@ -652,7 +578,7 @@ static void print_table(int reps)
 		med[0] = format_cell(cell[0], sizeof(cell[0]),
 				     &cells[s][DIRTY_SOME][OP_GET][0], OP_GET);
 		for (f = 0; f < NR_FLOORS; f++) {
-			med[1] = median(&floors[s][f]);
+			med[1] = median(floors[s][f].v, floors[s][f].n);
 			if (med[0] > 0)
 				snprintf(ratio, sizeof(ratio), "%.3f",
 					 med[1] / med[0]);
@@ -699,7 +625,7 @@ int main(int argc, char *argv[])
 	for (s = 0; s < NR_SIZES; s++)
 		for (d = 0; d < NR_DIRTY; d++)
 			for (op = 0; op < NR_OPS; op++)
-				for (b = 0; b < NR_BACKENDS; b++)
+				for (b = 0; b < VFIO_NR_BACKENDS; b++)
 					if (cells[s][d][op][b].mismatch)
 						status = 1;
 	close(ones_fd);

@@ -165,16 +165,8 @@ static uint64_t layout_bytes(const struct vfio_device_feature_dma_logging_range 
  */
 static bool sim_sysfs_dir(const char *name, char *dir, size_t size)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	ssize_t len;
-
 	snprintf(dir, size, "/sys/bus/mdev/devices/%s", name);
-	snprintf(path, sizeof(path), "%s/mdev_type", dir);
-	len = readlink(path, link, sizeof(link) - 1);
-	if (len < 0)
-		return false;
-	link[len] = '\0';
-	return !strncmp(basename(link), SIM_MDEV_TYPE, strlen(SIM_MDEV_TYPE));
+	return vfio_device_is_dirty_sim(name);
 }
 
 static int sysfs_read_u64(const char *dir, const char *file, uint64_t *val)
@@ -233,28 +225,8 @@ static int __sysfs_write_u64(const char *dir, const char *file, uint64_t val)
 	EXPECT_EQ((uint64_t)(expected), __val) TH_LOG("%s", __file);	\
 } while (0)
 
-/* One write of the simulated device's DMA engine; 0 or a negative errno. */
-static int __sim_dma_write(int device_fd, uint64_t iova, uint64_t length,
-			   uint64_t *done, uint64_t *failed)
-{
-	struct vfio_dirty_sim_dma dma = {
-		.argsz = sizeof(dma),
-		.iova = iova,
-		.length = length,
-		.pattern = 0xd1d1d1d1d1d1d1d1ULL,
-	};
-
-	if (ioctl(device_fd, VFIO_DIRTY_SIM_DMA_WRITE, &dma))
-		return -errno;
-	*done = dma.pages_done;
-	*failed = dma.pages_failed;
-	return 0;
-}
-
-static bool test_bit64(const uint64_t *bitmap, uint64_t bit)
-{
-	return bitmap[bit / 64] & (1ULL << (bit % 64));
-}
+/* What the simulated device writes. */
+#define SIM_PATTERN	0xd1d1d1d1d1d1d1d1ULL
 
 FIXTURE(dma_logging) {
 	struct vfio_test_device dev;
@@ -265,21 +237,15 @@ FIXTURE(dma_logging) {
 	uint64_t max_span;
 	void *buf;
 	size_t buf_size;
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_SETUP(dma_logging)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-
-	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
-	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", device_name, strerror(-ret));
+	self->tracking = vfio_dirty_tracking_bytes();
+	if (!vfio_fixture_open(_metadata, &self->dev, device_name, false))
+		return;
 	if (probe_start == -ENOTTY)
 		SKIP(return, "%s has no DMA logging: START fails with ENOTTY",
 		     device_name);
@@ -305,6 +271,7 @@ FIXTURE_TEARDOWN(dma_logging)
 	if (self->buf != MAP_FAILED)
 		munmap(self->buf, self->buf_size);
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 }
 
 /*
@@ -335,10 +302,10 @@ TEST_F(dma_logging, range_cap)
 	memcpy(shuffled, r, (max + 1) * sizeof(*r));
 	layout_shuffle(shuffled, max, 2);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_start(fd, SZ_4K, r, 1);
+	dma_logging_stop(fd);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, shuffled, max));
+	dma_logging_start(fd, SZ_4K, shuffled, max);
 	if (self->is_sim) {
 		uint32_t k = self->max_ranges < max ? self->max_ranges : max;
 
@@ -348,61 +315,61 @@ TEST_F(dma_logging, range_cap)
 		EXPECT_SYSFS(gaps_sum(r, max, 0, max - k), "log_bytes_overtracked");
 		EXPECT_SYSFS(0, "log_pages_reported");
 		/* One START at a time: the core keeps no state, the sim refuses. */
-		EXPECT_EQ(-EBUSY, __dma_logging_start(fd, SZ_4K, r, 1));
+		test_err_dma_logging_start(EBUSY, fd, SZ_4K, r, 1);
 	} else {
 		EXPECT_NE(0, __dma_logging_start(fd, SZ_4K, r, 1));
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	/* Stopping what is stopped succeeds. */
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, shuffled, max + 1));
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, r, 0));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, shuffled, max + 1);
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, r, 0);
 
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + 512, SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA, SZ_4K + 512 };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 
 	/* Two ranges sharing one page, in either order; each alone is valid. */
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA, 2 * SZ_4K };
 	bad[1] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + SZ_4K, 2 * SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 2));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, bad + 1, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 2);
+	dma_logging_start(fd, SZ_4K, bad + 1, 1);
+	dma_logging_stop(fd);
 	bad[1] = bad[0];
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { TEST_IOVA + SZ_4K, 2 * SZ_4K };
-	EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 2));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, bad + 1, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 2);
+	dma_logging_start(fd, SZ_4K, bad + 1, 1);
+	dma_logging_stop(fd);
 
 	/* iova + length wraps past 2^64. */
 	bad[0] = (struct vfio_device_feature_dma_logging_range)
 		 { UINT64_MAX - SZ_4K + 1, 2 * SZ_4K };
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EOVERFLOW, fd, SZ_4K, bad, 1);
 	/* It is exactly 2^64: the core computes iova + length and refuses too. */
 	bad[0].length = SZ_4K;
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_start(fd, SZ_4K, bad, 1));
+	test_err_dma_logging_start(EOVERFLOW, fd, SZ_4K, bad, 1);
 
 	if (self->is_sim) {
 		/* The sim's own checks: an empty range, a bad page size. */
 		bad[0] = (struct vfio_device_feature_dma_logging_range)
 			 { TEST_IOVA, 0 };
-		EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K, bad, 1));
+		test_err_dma_logging_start(EINVAL, fd, SZ_4K, bad, 1);
 		bad[0].length = SZ_4K;
-		EXPECT_EQ(-EINVAL, __dma_logging_start(fd, SZ_4K / 2, bad, 1));
+		test_err_dma_logging_start(EINVAL, fd, SZ_4K / 2, bad, 1);
 		/* Refused STARTs leave the counters of the last good one. */
 		EXPECT_SYSFS(1, "log_ranges_requested");
 	}
 
 	/* None of the refused STARTs left logging on. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, 1));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_start(fd, SZ_4K, r, 1);
+	dma_logging_stop(fd);
 	free(shuffled);
 	free(r);
 }
@@ -435,15 +402,15 @@ TEST_F(dma_logging, fit_limits)
 		EXPECT_SYSFS(max, "log_ranges_requested");
 		EXPECT_SYSFS(k, "log_ranges_fitted");
 		EXPECT_SYSFS(gaps_sum(r, max, 0, max - k), "log_bytes_overtracked");
-		ASSERT_EQ(0, __dma_logging_stop(fd));
+		dma_logging_stop(fd);
 	}
 
 	/* Fewer ranges than the tracker holds are tracked as they are. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, shuffled, 17));
+	dma_logging_start(fd, SZ_4K, shuffled, 17);
 	EXPECT_SYSFS(17, "log_ranges_requested");
 	EXPECT_SYSFS(17, "log_ranges_fitted");
 	EXPECT_SYSFS(0, "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	free(shuffled);
 	free(r);
 }
@@ -513,31 +480,31 @@ TEST_F(dma_logging, span_limit)
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_ranges", k));
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span", span - SZ_4K));
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, r, n));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, r, n);
 	/* Fewer ranges only widen the span: the fitter gives up at one. */
 	EXPECT_EQ(-E2BIG, dma_logging_start_fitted(fd, SZ_4K, r, n, &used));
 	EXPECT_EQ(1, used);
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span", span));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, n));
+	dma_logging_start(fd, SZ_4K, r, n);
 	EXPECT_SYSFS(n, "log_ranges_requested");
 	EXPECT_SYSFS(k, "log_ranges_fitted");
 	EXPECT_SYSFS(span - layout_bytes(r, n), "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	ASSERT_EQ(0, dma_logging_start_fitted(fd, SZ_4K, r, n, &used));
 	EXPECT_EQ(n, used);
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	/* Within the tracker's ranges the span is what was asked for. */
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span",
 				       layout_bytes(r, k) - SZ_4K));
-	EXPECT_EQ(-E2BIG, __dma_logging_start(fd, SZ_4K, r, k));
+	test_err_dma_logging_start(E2BIG, fd, SZ_4K, r, k);
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_span",
 				       layout_bytes(r, k)));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, k));
+	dma_logging_start(fd, SZ_4K, r, k);
 	EXPECT_SYSFS(0, "log_bytes_overtracked");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 /*
@@ -613,24 +580,23 @@ TEST_F(dma_logging, report_lossless)
 			      self->buf_size));
 
 	ASSERT_EQ(0, __sysfs_write_u64(self->sysfs, "log_max_ranges", k));
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, r, n));
+	dma_logging_start(fd, SZ_4K, r, n);
 	EXPECT_SYSFS(k, "log_ranges_fitted");
 	EXPECT_SYSFS(merged_pages * SZ_4K, "log_bytes_overtracked");
 
 	/* The device writes every page of every range. */
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, r[i].iova, r[i].length,
-					     &done, &failed));
+		sim_write(fd, 0, r[i].iova, r[i].length, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ(r[i].length / SZ_4K, done);
 		ASSERT_EQ(0, failed);
 	}
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	for (page = 0; page < npages; page++) {
 		iova = TEST_IOVA + page * SZ_4K;
 		/* Every written page, and nothing else: none was written. */
 		EXPECT_EQ(lossless_kind(r, iova, k) == PAGE_RANGE,
-			  test_bit64(bitmap, page))
+			  bitmap_test_bit(bitmap, page))
 			TH_LOG("page at 0x%llx", (unsigned long long)iova);
 	}
 	bits = bitmap_weight_bits(bitmap, npages);
@@ -638,38 +604,37 @@ TEST_F(dma_logging, report_lossless)
 	reported += bits;
 
 	/* Now every page that is in no range: the margins and every gap. */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA, LOSSLESS_MARGIN,
-				     &done, &failed));
+	sim_write(fd, 0, TEST_IOVA, LOSSLESS_MARGIN, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(LOSSLESS_MARGIN / SZ_4K, done);
 	for (i = 0; i + 1 < n; i++) {
 		iova = r[i].iova + r[i].length;
-		ASSERT_EQ(0, __sim_dma_write(fd, iova, r[i + 1].iova - iova,
-					     &done, &failed));
+		sim_write(fd, 0, iova, r[i + 1].iova - iova, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ((r[i + 1].iova - iova) / SZ_4K, done);
 		ASSERT_EQ(0, failed);
 	}
-	ASSERT_EQ(0, __sim_dma_write(fd, end - LOSSLESS_MARGIN,
-				     LOSSLESS_MARGIN, &done, &failed));
+	sim_write(fd, 0, end - LOSSLESS_MARGIN, LOSSLESS_MARGIN, SIM_PATTERN,
+		  &done, &failed);
 	ASSERT_EQ(LOSSLESS_MARGIN / SZ_4K, done);
 
 	memset(bitmap, 0, (npages + 63) / 64 * sizeof(*bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	for (page = 0; page < npages; page++) {
 		iova = TEST_IOVA + page * SZ_4K;
 		switch (lossless_kind(r, iova, k)) {
 		case PAGE_RANGE:
 			/* Reported and cleared, not written since. */
-			EXPECT_FALSE(test_bit64(bitmap, page))
+			EXPECT_FALSE(bitmap_test_bit(bitmap, page))
 				TH_LOG("range page at 0x%llx",
 				       (unsigned long long)iova);
 			break;
 		case PAGE_MERGED_GAP:
 			/* Tracked because of the fitting: may be reported. */
-			in_merged += test_bit64(bitmap, page);
+			in_merged += bitmap_test_bit(bitmap, page);
 			break;
 		case PAGE_UNTRACKED:
-			EXPECT_FALSE(test_bit64(bitmap, page))
+			EXPECT_FALSE(bitmap_test_bit(bitmap, page))
 				TH_LOG("untracked page at 0x%llx",
 				       (unsigned long long)iova);
 			break;
@@ -683,12 +648,11 @@ TEST_F(dma_logging, report_lossless)
 
 	/* Read and clear: nothing is left to report. */
 	memset(bitmap, 0, (npages + 63) / 64 * sizeof(*bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA,
-					  SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, end - TEST_IOVA, SZ_4K, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, npages));
 	EXPECT_SYSFS(reported, "log_pages_reported");
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	free(bitmap);
 }
 
@@ -731,19 +695,17 @@ TEST_F(dma_logging, report_boundaries)
 	ASSERT_NE(MAP_FAILED, bitmap_buf);
 	bitmap = (uint64_t *)(bitmap_buf + SZ_4K - sizeof(uint64_t));
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
+	dma_logging_start(fd, SZ_4K, &range, 1);
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA +
-					     boundary_pages[i] * SZ_4K, SZ_4K,
-					     &done, &failed));
+		sim_write(fd, 0, TEST_IOVA + boundary_pages[i] * SZ_4K, SZ_4K,
+			  SIM_PATTERN, &done, &failed);
 		ASSERT_EQ(1, done);
 	}
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	/* Each written page is reported; then they are the only ones. */
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		EXPECT_TRUE(test_bit64(bitmap, boundary_pages[i]))
+		EXPECT_TRUE(bitmap_test_bit(bitmap, boundary_pages[i]))
 			TH_LOG("page %llu",
 			       (unsigned long long)boundary_pages[i]);
 	}
@@ -752,20 +714,18 @@ TEST_F(dma_logging, report_boundaries)
 
 	/* Again, reported in 2 MiB granules: one bit per 512 pages. */
 	for (i = 0; i < ARRAY_SIZE(boundary_pages); i++) {
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA +
-					     boundary_pages[i] * SZ_4K, SZ_4K,
-					     &done, &failed));
+		sim_write(fd, 0, TEST_IOVA + boundary_pages[i] * SZ_4K, SZ_4K,
+			  SIM_PATTERN, &done, &failed);
 	}
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_2M,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_2M, bitmap);
 	for (page = 0; page < BOUNDARY_PAGES; page += 512) {
 		bool written = false;
 
 		for (i = 0; i < ARRAY_SIZE(boundary_pages); i++)
 			written |= boundary_pages[i] / 512 == page / 512;
 		n += written;
-		EXPECT_EQ(written, test_bit64(bitmap, page / 512))
+		EXPECT_EQ(written, bitmap_test_bit(bitmap, page / 512))
 			TH_LOG("2 MiB block %llu", (unsigned long long)page / 512);
 	}
 	EXPECT_EQ(n, bitmap_weight_bits(bitmap, BOUNDARY_PAGES / 512));
@@ -774,21 +734,20 @@ TEST_F(dma_logging, report_boundaries)
 	 * Pages 62 to 128 written, a window of 63 to 128 reported: it clears
 	 * those 66 pages only, and page 62 is left for the next report.
 	 */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + 62 * SZ_4K, 67 * SZ_4K,
-				     &done, &failed));
+	sim_write(fd, 0, TEST_IOVA + 62 * SZ_4K, 67 * SZ_4K, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(67, done);
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA + 63 * SZ_4K,
-					  66 * SZ_4K, SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA + 63 * SZ_4K,
+			   66 * SZ_4K, SZ_4K, bitmap);
 	EXPECT_EQ(66, bitmap_weight_bits(bitmap, 66));
 	EXPECT_EQ(66, bitmap_weight_bits(bitmap, BOUNDARY_PAGES));
 	memset(bitmap, 0, bitmap_bytes);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, range.length, SZ_4K, bitmap);
 	EXPECT_EQ(1, bitmap_weight_bits(bitmap, BOUNDARY_PAGES));
-	EXPECT_TRUE(test_bit64(bitmap, 62));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, 62));
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	munmap(bitmap_buf, bitmap_bytes + 2 * SZ_4K);
 }
 
@@ -876,10 +835,9 @@ TEST_F(dma_logging, report_window_start)
 			      self->buf_size));
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		ASSERT_EQ(0, __dma_logging_start(fd, cases[i].granule,
-						 &coarse_range, 1));
-		ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K,
-					     &done, &failed));
+		dma_logging_start(fd, cases[i].granule, &coarse_range, 1);
+		sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done,
+			  &failed);
 		ASSERT_EQ(1, done);
 		snprintf(what, sizeof(what),
 			 "granule 0x%llx, window at +0x%llx, bitmap at page offset %zu",
@@ -892,13 +850,13 @@ TEST_F(dma_logging, report_window_start)
 		/* Refusing a window off the page grid would be fine too. */
 		if (!ret || cases[i].window % SZ_4K == 0) {
 			EXPECT_EQ(0, ret);
-			EXPECT_TRUE(test_bit64(bitmap, 0))
+			EXPECT_TRUE(bitmap_test_bit(bitmap, 0))
 				TH_LOG("%s: written page not reported", what);
 		}
 		EXPECT_EQ(0, damage)
 			TH_LOG("%s: %zu bytes written outside the bitmap, from page offset %zu",
 			       what, damage, first);
-		ASSERT_EQ(0, __dma_logging_stop(fd));
+		dma_logging_stop(fd);
 	}
 	munmap(page, SZ_4K);
 }
@@ -922,32 +880,28 @@ TEST_F(dma_logging, report_window_end)
 	self->buf_size = coarse_range.length;
 	ASSERT_EQ(0, test_map(self->dev.container_fd, &self->buf,
 			      self->buf_size));
-	ASSERT_EQ(0, __dma_logging_start(fd, GRANULE, &coarse_range, 1));
+	dma_logging_start(fd, GRANULE, &coarse_range, 1);
 
 	/* Over both granules, aligned: the written one only. */
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
-				     &failed));
+	sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done, &failed);
 	ASSERT_EQ(1, done);
 	bitmap = canary_bitmap(page, 512, 2 * GRANULE / SZ_4K / 64);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, 2 * GRANULE, SZ_4K,
-					  bitmap));
-	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / SZ_4K));
+	dma_logging_report(fd, TEST_IOVA, 2 * GRANULE, SZ_4K, bitmap);
+	EXPECT_TRUE(bitmap_test_bit(bitmap, SZ_1M / SZ_4K));
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap + GRANULE / SZ_4K / 64,
 					GRANULE / SZ_4K));
 	EXPECT_EQ(0, canary_damage(page, 512, 2 * GRANULE / SZ_4K / 64, &first));
 
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + SZ_1M, SZ_4K, &done,
-				     &failed));
+	sim_write(fd, 0, TEST_IOVA + SZ_1M, SZ_4K, SIM_PATTERN, &done, &failed);
 	bitmap = canary_bitmap(page, 512, nwords);
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, nbits * SZ_4K, SZ_4K,
-					  bitmap));
+	dma_logging_report(fd, TEST_IOVA, nbits * SZ_4K, SZ_4K, bitmap);
 	damage = canary_damage(page, 512, nwords, &first);
-	EXPECT_TRUE(test_bit64(bitmap, nbits - 1));
+	EXPECT_TRUE(bitmap_test_bit(bitmap, nbits - 1));
 	EXPECT_EQ(0, damage)
 		TH_LOG("%zu bytes written past the bitmap at page offset 512, from %zu",
 		       damage, first);
 
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 	munmap(page, SZ_4K);
 }
 
@@ -968,19 +922,18 @@ TEST_F(dma_logging, report_clears_window_only)
 	self->buf_size = coarse_range.length;
 	ASSERT_EQ(0, test_map(self->dev.container_fd, &self->buf,
 			      self->buf_size));
-	ASSERT_EQ(0, __dma_logging_start(fd, GRANULE, &coarse_range, 1));
-	ASSERT_EQ(0, __sim_dma_write(fd, TEST_IOVA + 3 * SZ_1M / 2, SZ_4K,
-				     &done, &failed));
+	dma_logging_start(fd, GRANULE, &coarse_range, 1);
+	sim_write(fd, 0, TEST_IOVA + 3 * SZ_1M / 2, SZ_4K, SIM_PATTERN, &done,
+		  &failed);
 	ASSERT_EQ(1, done);
 
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, SZ_1M, SZ_4K, bitmap));
+	dma_logging_report(fd, TEST_IOVA, SZ_1M, SZ_4K, bitmap);
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA + SZ_1M, SZ_1M, SZ_4K,
-					  bitmap));
-	EXPECT_TRUE(test_bit64(bitmap, SZ_1M / 2 / SZ_4K))
+	dma_logging_report(fd, TEST_IOVA + SZ_1M, SZ_1M, SZ_4K, bitmap);
+	EXPECT_TRUE(bitmap_test_bit(bitmap, SZ_1M / 2 / SZ_4K))
 		TH_LOG("the page at 1.5 MiB was cleared by a report of [0, 1 MiB)");
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 /*
@@ -1025,7 +978,7 @@ TEST_F(dma_logging, fitter_large_layout)
 		EXPECT_SYSFS(gaps_sum(sorted, m, m - used, m - k),
 			     "log_bytes_overtracked");
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	/* The fitter left the caller's ranges alone. */
 	layout_make(sorted, VIRTIO_MEM_RANGES, TEST_IOVA_HIGH, SZ_2M, 4, 0, 3, 7);
@@ -1083,7 +1036,7 @@ TEST_F(dma_logging, fitter_input)
 		EXPECT_SYSFS(k, "log_ranges_fitted");
 		EXPECT_SYSFS(gaps_sum(r, 150, 0, 150 - k), "log_bytes_overtracked");
 	}
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 }
 
 TEST_F(dma_logging, report_args)
@@ -1096,20 +1049,20 @@ TEST_F(dma_logging, report_args)
 	unsigned int i;
 
 	/* With logging on, so that only the arguments can be wrong. */
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
+	dma_logging_start(fd, SZ_4K, &range, 1);
 	for (i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
 		EXPECT_EQ(-EINVAL, __dma_logging_report(fd, TEST_IOVA, SZ_2M,
 							bad_sizes[i], bitmap))
 			TH_LOG("page_size %llu", (unsigned long long)bad_sizes[i]);
 	}
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, UINT64_MAX - SZ_4K + 1,
-						   2 * SZ_4K, SZ_4K, bitmap));
+	test_err_dma_logging_report(EOVERFLOW, fd, UINT64_MAX - SZ_4K + 1,
+				    2 * SZ_4K, SZ_4K, bitmap);
 	/* iova + length is exactly 2^64, which the core refuses as well. */
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, UINT64_MAX - SZ_4K + 1,
-						   SZ_4K, SZ_4K, bitmap));
-	EXPECT_EQ(-EOVERFLOW, __dma_logging_report(fd, SZ_4K, UINT64_MAX,
-						   SZ_4K, bitmap));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	test_err_dma_logging_report(EOVERFLOW, fd, UINT64_MAX - SZ_4K + 1,
+				    SZ_4K, SZ_4K, bitmap);
+	test_err_dma_logging_report(EOVERFLOW, fd, SZ_4K, UINT64_MAX,
+				    SZ_4K, bitmap);
+	dma_logging_stop(fd);
 }
 
 /*
@@ -1133,10 +1086,10 @@ TEST_F(dma_logging, report_stopped)
 	ret = __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_TRUE(report_refused(self->is_sim, ret)) TH_LOG("never started: %d", ret);
 
-	ASSERT_EQ(0, __dma_logging_start(fd, SZ_4K, &range, 1));
-	ASSERT_EQ(0, __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap));
+	dma_logging_start(fd, SZ_4K, &range, 1);
+	dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, SZ_2M / SZ_4K));
-	ASSERT_EQ(0, __dma_logging_stop(fd));
+	dma_logging_stop(fd);
 
 	ret = __dma_logging_report(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap);
 	EXPECT_TRUE(report_refused(self->is_sim, ret)) TH_LOG("stopped: %d", ret);
@@ -1148,12 +1101,12 @@ TEST_F(dma_logging, close_stops)
 	struct vfio_device_feature_dma_logging_range range = { TEST_IOVA, SZ_2M };
 	int ret;
 
-	ASSERT_EQ(0, __dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1));
+	dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1);
 	vfio_test_device_close(&self->dev);
 	ret = __vfio_test_device_open(&self->dev, device_name, VFIO_TYPE1v2_IOMMU);
 	ASSERT_EQ(0, ret) TH_LOG("reopening %s: %s", device_name, strerror(-ret));
-	ASSERT_EQ(0, __dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1));
-	ASSERT_EQ(0, __dma_logging_stop(self->dev.device_fd));
+	dma_logging_start(self->dev.device_fd, SZ_4K, &range, 1);
+	dma_logging_stop(self->dev.device_fd);
 }
 
 /* START and REPORT one range, once, so that each test knows what to skip. */

@@ -131,19 +131,14 @@ FIXTURE(edu_dma) {
 	/* 4 MiB holding a 2 MiB-aligned THP, and disable_hugepages to restore */
 	uint8_t *thp;
 	char hugepages[16];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(edu_dma) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(edu_dma, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(edu_dma, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(edu_dma);
 
 static uint8_t *page_alloc(void)
 {
@@ -158,9 +153,7 @@ FIXTURE_SETUP(edu_dma)
 	const char *why;
 	int fd, ret;
 
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
+	vfio_test_device_init(&self->dev);
 	self->edu.bar = NULL;
 	self->src = NULL;
 	self->dst = NULL;
@@ -169,20 +162,13 @@ FIXTURE_SETUP(edu_dma)
 	self->nr_1g = -1;
 	self->thp = NULL;
 	self->hugepages[0] = '\0';
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-	why = edu_unsupported(device_name);
+	self->tracking = vfio_dirty_tracking_bytes();
+	why = device_name ? edu_unsupported(device_name) : NULL;
 	if (why)
 		SKIP(return, "%s", why);
-
-	ret = __vfio_test_device_open_on(&self->dev, device_name,
-					 VFIO_TYPE1v2_IOMMU, variant->backend);
-	if (ret == -ENOENT)
-		SKIP(return, "%s is not loaded",
-		     vfio_test_backend_module(variant->backend));
-	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", device_name,
-				 vfio_test_backend_module(variant->backend),
-				 strerror(-ret));
+	if (!vfio_fixture_open_on(_metadata, &self->dev, device_name,
+				  variant->backend))
+		return;
 	ret = __edu_open(&self->edu, self->dev.device_fd);
 	ASSERT_EQ(0, ret) TH_LOG("BAR0 and bus mastering: %s", strerror(-ret));
 
@@ -197,8 +183,8 @@ FIXTURE_SETUP(edu_dma)
 	memset(self->gone, GONE_FILL, SZ_4K);
 
 	fd = self->dev.container_fd;
-	ASSERT_EQ(0, __vfio_map(fd, self->src, SRC_IOVA, SZ_4K));
-	ASSERT_EQ(0, __vfio_map(fd, self->dst, DST_IOVA, SZ_4K));
+	vfio_map(fd, self->src, SRC_IOVA, SZ_4K);
+	vfio_map(fd, self->dst, DST_IOVA, SZ_4K);
 }
 
 FIXTURE_TEARDOWN(edu_dma)
@@ -206,6 +192,7 @@ FIXTURE_TEARDOWN(edu_dma)
 	edu_close(&self->edu);
 	/* Closing the container unmaps whatever a test left mapped. */
 	vfio_test_device_close(&self->dev);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->src)
 		munmap(self->src, SZ_4K);
 	if (self->dst)
@@ -310,7 +297,7 @@ TEST_F(edu_dma, gigantic_page)
 	if (nr < 0)
 		SKIP(return, "the kernel has no 1 GiB hugetlb pages");
 	if (!nr) {
-		ASSERT_EQ(0, __sysfs_write_long(NR_1G_PAGES, 1));
+		sysfs_write_long(NR_1G_PAGES, 1);
 		self->nr_1g = 0;
 	}
 	giga = mmap(NULL, SZ_1G, PROT_READ | PROT_WRITE,
@@ -324,11 +311,11 @@ TEST_F(edu_dma, gigantic_page)
 	memset(giga, DST_FILL, 3 * SZ_4K);
 
 	/* The fixture's pages lie in the way. */
-	ASSERT_EQ(0, __vfio_unmap(fd, SRC_IOVA, SZ_4K, NULL));
-	ASSERT_EQ(0, __vfio_unmap(fd, DST_IOVA, SZ_4K, NULL));
+	vfio_unmap(fd, SRC_IOVA, SZ_4K, NULL);
+	vfio_unmap(fd, DST_IOVA, SZ_4K, NULL);
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, giga, 0, SZ_1G));
+	vfio_map(fd, giga, 0, SZ_1G);
 	EXPECT_EQ(locked + SZ_1G / 1024, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, from, 0, EDU_DMA_MAX));
@@ -338,7 +325,7 @@ TEST_F(edu_dma, gigantic_page)
 	EXPECT_EQ(-1, first_byte_not(giga + to + len, 3 * SZ_4K - to - len,
 				     DST_FILL));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, 0, SZ_1G, &unmapped));
+	vfio_unmap(fd, 0, SZ_1G, &unmapped);
 	EXPECT_EQ(SZ_1G, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -382,10 +369,10 @@ TEST_F(edu_dma, disable_hugepages)
 	uint8_t *huge;
 	long locked;
 
-	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages",
-					 self->hugepages,
-					 sizeof(self->hugepages)));
-	ASSERT_EQ(0, __module_param_write(module, "disable_hugepages", "1"));
+	module_param_read(module, "disable_hugepages",
+			  self->hugepages,
+			  sizeof(self->hugepages));
+	module_param_write(module, "disable_hugepages", "1");
 	self->thp = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->thp);
@@ -399,7 +386,7 @@ TEST_F(edu_dma, disable_hugepages)
 
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, huge, iova, SZ_2M));
+	vfio_map(fd, huge, iova, SZ_2M);
 	EXPECT_EQ(locked + SZ_2M / 1024, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, iova + from, 0, EDU_DMA_MAX));
@@ -408,7 +395,7 @@ TEST_F(edu_dma, disable_hugepages)
 	EXPECT_EQ(-1, first_byte_not(huge + to - SZ_4K, SZ_4K, DST_FILL));
 	EXPECT_EQ(-1, first_byte_not(huge + to + len, SZ_4K, DST_FILL));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, iova, SZ_2M, &unmapped));
+	vfio_unmap(fd, iova, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -468,13 +455,13 @@ TEST_F(edu_dma, unmapped_faults)
 	uint64_t unmapped;
 
 	/* While mapped, the page takes the device's writes. */
-	ASSERT_EQ(0, __vfio_map(fd, self->gone, GONE_IOVA, SZ_4K));
+	vfio_map(fd, self->gone, GONE_IOVA, SZ_4K);
 	ASSERT_EQ(0, __edu_dma(&self->edu, false, SRC_IOVA, 0, EDU_DMA_MAX));
 	ASSERT_EQ(0, __edu_dma(&self->edu, true, GONE_IOVA, 0, EDU_DMA_MAX));
 	ASSERT_EQ(-1, first_diff(self->src, self->gone, EDU_DMA_MAX));
 
 	memset(self->gone, GONE_FILL, SZ_4K);
-	ASSERT_EQ(0, __vfio_unmap(fd, GONE_IOVA, SZ_4K, &unmapped));
+	vfio_unmap(fd, GONE_IOVA, SZ_4K, &unmapped);
 	ASSERT_EQ(SZ_4K, unmapped);
 	write_unmapped(_metadata, &self->edu, self->src, self->dst, self->gone,
 		       GONE_IOVA);

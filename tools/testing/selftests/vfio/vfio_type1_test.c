@@ -103,8 +103,8 @@ static long device_pins_kb(struct __test_metadata *_metadata,
 		return size / 1024;
 	if (!vfio_device_is_dirty_sim(device_name))
 		return 0;
-	EXPECT_EQ(0, __sim_write(dev->device_fd, VFIO_DIRTY_SIM_DMA_PIN, iova,
-				 pages * SZ_4K, 1, &done, NULL));
+	sim_write(dev->device_fd, VFIO_DIRTY_SIM_DMA_PIN, iova,
+		  pages * SZ_4K, 1, &done, NULL);
 	EXPECT_EQ(pages, done);
 	return pages * SZ_4K / 1024;
 }
@@ -120,45 +120,26 @@ FIXTURE(type1) {
 	/* a module parameter of the backend, and its value to restore */
 	const char *param;
 	char param_saved[16];
+	long tracking;		/* vfio_dirty_tracking_bytes() before the test */
 };
 
 FIXTURE_VARIANT(type1) {
 	enum vfio_test_backend backend;
 };
 
-FIXTURE_VARIANT_ADD(type1, stock) {
-	.backend = VFIO_BACKEND_TYPE1,
-};
-
-FIXTURE_VARIANT_ADD(type1, vfio_dirty) {
-	.backend = VFIO_BACKEND_VFIO_DIRTY,
-};
+FIXTURE_VARIANT_ADD_ALL_BACKENDS(type1);
 
 FIXTURE_SETUP(type1)
 {
-	int ret;
-
-	self->dev.container_fd = -1;
-	self->dev.group_fd = -1;
-	self->dev.device_fd = -1;
 	self->buf = MAP_FAILED;
 	self->limit[0] = '\0';
-	self->pci.container_fd = -1;
-	self->pci.group_fd = -1;
-	self->pci.device_fd = -1;
+	vfio_test_device_init(&self->pci);
 	self->edu.bar = NULL;
 	self->param = NULL;
-	if (!device_name)
-		SKIP(return, "no device: " VFIO_SELFTESTS_HOWTO);
-
-	ret = __vfio_test_device_open_on(&self->dev, device_name,
-					 VFIO_TYPE1v2_IOMMU, variant->backend);
-	if (ret == -ENOENT)
-		SKIP(return, "%s is not loaded",
-		     vfio_test_backend_module(variant->backend));
-	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", device_name,
-				 vfio_test_backend_module(variant->backend),
-				 strerror(-ret));
+	self->tracking = vfio_dirty_tracking_bytes();
+	if (!vfio_fixture_open_on(_metadata, &self->dev, device_name,
+				  variant->backend))
+		return;
 
 	self->buf = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -177,6 +158,7 @@ FIXTURE_TEARDOWN(type1)
 	edu_close(&self->edu);
 	vfio_test_device_close(&self->dev);
 	vfio_test_device_close(&self->pci);
+	EXPECT_EQ(self->tracking, vfio_dirty_tracking_bytes());
 	if (self->param)
 		__module_param_write(vfio_test_backend_module(variant->backend),
 				     self->param, self->param_saved);
@@ -302,16 +284,16 @@ TEST_F(type1, map_unmap_accounting)
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
 	/* Unmapping nothing succeeds and reports nothing. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(0, unmapped);
 }
 
@@ -320,19 +302,19 @@ TEST_F(type1, map_errors)
 	int fd = self->dev.container_fd;
 	uint64_t unmapped;
 
-	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, TEST_IOVA + 1, SZ_4K));
-	EXPECT_EQ(-EINVAL, __vfio_map(fd, (char *)self->buf + 1, TEST_IOVA, SZ_4K));
-	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, TEST_IOVA, 0));
-	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K + 1));
+	test_err_vfio_map(EINVAL, fd, self->buf, TEST_IOVA + 1, SZ_4K);
+	test_err_vfio_map(EINVAL, fd, (char *)self->buf + 1, TEST_IOVA, SZ_4K);
+	test_err_vfio_map(EINVAL, fd, self->buf, TEST_IOVA, 0);
+	test_err_vfio_map(EINVAL, fd, self->buf, TEST_IOVA, SZ_4K + 1);
 	EXPECT_EQ(wrap_errno(),
 		  __vfio_map(fd, self->buf, UINT64_MAX & ~(SZ_4K - 1), SZ_2M));
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA + SZ_4K, SZ_4K));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	test_err_vfio_map(EEXIST, fd, self->buf, TEST_IOVA + SZ_4K, SZ_4K);
 	/* type1v2 never bisects a mapping. */
-	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
-	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_2M, &unmapped));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	test_err_vfio_unmap(EINVAL, fd, TEST_IOVA, SZ_4K, &unmapped);
+	test_err_vfio_unmap(EINVAL, fd, TEST_IOVA + SZ_4K, SZ_2M, &unmapped);
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 }
 
@@ -350,41 +332,40 @@ TEST_F(type1, v1_unmap)
 	int fd;
 
 	vfio_test_device_close(&self->dev);
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1_IOMMU,
-						variant->backend));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1_IOMMU,
+				 variant->backend);
 	fd = self->dev.container_fd;
 	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M,
-				SZ_1M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M, SZ_1M);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
 	/* From inside the first mapping: nothing, and no error. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_2M, &unmapped);
 	EXPECT_EQ(0, unmapped);
-	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
-	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA + SZ_1M, SZ_4K));
+	test_err_vfio_map(EEXIST, fd, self->buf, TEST_IOVA, SZ_4K);
+	test_err_vfio_map(EEXIST, fd, self->buf, TEST_IOVA + SZ_1M, SZ_4K);
 
 	/* No tracking on v1, so no bitmap either. */
-	EXPECT_EQ(-EACCES, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
-	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_1M, SZ_4K,
-					       bitmap, sizeof(bitmap), NULL));
+	test_err_vfio_dirty(EACCES, fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
+	test_err_vfio_unmap_bitmap(EINVAL, fd, TEST_IOVA, SZ_1M, SZ_4K,
+				   bitmap, sizeof(bitmap), NULL);
 
 	/* Its first page: the whole first mapping. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_1M, unmapped);
 	EXPECT_EQ(locked + pinned_kb / 2, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_4K);
 
 	/* A range over the new page and the second's first: both, whole. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M + SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_1M + SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_1M + SZ_4K, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(0, unmapped);
 }
 
@@ -401,26 +382,25 @@ TEST_F(type1, dirty_bitmap)
 	 */
 	expected = self->dev.is_mdev ? 0 : npages;
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap, sizeof(bitmap));
 	EXPECT_EQ(expected, bitmap_weight_bits(bitmap, npages));
 
 	/* A page size the tracker does not use is refused. */
-	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_2M,
-					     bitmap, sizeof(bitmap)));
+	test_err_vfio_get_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_2M,
+				 bitmap, sizeof(bitmap));
 	/* So is a bitmap too small for the range. */
-	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
-					     bitmap, sizeof(bitmap) - 8));
+	test_err_vfio_get_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_4K,
+				 bitmap, sizeof(bitmap) - 8);
 
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	/* With tracking stopped there is no bitmap to get. */
-	EXPECT_EQ(-EINVAL, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
-					     bitmap, sizeof(bitmap)));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, NULL));
+	test_err_vfio_get_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_4K,
+				 bitmap, sizeof(bitmap));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, NULL);
 }
 
 /*
@@ -434,12 +414,12 @@ TEST_F(type1, dirty_bitmap_size_wraps)
 	int fd = self->dev.container_fd;
 	uint64_t bitmap[1] = { 0 };
 
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	EXPECT_EQ(variant->backend == VFIO_BACKEND_TYPE1 ? -EINVAL : -E2BIG,
 		  __vfio_get_bitmap(fd, 0, UINT64_MAX, 1, bitmap,
 				    sizeof(bitmap)));
 	EXPECT_EQ(0, bitmap[0]);
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 TEST_F(type1, map_bad_arguments)
@@ -455,17 +435,17 @@ TEST_F(type1, map_bad_arguments)
 	uint64_t unmapped;
 
 	map.flags |= UNKNOWN_FLAG;
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_MAP_DMA, &map);
 	map.flags &= ~UNKNOWN_FLAG;
 
 	/* Neither READ nor WRITE. */
 	map.flags = 0;
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_MAP_DMA, &map);
 	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 
 	/* argsz must cover the struct up to and including size. */
 	map.argsz = offsetof(struct vfio_iommu_type1_dma_map, size);
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_MAP_DMA, &map);
 	map.argsz = sizeof(map);
 
 	/* The IOVA range may not wrap past the top, by a page or more, ... */
@@ -474,8 +454,8 @@ TEST_F(type1, map_bad_arguments)
 	EXPECT_EQ(wrap_errno(), __vfio_map(fd, (void *)-SZ_4K, TEST_IOVA, SZ_2M));
 
 	/* None of these left a mapping behind. */
-	ASSERT_EQ(0, __vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map));
-	ASSERT_EQ(0, __vfio_unmap(fd, 0, -SZ_4K, &unmapped));
+	vfio_ioctl(fd, VFIO_IOMMU_MAP_DMA, &map);
+	vfio_unmap(fd, 0, -SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_4K, unmapped);
 }
 
@@ -500,15 +480,13 @@ TEST_F(type1, map_iova_ranges)
 	/* The last page of the 64-bit space. */
 	EXPECT_EQ(outside, __vfio_map(fd, self->buf + 6 * SZ_4K, -SZ_4K, SZ_4K));
 
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(self->dev.is_mdev ? 7 * SZ_4K : 0, unmapped);
 
 	/* The last page of the aperture, and the first above the window. */
-	EXPECT_EQ(0, __vfio_map(fd, self->buf, INTEL_IOMMU_LAST_IOVA + 1 - SZ_4K,
-				SZ_4K));
-	EXPECT_EQ(0, __vfio_map(fd, self->buf + SZ_4K, MSI_IOVA + 0x100000,
-				SZ_4K));
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_map(fd, self->buf, INTEL_IOMMU_LAST_IOVA + 1 - SZ_4K, SZ_4K);
+	vfio_map(fd, self->buf + SZ_4K, MSI_IOVA + 0x100000, SZ_4K);
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(2 * SZ_4K, unmapped);
 }
 
@@ -529,16 +507,16 @@ TEST_F(type1, map_unmapped_vaddr)
 
 	if (self->dev.is_mdev) {
 		/* Nothing is pinned at map time, so nothing is looked at. */
-		EXPECT_EQ(0, __vfio_map(fd, mem + SZ_2M, TEST_IOVA, SZ_2M));
-		EXPECT_EQ(0, __vfio_map(fd, mem, TEST_IOVA + SZ_2M, 2 * SZ_2M));
-		ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+		vfio_map(fd, mem + SZ_2M, TEST_IOVA, SZ_2M);
+		vfio_map(fd, mem, TEST_IOVA + SZ_2M, 2 * SZ_2M);
+		vfio_unmap_all(fd, 0, 0, &unmapped);
 		EXPECT_EQ(3 * SZ_2M, unmapped);
 	} else {
 		/* Pinning fails, and what was pinned before the hole is let go. */
-		EXPECT_EQ(-EFAULT, __vfio_map(fd, mem + SZ_2M, TEST_IOVA, SZ_2M));
-		EXPECT_EQ(-EFAULT, __vfio_map(fd, mem, TEST_IOVA, 2 * SZ_2M));
+		test_err_vfio_map(EFAULT, fd, mem + SZ_2M, TEST_IOVA, SZ_2M);
+		test_err_vfio_map(EFAULT, fd, mem, TEST_IOVA, 2 * SZ_2M);
 		EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
-		ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+		vfio_unmap_all(fd, 0, 0, &unmapped);
 		EXPECT_EQ(0, unmapped);
 	}
 	munmap(mem, SZ_2M);
@@ -699,31 +677,30 @@ TEST_F(type1, dma_entry_limit)
 	const char *module = vfio_test_backend_module(variant->backend);
 	int fd, i;
 
-	ASSERT_EQ(0, __module_param_read(module, "dma_entry_limit", self->limit,
-					 sizeof(self->limit)));
-	ASSERT_EQ(0, __module_param_write(module, "dma_entry_limit", "3"));
+	module_param_read(module, "dma_entry_limit", self->limit,
+			  sizeof(self->limit));
+	module_param_write(module, "dma_entry_limit", "3");
 	/* A container takes the limit when it is opened. */
 	vfio_test_device_close(&self->dev);
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1v2_IOMMU,
-						variant->backend));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1v2_IOMMU,
+				 variant->backend);
 	fd = self->dev.container_fd;
 	EXPECT_EQ(3, dma_avail(fd));
 
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, __vfio_map(fd, self->buf + i * SZ_4K,
-					TEST_IOVA + i * SZ_4K, SZ_4K));
+		vfio_map(fd, self->buf + i * SZ_4K,
+			 TEST_IOVA + i * SZ_4K, SZ_4K);
 	EXPECT_EQ(0, dma_avail(fd));
-	EXPECT_EQ(-ENOSPC, __vfio_map(fd, self->buf + 3 * SZ_4K,
-				      TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	test_err_vfio_map(ENOSPC, fd, self->buf + 3 * SZ_4K,
+			  TEST_IOVA + 3 * SZ_4K, SZ_4K);
 	/* Over an existing mapping, the overlap is reported first. */
-	EXPECT_EQ(-EEXIST, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
+	test_err_vfio_map(EEXIST, fd, self->buf, TEST_IOVA, SZ_4K);
 
 	/* An unmap gives its entry back. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_4K, NULL));
+	vfio_unmap(fd, TEST_IOVA + SZ_4K, SZ_4K, NULL);
 	EXPECT_EQ(1, dma_avail(fd));
-	EXPECT_EQ(0, __vfio_map(fd, self->buf + 3 * SZ_4K,
-				TEST_IOVA + 3 * SZ_4K, SZ_4K));
+	vfio_map(fd, self->buf + 3 * SZ_4K, TEST_IOVA + 3 * SZ_4K, SZ_4K);
 	EXPECT_EQ(0, dma_avail(fd));
 }
 
@@ -738,24 +715,24 @@ TEST_F(type1, unmap_bad_arguments)
 	int fd = self->dev.container_fd;
 	uint64_t unmapped;
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 
 	unmap.flags = UNKNOWN_FLAG;
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
 	unmap.flags = 0;
 	unmap.argsz = offsetof(struct vfio_iommu_type1_dma_unmap, size);
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
 
-	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA, 0, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA + 1, SZ_2M, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_unmap(fd, TEST_IOVA, SZ_2M + 1, NULL));
+	test_err_vfio_unmap(EINVAL, fd, TEST_IOVA, 0, NULL);
+	test_err_vfio_unmap(EINVAL, fd, TEST_IOVA + 1, SZ_2M, NULL);
+	test_err_vfio_unmap(EINVAL, fd, TEST_IOVA, SZ_2M + 1, NULL);
 	EXPECT_EQ(wrap_errno(), __vfio_unmap(fd, -SZ_4K, SZ_2M, NULL));
 	/* A bitmap while not tracking. */
-	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
-					       bitmap, sizeof(bitmap), NULL));
+	test_err_vfio_unmap_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_4K,
+				   bitmap, sizeof(bitmap), NULL);
 
 	/* The mapping is intact. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 }
 
@@ -779,7 +756,7 @@ TEST_F(type1, unmap_argument_faults)
 	mem = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 
 	/* At the end of a page, followed by one that is not mapped. */
 	ASSERT_EQ(0, munmap(mem + SZ_4K, SZ_4K));
@@ -789,7 +766,7 @@ TEST_F(type1, unmap_argument_faults)
 		.flags = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
 		.iova = TEST_IOVA,
 	};
-	EXPECT_EQ(-EFAULT, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
+	test_err_vfio_ioctl(EFAULT, fd, VFIO_IOMMU_UNMAP_DMA, unmap);
 
 	/* Read-only. */
 	unmap = (void *)mem;
@@ -799,13 +776,13 @@ TEST_F(type1, unmap_argument_faults)
 		.size = SZ_4K,
 	};
 	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ));
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_UNMAP_DMA, unmap);
 	EXPECT_EQ(SZ_4K, unmap->size);
 	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ | PROT_WRITE));
 	unmap->size = SZ_2M;
 	ASSERT_EQ(0, mprotect(mem, SZ_4K, PROT_READ));
-	EXPECT_EQ(-EFAULT, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, unmap));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	test_err_vfio_ioctl(EFAULT, fd, VFIO_IOMMU_UNMAP_DMA, unmap);
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(variant->backend == VFIO_BACKEND_VFIO_DIRTY ? SZ_2M : 0,
 		  unmapped);
 	munmap(mem, SZ_4K);
@@ -829,9 +806,9 @@ TEST_F(type1, map_top_of_iova)
 
 	if (!self->dev.is_mdev)
 		SKIP(return, "an IOMMU's aperture ends below 2^64");
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, top, SZ_4K));
+	vfio_map(fd, self->buf, top, SZ_4K);
 	EXPECT_EQ(stock ? 0 : -EEXIST, __vfio_map(fd, self->buf, top, SZ_4K));
-	ASSERT_EQ(0, __vfio_unmap(fd, top, SZ_4K, &unmapped));
+	vfio_unmap(fd, top, SZ_4K, &unmapped);
 	EXPECT_EQ(stock ? 0 : SZ_4K, unmapped);
 }
 
@@ -847,8 +824,8 @@ TEST_F(type1, unmap_to_top_of_iova)
 	int fd = self->dev.container_fd;
 	uint64_t unmapped;
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, 0 - TEST_IOVA, &unmapped));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_unmap(fd, TEST_IOVA, 0 - TEST_IOVA, &unmapped);
 	EXPECT_EQ(stock ? 0 : SZ_2M, unmapped);
 }
 
@@ -867,10 +844,9 @@ TEST_F(type1, unmap_all)
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_4K));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_4K, TEST_IOVA + SZ_2M,
-				SZ_2M - SZ_4K));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, 0, SZ_4K));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_4K);
+	vfio_map(fd, self->buf + SZ_4K, TEST_IOVA + SZ_2M, SZ_2M - SZ_4K);
+	vfio_map(fd, self->buf, 0, SZ_4K);
 	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_4K, 1) +
 		    device_pins_kb(_metadata, &self->dev, TEST_IOVA + SZ_2M,
 				   SZ_2M - SZ_4K, 4) +
@@ -878,20 +854,20 @@ TEST_F(type1, unmap_all)
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
 	/* ALL takes no range, and no bitmap. */
-	EXPECT_EQ(-EINVAL, __vfio_unmap_all(fd, TEST_IOVA, 0, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_unmap_all(fd, 0, SZ_4K, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &unmap));
+	test_err_vfio_unmap_all(EINVAL, fd, TEST_IOVA, 0, NULL);
+	test_err_vfio_unmap_all(EINVAL, fd, 0, SZ_4K, NULL);
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(SZ_2M + SZ_4K, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
 	/* Everything is gone: the IOVA is free again, and ALL finds nothing. */
-	EXPECT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
-	ASSERT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(0, unmapped);
 }
 
@@ -904,14 +880,13 @@ TEST_F(type1, close_with_mappings)
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M / 2));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_2M / 2, TEST_IOVA + SZ_2M,
-				SZ_2M / 2));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M / 2);
+	vfio_map(fd, self->buf + SZ_2M / 2, TEST_IOVA + SZ_2M, SZ_2M / 2);
 	if (vfio_device_is_dirty_sim(device_name)) {
 		/* Without a domain, a page the device pins is what is counted. */
-		ASSERT_EQ(0, __sim_write(self->dev.device_fd,
-					 VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA,
-					 SZ_4K, 1, NULL, NULL));
+		sim_write(self->dev.device_fd,
+			  VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA,
+			  SZ_4K, 1, NULL, NULL);
 		pinned_kb = SZ_4K / 1024;
 	}
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
@@ -931,7 +906,7 @@ TEST_F(type1, group_detach_with_mappings)
 
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
 
@@ -950,19 +925,19 @@ TEST_F(type1, group_detach_with_mappings)
 	 */
 	EXPECT_EQ(refcnt - 1, module_refcnt(module));
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
-	EXPECT_EQ(-EINVAL, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	test_err_vfio_map(EINVAL, fd, self->buf, TEST_IOVA, SZ_2M);
 	vfio_test_device_close(&self->dev);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
 	/* The group joins a fresh container, and maps there. */
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1v2_IOMMU,
-						variant->backend));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1v2_IOMMU,
+				 variant->backend);
 	fd = self->dev.container_fd;
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 	pinned_kb = device_pins_kb(_metadata, &self->dev, TEST_IOVA, SZ_2M, 8);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -1066,8 +1041,7 @@ TEST_F(type1, pin_accounting_domain_zero_page)
 	if (skip)
 		SKIP(return, "%s", skip);
 	handover_setup(_metadata, &h, false);
-	ASSERT_EQ(0, __vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K,
-				     VFIO_DMA_MAP_FLAG_READ));
+	vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K, VFIO_DMA_MAP_FLAG_READ);
 	/*
 	 * 6.1 pins the zero page; 6.12 gives a long-term pin a page of its
 	 * own, which the process then maps and writes: the device pins that
@@ -1078,8 +1052,8 @@ TEST_F(type1, pin_accounting_domain_zero_page)
 	EXPECT_EQ(h.locked + (fresh ? 4 : 0), proc_self_status_kb("VmLck"));
 
 	memset(h.mem, 0x22, SZ_4K);
-	ASSERT_EQ(0, __sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
-				data, &done, NULL));
+	sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+		 data, &done, NULL);
 	ASSERT_EQ(1, done);
 	EXPECT_EQ(0x22, data[0]);
 	EXPECT_EQ(0x22, data[SZ_4K - 1]);
@@ -1089,7 +1063,7 @@ TEST_F(type1, pin_accounting_domain_zero_page)
 
 	handover_leave(_metadata, &h);
 	EXPECT_EQ(h.locked + 4, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_4K, unmapped);
 	EXPECT_EQ(h.locked, proc_self_status_kb("VmLck"));
 	handover_free(&h);
@@ -1117,8 +1091,7 @@ TEST_F(type1, pin_accounting_pin_zero_page)
 	if (skip)
 		SKIP(return, "%s", skip);
 	handover_setup(_metadata, &h, true);
-	ASSERT_EQ(0, __vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K,
-				     VFIO_DMA_MAP_FLAG_READ));
+	vfio_map_prot(fd, h.mem, TEST_IOVA, SZ_4K, VFIO_DMA_MAP_FLAG_READ);
 	handover_join(_metadata, &h, fd);
 	EXPECT_EQ(h.locked + 4, proc_self_status_kb("VmLck"));
 
@@ -1128,8 +1101,8 @@ TEST_F(type1, pin_accounting_pin_zero_page)
 	zero_pfn = page_pfn(h.mem);
 	ASSERT_NE(0, zero_pfn);
 	memset(data, 0x33, sizeof(data));
-	ASSERT_EQ(0, __sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
-				data, &done, NULL));
+	sim_read(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+		 data, &done, NULL);
 	ASSERT_EQ(1, done);
 	EXPECT_EQ(0, data[0]);
 	/*
@@ -1142,7 +1115,7 @@ TEST_F(type1, pin_accounting_pin_zero_page)
 
 	handover_leave(_metadata, &h);
 	EXPECT_EQ(h.locked + (fresh ? 4 : 0), proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_4K, &unmapped);
 	EXPECT_EQ(SZ_4K, unmapped);
 	EXPECT_EQ(h.locked, proc_self_status_kb("VmLck"));
 	handover_free(&h);
@@ -1192,7 +1165,7 @@ static void unmap_race(struct __test_metadata *_metadata, void *map_vaddr,
 	deadline = now_ms() + 10000;
 	while (sim_knob_read("unmap_calls") == calls && now_ms() < deadline)
 		usleep(1000);
-	EXPECT_EQ(0, __vfio_map(container_fd, map_vaddr, map_iova, map_size));
+	vfio_map(container_fd, map_vaddr, map_iova, map_size);
 	map_end = now_ms();
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	EXPECT_EQ(0, sim_knob_write("unmap_delay_ms", 0));
@@ -1226,9 +1199,9 @@ TEST_F(type1, unmap_recheck_straddle)
 
 	if (skip)
 		SKIP(return, "%s", skip);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
-				 TEST_IOVA, SZ_4K, 1, NULL, NULL));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+		  TEST_IOVA, SZ_4K, 1, NULL, NULL);
 
 	unmap_race(_metadata, self->buf, fd, &u, TEST_IOVA, SZ_2M,
 		   TEST_IOVA + SZ_1M, SZ_2M);
@@ -1240,9 +1213,9 @@ TEST_F(type1, unmap_recheck_straddle)
 	}
 
 	/* Both are still there, whole. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped);
 	EXPECT_EQ(SZ_1M, unmapped);
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_1M, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA + SZ_1M, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 }
 
@@ -1259,15 +1232,15 @@ TEST_F(type1, unmap_recheck_below)
 
 	if (skip)
 		SKIP(return, "%s", skip);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + SZ_1M, SZ_1M));
-	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
-				 TEST_IOVA + SZ_1M, SZ_4K, 1, NULL, NULL));
+	vfio_map(fd, self->buf, TEST_IOVA + SZ_1M, SZ_1M);
+	sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+		  TEST_IOVA + SZ_1M, SZ_4K, 1, NULL, NULL);
 
 	unmap_race(_metadata, self->buf, fd, &u, TEST_IOVA, SZ_2M, TEST_IOVA,
 		   SZ_1M);
 	EXPECT_EQ(0, u.ret);
 	EXPECT_EQ(SZ_2M, u.unmapped);
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(0, unmapped);
 }
 
@@ -1289,21 +1262,21 @@ TEST_F(type1, unmap_device_keeps_pins)
 	if (variant->backend == VFIO_BACKEND_TYPE1)
 		SKIP(return, "the stock driver calls BUG() for such a device");
 	locked = proc_self_status_kb("VmLck");
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
-				 TEST_IOVA, SZ_4K, 1, NULL, NULL));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	sim_write(self->dev.device_fd, VFIO_DIRTY_SIM_DMA_PIN,
+		  TEST_IOVA, SZ_4K, 1, NULL, NULL);
 	EXPECT_EQ(locked + 4, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, sim_knob_write("unmap_ignore", 1));
 	calls = sim_knob_read("unmap_calls");
 	unmapped = 1;
-	EXPECT_EQ(-EBUSY, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	test_err_vfio_unmap(EBUSY, fd, TEST_IOVA, SZ_1M, &unmapped);
 	EXPECT_EQ(SZ_1M, unmapped);
 	EXPECT_EQ(calls + 10, sim_knob_read("unmap_calls"));
 	EXPECT_EQ(locked + 4, proc_self_status_kb("VmLck"));
 
 	ASSERT_EQ(0, sim_knob_write("unmap_ignore", 0));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_1M, &unmapped);
 	EXPECT_EQ(SZ_1M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -1327,35 +1300,33 @@ TEST_F(type1, unmap_bitmap_fault_last_page)
 	bitmap = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, bitmap);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + map1 * SZ_4K,
-				SZ_2M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_map(fd, self->buf, TEST_IOVA + map1 * SZ_4K, SZ_2M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	if (self->dev.is_mdev) {
 		ASSERT_TRUE(vfio_device_is_dirty_sim(device_name));
 		for (i = 0; i < ARRAY_SIZE(written); i++)
-			ASSERT_EQ(0, __sim_write(dev, 0,
-						 TEST_IOVA + written[i] * SZ_4K,
-						 SZ_4K, 1, NULL, NULL));
+			sim_write(dev, 0,
+				  TEST_IOVA + written[i] * SZ_4K,
+				  SZ_4K, 1, NULL, NULL);
 	}
 
 	ASSERT_EQ(0, mprotect((char *)bitmap + SZ_4K, SZ_4K, PROT_READ));
 	unmapped = 1;
-	EXPECT_EQ(-EFAULT, __vfio_unmap_bitmap(fd, TEST_IOVA, size, SZ_4K,
-					       bitmap, 2 * SZ_4K, &unmapped));
+	test_err_vfio_unmap_bitmap(EFAULT, fd, TEST_IOVA, size, SZ_4K,
+				   bitmap, 2 * SZ_4K, &unmapped);
 	EXPECT_EQ(size, unmapped);
 
 	/* What is still mapped, and what the next query reports. */
 	ASSERT_EQ(0, mprotect((char *)bitmap + SZ_4K, SZ_4K,
 			      PROT_READ | PROT_WRITE));
 	memset(bitmap, 0, 2 * SZ_4K);
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, size, SZ_4K, bitmap,
-				       2 * SZ_4K));
+	vfio_get_bitmap(fd, TEST_IOVA, size, SZ_4K, bitmap, 2 * SZ_4K);
 	EXPECT_EQ(!stock, bitmap_test_bit(bitmap, self->dev.is_mdev ?
 					  written[0] : 0));
 	EXPECT_TRUE(bitmap_test_bit(bitmap, self->dev.is_mdev ? written[1] :
 				    map1));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, size, &unmapped);
 	EXPECT_EQ(stock ? SZ_2M : 2 * SZ_2M, unmapped);
 	munmap(bitmap, 2 * SZ_4K);
 }
@@ -1378,19 +1349,19 @@ TEST_F(type1, dirty_failed_write)
 	mem = mmap(NULL, 64 * SZ_4K, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
-	ASSERT_EQ(0, __vfio_map(fd, mem, TEST_IOVA, 64 * SZ_4K));
+	vfio_map(fd, mem, TEST_IOVA, 64 * SZ_4K);
 	ASSERT_EQ(0, munmap(mem + 3 * SZ_4K, SZ_4K));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 
-	ASSERT_EQ(0, __sim_write(self->dev.device_fd, 0, TEST_IOVA + 3 * SZ_4K,
-				 SZ_4K, 1, &done, &failed));
+	sim_write(self->dev.device_fd, 0, TEST_IOVA + 3 * SZ_4K,
+		  SZ_4K, 1, &done, &failed);
 	EXPECT_EQ(0, done);
 	EXPECT_EQ(1, failed);
 	bitmap[0] = 0;
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 64 * SZ_4K, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, 64 * SZ_4K, SZ_4K, bitmap,
+			sizeof(bitmap));
 	EXPECT_EQ(stock ? 0 : 1ULL << 3, bitmap[0]);
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 	munmap(mem, 64 * SZ_4K);
 }
 
@@ -1401,24 +1372,24 @@ TEST_F(type1, unmap_dirty_bitmap)
 	uint64_t bitmap[npages / 64];
 	uint64_t unmapped;
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 
 	/* A page size the tracker does not use is refused, and unmaps nothing. */
 	memset(bitmap, 0, sizeof(bitmap));
-	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_2M,
-					       bitmap, sizeof(bitmap), NULL));
+	test_err_vfio_unmap_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_2M,
+				   bitmap, sizeof(bitmap), NULL);
 	/* So is a bitmap too small for the range. */
-	EXPECT_EQ(-EINVAL, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K,
-					       bitmap, sizeof(bitmap) - 8, NULL));
+	test_err_vfio_unmap_bitmap(EINVAL, fd, TEST_IOVA, SZ_2M, SZ_4K,
+				   bitmap, sizeof(bitmap) - 8, NULL);
 
 	/* As GET_BITMAP: all dirty behind an IOMMU, nothing from an idle mdev. */
-	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
-					 sizeof(bitmap), &unmapped));
+	vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
+			  sizeof(bitmap), &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(self->dev.is_mdev ? 0 : npages,
 		  bitmap_weight_bits(bitmap, npages));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /* Expect the first @nbits of @bitmap to have exactly the bits of @pages set. */
@@ -1478,23 +1449,23 @@ TEST_F(type1, dirty_bitmap_device_writes)
 	if (!vfio_device_is_dirty_sim(device_name))
 		SKIP(return, "needs the simulated device to write");
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA + 2 * SZ_2M, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_map(fd, self->buf, TEST_IOVA + 2 * SZ_2M, SZ_2M);
 
 	/* A write before tracking starts is not reported. */
 	ASSERT_EQ(0, sim_write_pages(dev, 0, before, ARRAY_SIZE(before)));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 
 	ASSERT_EQ(0, sim_write_pages(dev, 0, first, ARRAY_SIZE(first)));
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+			sizeof(bitmap));
 	expect_bitmap(_metadata, bitmap, npages, first, ARRAY_SIZE(first));
 
 	/* A report clears what it reported. */
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+			sizeof(bitmap));
 	EXPECT_EQ(0, bitmap_weight_bits(bitmap, npages));
 
 	/* A page the device keeps pinned stays dirty, report after report. */
@@ -1502,22 +1473,22 @@ TEST_F(type1, dirty_bitmap_device_writes)
 	ASSERT_EQ(0, sim_write_pages(dev, VFIO_DIRTY_SIM_DMA_PIN, pinned,
 				     ARRAY_SIZE(pinned)));
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+			sizeof(bitmap));
 	expect_bitmap(_metadata, bitmap, npages, both, ARRAY_SIZE(both));
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K, bitmap,
+			sizeof(bitmap));
 	expect_bitmap(_metadata, bitmap, npages, pinned, ARRAY_SIZE(pinned));
 
 	/* Unmapping with a bitmap reports the same way, for both mappings. */
 	ASSERT_EQ(0, sim_write_pages(dev, 0, last, ARRAY_SIZE(last)));
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K,
-					 bitmap, sizeof(bitmap), &unmapped));
+	vfio_unmap_bitmap(fd, TEST_IOVA, 3 * SZ_2M, SZ_4K,
+			  bitmap, sizeof(bitmap), &unmapped);
 	EXPECT_EQ(2 * SZ_2M, unmapped);
 	expect_bitmap(_metadata, bitmap, npages, last, ARRAY_SIZE(last));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 #define MDEV_REFUSES	"VFIO_UPDATE_VADDR is refused with an mdev attached"
@@ -1569,39 +1540,37 @@ TEST_F(type1, update_vaddr_bad_arguments)
 	int fd = self->dev.container_fd;
 	uint64_t inval;
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 
 	/* A new vaddr takes no permissions: the mapping keeps its own. */
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, VFIO_DMA_MAP_FLAG_READ,
-					    self->buf, TEST_IOVA, SZ_2M));
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, VFIO_DMA_MAP_FLAG_WRITE,
-					    self->buf, TEST_IOVA, SZ_2M));
+	test_err_vfio_map_vaddr(EINVAL, fd, VFIO_DMA_MAP_FLAG_READ,
+				self->buf, TEST_IOVA, SZ_2M);
+	test_err_vfio_map_vaddr(EINVAL, fd, VFIO_DMA_MAP_FLAG_WRITE,
+				self->buf, TEST_IOVA, SZ_2M);
 	/* Invalidating unmaps nothing, so has no bitmap to give, tracking or not. */
-	EXPECT_EQ(-EINVAL, __vfio_ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &req));
+	test_err_vfio_ioctl(EINVAL, fd, VFIO_IOMMU_UNMAP_DMA, &req);
 	/* A mapping whose vaddr is valid takes no new one. */
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA, SZ_2M));
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, self->buf, TEST_IOVA, SZ_2M);
 	/* Nothing mapped there. */
-	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA + SZ_2M,
-					    SZ_2M));
+	test_err_vfio_map_vaddr(ENOENT, fd, 0, self->buf, TEST_IOVA + SZ_2M,
+				SZ_2M);
 
 	if (self->dev.is_mdev) {
-		EXPECT_EQ(-EBUSY, __vfio_unmap_vaddr(fd, VFIO_DMA_UNMAP_FLAG_ALL,
-						     0, 0, NULL));
+		test_err_vfio_unmap_vaddr(EBUSY, fd, VFIO_DMA_UNMAP_FLAG_ALL,
+					  0, 0, NULL);
 	} else {
 		/* type1v2 never bisects a mapping, invalidating neither. */
-		EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_4K,
-						      NULL));
-		EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf,
-						    TEST_IOVA, SZ_2M));
+		test_err_vfio_unmap_vaddr(EINVAL, fd, 0, TEST_IOVA, SZ_4K,
+					  NULL);
+		test_err_vfio_map_vaddr(EINVAL, fd, 0, self->buf,
+					TEST_IOVA, SZ_2M);
 		/* With ALL: every mapping, and their size. */
-		ASSERT_EQ(0, __vfio_unmap_vaddr(fd, VFIO_DMA_UNMAP_FLAG_ALL, 0,
-						0, &inval));
+		vfio_unmap_vaddr(fd, VFIO_DMA_UNMAP_FLAG_ALL, 0, 0, &inval);
 		EXPECT_EQ(SZ_2M, inval);
-		ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA,
-					      SZ_2M));
+		vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA, SZ_2M);
 	}
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &inval));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &inval);
 	EXPECT_EQ(SZ_2M, inval);
 }
 
@@ -1650,7 +1619,7 @@ TEST_F(type1, update_vaddr)
 	old = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	ASSERT_NE(MAP_FAILED, old);
 	memset(old, 0x11, SZ_2M);
-	ASSERT_EQ(0, __vfio_map(fd, old, EDU_IOVA, SZ_2M));
+	vfio_map(fd, old, EDU_IOVA, SZ_2M);
 	EXPECT_EQ(locked + (self->dev.is_mdev ? 0 : (long)(SZ_2M / 1024)),
 		  proc_self_status_kb("VmLck"));
 
@@ -1659,9 +1628,9 @@ TEST_F(type1, update_vaddr)
 	/* Nothing is unpinned, or uncounted. */
 	EXPECT_EQ(locked + (long)(SZ_2M / 1024), proc_self_status_kb("VmLck"));
 	/* Invalid already: refused. */
-	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, EDU_IOVA, SZ_2M, NULL));
+	test_err_vfio_unmap_vaddr(EINVAL, fd, 0, EDU_IOVA, SZ_2M, NULL);
 	/* The mapping is still there. */
-	EXPECT_EQ(-EEXIST, __vfio_map(fd, old, EDU_IOVA, SZ_2M));
+	test_err_vfio_map(EEXIST, fd, old, EDU_IOVA, SZ_2M);
 
 	new = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	ASSERT_NE(MAP_FAILED, new);
@@ -1669,14 +1638,13 @@ TEST_F(type1, update_vaddr)
 	memset(new, 0x22, SZ_2M);
 
 	/* The update names the mapping exactly: iova and size. */
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_4K));
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA + SZ_4K,
-					    SZ_2M - SZ_4K));
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new + 1, EDU_IOVA, SZ_2M));
-	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, new, EDU_IOVA + SZ_2M,
-					    SZ_2M));
-	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_2M));
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_2M));
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, new, EDU_IOVA, SZ_4K);
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, new, EDU_IOVA + SZ_4K,
+				SZ_2M - SZ_4K);
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, new + 1, EDU_IOVA, SZ_2M);
+	test_err_vfio_map_vaddr(ENOENT, fd, 0, new, EDU_IOVA + SZ_2M, SZ_2M);
+	vfio_map_vaddr(fd, 0, new, EDU_IOVA, SZ_2M);
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, new, EDU_IOVA, SZ_2M);
 	/* The same process, the same owner: counted once. */
 	EXPECT_EQ(locked + (long)(SZ_2M / 1024), proc_self_status_kb("VmLck"));
 
@@ -1689,7 +1657,7 @@ TEST_F(type1, update_vaddr)
 		TH_LOG("no DMA check: %s", why);
 	}
 
-	ASSERT_EQ(0, __vfio_unmap(fd, EDU_IOVA, SZ_2M, &size));
+	vfio_unmap(fd, EDU_IOVA, SZ_2M, &size);
 	EXPECT_EQ(SZ_2M, size);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 	munmap(new, SZ_2M);
@@ -1716,21 +1684,21 @@ TEST_F(type1, update_vaddr_keeps_pins)
 	ASSERT_NE(MAP_FAILED, other);
 	memset(other, 0x22, SZ_2M);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, EDU_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, EDU_IOVA, SZ_2M);
 	if (!invalidate(_metadata, &self->dev, EDU_IOVA, SZ_2M, SZ_2M))
 		SKIP(return, MDEV_REFUSES);
 	/* Invalid, the mapping still reaches the pinned pages. */
 	ASSERT_EQ(0, edu_copy_page(&edu));
 	EXPECT_EQ(-1, first_byte_not(self->buf + SZ_4K, EDU_COUNT, 0x11));
 
-	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, other, EDU_IOVA, SZ_2M));
+	vfio_map_vaddr(fd, 0, other, EDU_IOVA, SZ_2M);
 	memset(self->buf + SZ_4K, 0x33, SZ_4K);
 	ASSERT_EQ(0, edu_copy_page(&edu));
 	EXPECT_EQ(-1, first_byte_not(self->buf + SZ_4K, EDU_COUNT, 0x11));
 	EXPECT_EQ(-1, first_byte_not(other, SZ_2M, 0x22));
 
 	edu_close(&edu);
-	ASSERT_EQ(0, __vfio_unmap(fd, EDU_IOVA, SZ_2M, NULL));
+	vfio_unmap(fd, EDU_IOVA, SZ_2M, NULL);
 	munmap(other, SZ_2M);
 }
 
@@ -1748,38 +1716,36 @@ TEST_F(type1, unmap_invalid_vaddr)
 
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M,
-				SZ_1M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_1M, SZ_1M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_START);
 	if (!invalidate(_metadata, &self->dev, TEST_IOVA + SZ_1M, SZ_1M, SZ_1M))
 		SKIP(return, MDEV_REFUSES);
 
 	/* A device behind an IOMMU may still write anywhere: all dirty. */
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
-				       sizeof(bitmap)));
+	vfio_get_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap, sizeof(bitmap));
 	EXPECT_EQ(npages, bitmap_weight_bits(bitmap, npages));
 
 	/*
 	 * Over both, the second invalid already: refused, and the first,
 	 * met before it, is left valid (so takes no new vaddr).
 	 */
-	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
-	EXPECT_EQ(-EINVAL, __vfio_map_vaddr(fd, 0, self->buf, TEST_IOVA, SZ_1M));
+	test_err_vfio_unmap_vaddr(EINVAL, fd, 0, TEST_IOVA, SZ_2M, NULL);
+	test_err_vfio_map_vaddr(EINVAL, fd, 0, self->buf, TEST_IOVA, SZ_1M);
 
 	/* Unmapped with a bitmap: reported and removed, pins given back. */
 	memset(bitmap, 0, sizeof(bitmap));
-	ASSERT_EQ(0, __vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
-					 sizeof(bitmap), &size));
+	vfio_unmap_bitmap(fd, TEST_IOVA, SZ_2M, SZ_4K, bitmap,
+			  sizeof(bitmap), &size);
 	EXPECT_EQ(SZ_2M, size);
 	EXPECT_EQ(npages, bitmap_weight_bits(bitmap, npages));
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 	/* Gone: nothing to update, the IOVA free again. */
-	EXPECT_EQ(-ENOENT, __vfio_map_vaddr(fd, 0, self->buf + SZ_1M,
-					    TEST_IOVA + SZ_1M, SZ_1M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP));
+	test_err_vfio_map_vaddr(ENOENT, fd, 0, self->buf + SZ_1M,
+				TEST_IOVA + SZ_1M, SZ_1M);
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	vfio_dirty(fd, VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP);
 }
 
 /* Closing a container whose vaddrs are invalid gives every page back. */
@@ -1790,9 +1756,8 @@ TEST_F(type1, close_with_invalid_vaddr)
 
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_1M));
-	ASSERT_EQ(0, __vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_2M,
-				SZ_1M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_1M);
+	vfio_map(fd, self->buf + SZ_1M, TEST_IOVA + SZ_2M, SZ_1M);
 	/* Whole mappings only: a range with a hole reports what it found. */
 	if (!invalidate(_metadata, &self->dev, TEST_IOVA, 2 * SZ_2M, SZ_2M))
 		SKIP(return, MDEV_REFUSES);
@@ -1873,7 +1838,7 @@ TEST_F(type1, update_vaddr_new_owner)
 	ASSERT_NE(MAP_FAILED, res);
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 	if (!invalidate(_metadata, &self->dev, TEST_IOVA, SZ_2M, SZ_2M))
 		SKIP(return, MDEV_REFUSES);
 
@@ -1881,7 +1846,7 @@ TEST_F(type1, update_vaddr_new_owner)
 	EXPECT_EQ(-ENOMEM, res->update);
 	EXPECT_EQ(res->before_kb, res->after_kb);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
-	EXPECT_EQ(-EINVAL, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+	test_err_vfio_unmap_vaddr(EINVAL, fd, 0, TEST_IOVA, SZ_2M, NULL);
 
 	run_update_child(_metadata, fd, false, res);
 	EXPECT_EQ(0, res->update);
@@ -1889,7 +1854,7 @@ TEST_F(type1, update_vaddr_new_owner)
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
 	/* The new owner has exited: unmapping pays back nobody, and works. */
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &size));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &size);
 	EXPECT_EQ(SZ_2M, size);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 	munmap(res, sizeof(*res));
@@ -1913,30 +1878,29 @@ TEST_F(type1, update_vaddr_then_mdev)
 	if (!vfio_device_is_dirty_sim(device_name) || !bdf)
 		SKIP(return, "needs the simulated mdev as the device and VFIO_SELFTESTS_PCI_BDF");
 	vfio_test_device_close(&self->dev);
-	ASSERT_EQ(0, __vfio_test_device_open_on(&pci, bdf, VFIO_TYPE1v2_IOMMU,
-						variant->backend));
+	vfio_test_device_open_on(&pci, bdf, VFIO_TYPE1v2_IOMMU,
+				 variant->backend);
 	fd = pci.container_fd;
 	other = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, other);
 	memset(other, 0x22, SZ_2M);
 
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
-	ASSERT_EQ(0, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
+	vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL);
 	group = __vfio_group_open(device_name);
 	ASSERT_LE(0, group);
 	EXPECT_EQ(-1, ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd));
 	EXPECT_EQ(EBUSY, errno);
 
-	ASSERT_EQ(0, __vfio_map_vaddr(fd, 0, other, TEST_IOVA, SZ_2M));
+	vfio_map_vaddr(fd, 0, other, TEST_IOVA, SZ_2M);
 	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &fd));
 	EXPECT_EQ(0, ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR));
 	device = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, device_name);
 	ASSERT_LE(0, device);
-	ASSERT_EQ(0, __sim_read(device, 0, TEST_IOVA, sizeof(data), data, NULL,
-				NULL));
+	sim_read(device, 0, TEST_IOVA, sizeof(data), data, NULL, NULL);
 	EXPECT_EQ(-1, first_byte_not(data, sizeof(data), 0x22));
-	EXPECT_EQ(-EBUSY, __vfio_unmap_vaddr(fd, 0, TEST_IOVA, SZ_2M, NULL));
+	test_err_vfio_unmap_vaddr(EBUSY, fd, 0, TEST_IOVA, SZ_2M, NULL);
 
 	close(device);
 	close(group);
@@ -1985,28 +1949,27 @@ static void bar_map_unmap(struct __test_metadata *_metadata,
 	locked = proc_self_status_kb("VmLck");
 	ASSERT_GE(locked, 0);
 
-	ASSERT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
-	ASSERT_EQ(0, __vfio_map(fd, bar + 16 * SZ_4K, TEST_IOVA + SZ_2M,
-				16 * SZ_4K));
-	ASSERT_EQ(0, __vfio_map(fd, bar + SZ_4K, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
-				size - 2 * SZ_4K));
+	vfio_map(fd, bar, TEST_IOVA, size);
+	vfio_map(fd, bar + 16 * SZ_4K, TEST_IOVA + SZ_2M, 16 * SZ_4K);
+	vfio_map(fd, bar + SZ_4K, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
+		 size - 2 * SZ_4K);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, size, &unmapped);
 	EXPECT_EQ(size, unmapped);
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + SZ_2M, 16 * SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA + SZ_2M, 16 * SZ_4K, &unmapped);
 	EXPECT_EQ(16 * SZ_4K, unmapped);
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
-				  size - 2 * SZ_4K, &unmapped));
+	vfio_unmap(fd, TEST_IOVA + 2 * SZ_2M + 3 * SZ_4K,
+		   size - 2 * SZ_4K, &unmapped);
 	EXPECT_EQ(size - 2 * SZ_4K, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
 	/* The BAR again where it was, then ordinary memory, pinned as ever. */
 	pinned_kb = dev->is_mdev ? 0 : SZ_2M / 1024;
-	ASSERT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
-	ASSERT_EQ(0, __vfio_map(fd, buf, TEST_IOVA + SZ_2M, SZ_2M));
+	vfio_map(fd, bar, TEST_IOVA, size);
+	vfio_map(fd, buf, TEST_IOVA + SZ_2M, SZ_2M);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, 2 * SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, 2 * SZ_2M, &unmapped);
 	EXPECT_EQ(size + SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -2028,9 +1991,9 @@ TEST_F(type1, map_bar_type1v1)
 	int ret;
 
 	vfio_test_device_close(&self->dev);
-	ASSERT_EQ(0, __vfio_test_device_open_on(&self->dev, device_name,
-						VFIO_TYPE1_IOMMU,
-						variant->backend));
+	vfio_test_device_open_on(&self->dev, device_name,
+				 VFIO_TYPE1_IOMMU,
+				 variant->backend);
 	ret = bar_open(&self->dev, &self->pci, &self->edu, variant->backend);
 	if (ret == -ENODEV)
 		SKIP(return, NO_BAR);
@@ -2070,13 +2033,13 @@ TEST_F(type1, map_bar_past_end)
 	locked = proc_self_status_kb("VmLck");
 
 	if (self->dev.is_mdev) {
-		EXPECT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size + SZ_4K));
-		EXPECT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size + SZ_4K, &unmapped));
+		vfio_map(fd, bar, TEST_IOVA, size + SZ_4K);
+		vfio_unmap(fd, TEST_IOVA, size + SZ_4K, &unmapped);
 		EXPECT_EQ(size + SZ_4K, unmapped);
 	} else {
-		EXPECT_EQ(-EFAULT, __vfio_map(fd, bar, TEST_IOVA, size + SZ_4K));
-		EXPECT_EQ(0, __vfio_map(fd, bar, TEST_IOVA, size));
-		EXPECT_EQ(0, __vfio_unmap(fd, TEST_IOVA, size, &unmapped));
+		test_err_vfio_map(EFAULT, fd, bar, TEST_IOVA, size + SZ_4K);
+		vfio_map(fd, bar, TEST_IOVA, size);
+		vfio_unmap(fd, TEST_IOVA, size, &unmapped);
 		EXPECT_EQ(size, unmapped);
 	}
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
@@ -2115,9 +2078,9 @@ TEST_F(type1, map_bar_read_only)
 	EXPECT_EQ(EDU_ID, edu_read(&ro, EDU_REG_ID));
 	EXPECT_EQ(self->dev.is_mdev ? 0 : -EFAULT,
 		  __vfio_map_prot(fd, bar, TEST_IOVA + SZ_2M, SZ_4K, rw));
-	EXPECT_EQ(0, __vfio_map_prot(fd, bar, TEST_IOVA + 2 * SZ_2M, size,
-				     VFIO_DMA_MAP_FLAG_READ));
-	EXPECT_EQ(0, __vfio_unmap_all(fd, 0, 0, &unmapped));
+	vfio_map_prot(fd, bar, TEST_IOVA + 2 * SZ_2M, size,
+		      VFIO_DMA_MAP_FLAG_READ);
+	vfio_unmap_all(fd, 0, 0, &unmapped);
 	EXPECT_EQ(self->dev.is_mdev ? 2 * size + SZ_4K : size, unmapped);
 	munmap(bar, size);
 }
@@ -2142,19 +2105,18 @@ TEST_F(type1, sim_on_bar)
 		SKIP(return, NO_BAR);
 	ASSERT_EQ(0, ret) TH_LOG("edu BAR 0: %s", strerror(-ret));
 	locked = proc_self_status_kb("VmLck");
-	ASSERT_EQ(0, __vfio_map(fd, self->edu.bar, TEST_IOVA,
-				self->edu.bar_size));
+	vfio_map(fd, self->edu.bar, TEST_IOVA, self->edu.bar_size);
 
-	ASSERT_EQ(0, __sim_write(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
-				 1, &done, &failed));
+	sim_write(dev, VFIO_DIRTY_SIM_DMA_PIN, TEST_IOVA, SZ_4K,
+		  1, &done, &failed);
 	EXPECT_EQ(0, done);
 	EXPECT_EQ(1, failed);
-	ASSERT_EQ(0, __sim_read(dev, 0, TEST_IOVA, SZ_4K, data, &done, &failed));
+	sim_read(dev, 0, TEST_IOVA, SZ_4K, data, &done, &failed);
 	EXPECT_EQ(1, done);
 	EXPECT_EQ(0, failed);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, self->edu.bar_size, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, self->edu.bar_size, &unmapped);
 	EXPECT_EQ(self->edu.bar_size, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }
@@ -2175,16 +2137,16 @@ static void bool_param(struct __test_metadata *_metadata, const char *module,
 		 param);
 	ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
 	EXPECT_EQ(0644, st.st_mode & 07777);
-	ASSERT_EQ(0, __module_param_read(module, param, saved, size));
+	module_param_read(module, param, saved, size);
 	*to_restore = param;
-	ASSERT_EQ(0, __module_param_write(module, param, "1"));
-	ASSERT_EQ(0, __module_param_read(module, param, buf, sizeof(buf)));
+	module_param_write(module, param, "1");
+	module_param_read(module, param, buf, sizeof(buf));
 	EXPECT_STREQ("Y\n", buf);
-	ASSERT_EQ(0, __module_param_write(module, param, "0"));
-	ASSERT_EQ(0, __module_param_read(module, param, buf, sizeof(buf)));
+	module_param_write(module, param, "0");
+	module_param_read(module, param, buf, sizeof(buf));
 	EXPECT_STREQ("N\n", buf);
 	EXPECT_NE(0, __module_param_write(module, param, "2"));
-	ASSERT_EQ(0, __module_param_write(module, param, saved));
+	module_param_write(module, param, saved);
 	*to_restore = NULL;
 }
 
@@ -2198,8 +2160,7 @@ TEST_F(type1, param_allow_unsafe_interrupts)
 	const char *module = vfio_test_backend_module(variant->backend);
 	char buf[16];
 
-	ASSERT_EQ(0, __module_param_read(module, "allow_unsafe_interrupts",
-					 buf, sizeof(buf)));
+	module_param_read(module, "allow_unsafe_interrupts", buf, sizeof(buf));
 	EXPECT_STREQ("N\n", buf);
 	bool_param(_metadata, module, "allow_unsafe_interrupts",
 		   self->param_saved, sizeof(self->param_saved), &self->param);
@@ -2218,17 +2179,16 @@ TEST_F(type1, param_disable_hugepages)
 	uint64_t unmapped;
 	char buf[16];
 
-	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages", buf,
-					 sizeof(buf)));
+	module_param_read(module, "disable_hugepages", buf, sizeof(buf));
 	EXPECT_STREQ("N\n", buf);
 	bool_param(_metadata, module, "disable_hugepages", self->param_saved,
 		   sizeof(self->param_saved), &self->param);
 
-	ASSERT_EQ(0, __module_param_read(module, "disable_hugepages",
-					 self->param_saved,
-					 sizeof(self->param_saved)));
+	module_param_read(module, "disable_hugepages",
+			  self->param_saved,
+			  sizeof(self->param_saved));
 	self->param = "disable_hugepages";
-	ASSERT_EQ(0, __module_param_write(module, "disable_hugepages", "1"));
+	module_param_write(module, "disable_hugepages", "1");
 	info = vfio_iommu_info(fd);
 	ASSERT_NE(NULL, info);
 	EXPECT_EQ(self->dev.is_mdev ? ~(uint64_t)(SZ_4K - 1) : INTEL_IOMMU_PGSIZES,
@@ -2237,9 +2197,9 @@ TEST_F(type1, param_disable_hugepages)
 
 	pinned_kb = self->dev.is_mdev ? 0 : SZ_2M / 1024;
 	locked = proc_self_status_kb("VmLck");
-	ASSERT_EQ(0, __vfio_map(fd, self->buf, TEST_IOVA, SZ_2M));
+	vfio_map(fd, self->buf, TEST_IOVA, SZ_2M);
 	EXPECT_EQ(locked + pinned_kb, proc_self_status_kb("VmLck"));
-	ASSERT_EQ(0, __vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped));
+	vfio_unmap(fd, TEST_IOVA, SZ_2M, &unmapped);
 	EXPECT_EQ(SZ_2M, unmapped);
 	EXPECT_EQ(locked, proc_self_status_kb("VmLck"));
 }

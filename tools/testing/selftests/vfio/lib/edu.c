@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -15,6 +14,7 @@
 #include <linux/vfio.h>
 
 #include "edu.h"
+#include "vfio_util.h"
 
 /* A sysfs attribute holding a number ("0x1234\n"), or -1. */
 static long sysfs_number(const char *name, const char *attr)
@@ -134,14 +134,6 @@ void edu_write(struct edu *edu, uint32_t reg, uint32_t val)
 {
 	__atomic_store_n(&edu->bar[reg / sizeof(uint32_t)], val,
 			 __ATOMIC_SEQ_CST);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 int __edu_dma(struct edu *edu, bool to_ram, uint64_t iova, uint32_t offset,

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,14 +37,6 @@ static const char *qemu_root(void)
 	const char *root = getenv("VFIO_SELFTESTS_QEMU_ROOT");
 
 	return root ? root : QEMU_ROOT_DEFAULT;
-}
-
-double qemu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int str_write(const char *path, const char *str)
@@ -213,7 +204,7 @@ int qemu_start(struct qemu *q, const char *name, const char *const *args)
 	char loader[PATH_MAX], libs[PATH_MAX], bin[PATH_MAX], data[PATH_MAX];
 	char mods[PATH_MAX], qmparg[192], *greeting = NULL;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	double start = qemu_now(), deadline = start + 120;
+	double start = now_ms(), deadline = start + 120 * 1e3;
 	size_t size = 0;
 	int n = 0, fd, status;
 
@@ -277,7 +268,7 @@ int qemu_start(struct qemu *q, const char *name, const char *const *args)
 		if (q->qmp >= 0)
 			close(q->qmp);
 		q->qmp = -1;
-		if (qemu_now() > deadline) {
+		if (now_ms() > deadline) {
 			qemu_print_log(q);
 			return -ETIMEDOUT;
 		}
@@ -292,19 +283,19 @@ int qemu_start(struct qemu *q, const char *name, const char *const *args)
 	free(greeting);
 	if (!qmp_ok(q, "{\"execute\": \"qmp_capabilities\"}"))
 		return -EPROTO;
-	q->started = qemu_now() - start;
+	q->started = (now_ms() - start) / 1e3;
 	return 0;
 }
 
 /* Quit QEMU, or kill it if it does not quit within 30 seconds. */
 void qemu_stop(struct qemu *q)
 {
-	double deadline = qemu_now() + 30;
+	double deadline = now_ms() + 30 * 1e3;
 
 	if (q->pid && q->qmp >= 0)
 		free(qmp(q, "{\"execute\": \"quit\"}"));
 	while (q->pid && waitpid(q->pid, NULL, WNOHANG) != q->pid) {
-		if (qemu_now() > deadline) {
+		if (now_ms() > deadline) {
 			kill(q->pid, SIGKILL);
 			waitpid(q->pid, NULL, 0);
 			break;
@@ -416,7 +407,7 @@ int qemu_start_on(struct qemu *q, const char *name,
 /* Poll query-migrate until @status is not "setup" nor "active"; the answer. */
 char *qemu_migration_wait(struct qemu *q, double seconds)
 {
-	double deadline = qemu_now() + seconds;
+	double deadline = now_ms() + seconds * 1e3;
 	char status[32], *r;
 
 	for (;;) {
@@ -424,7 +415,7 @@ char *qemu_migration_wait(struct qemu *q, double seconds)
 		json_str(r, "status", status, sizeof(status));
 		if (!r || (strcmp(status, "setup") && strcmp(status, "active") &&
 			   strcmp(status, "device") && strcmp(status, "cancelling")) ||
-		    qemu_now() > deadline)
+		    now_ms() > deadline)
 			return r;
 		free(r);
 		usleep(100 * 1000);

@@ -74,11 +74,8 @@ int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
 	char path[64];
 	int ret;
 
-	memset(dev, 0, sizeof(*dev));
+	vfio_test_device_init(dev);
 	dev->name = name;
-	dev->container_fd = -1;
-	dev->group_fd = -1;
-	dev->device_fd = -1;
 
 	dev->group = device_group(name, &dev->is_mdev);
 	if (dev->group < 0)
@@ -218,6 +215,11 @@ int __module_param_write(const char *module, const char *param,
 	return write_line(path, value);
 }
 
+long vfio_dirty_tracking_bytes(void)
+{
+	return sysfs_read_long("/sys/module/vfio_dirty/stats/tracking_bytes");
+}
+
 const char *vfio_errname(int ret)
 {
 	switch (ret) {
@@ -277,6 +279,14 @@ int __vfio_test_device_open_on(struct vfio_test_device *dev, const char *name,
 		ret = -EPROTO;
 	}
 	return ret;
+}
+
+void vfio_test_device_init(struct vfio_test_device *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->container_fd = -1;
+	dev->group_fd = -1;
+	dev->device_fd = -1;
 }
 
 void vfio_test_device_close(struct vfio_test_device *dev)
@@ -652,6 +662,29 @@ double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double median(double *v, int n)
+{
+	if (!n)
+		return -1;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+const char *dashes(int n)
+{
+	static const char line[] =
+		"----------------------------------------------------------------";
+
+	return line + sizeof(line) - 1 - n;
+}
+
 bool kernel_at_least(int major, int minor)
 {
 	struct utsname u;
@@ -662,14 +695,15 @@ bool kernel_at_least(int major, int minor)
 	return ma > major || (ma == major && mi >= minor);
 }
 
-long proc_self_status_kb(const char *field)
+/* The number after "@field:" in @path, a file of "Name: value kB" lines. */
+static long file_kb(const char *path, const char *field)
 {
 	size_t len = strlen(field);
 	char line[256];
 	long val = -1;
 	FILE *f;
 
-	f = fopen("/proc/self/status", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -692,6 +726,16 @@ uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits)
 		weight += __builtin_popcountll(bitmap[i] &
 					       ((1ULL << (nbits % 64)) - 1));
 	return weight;
+}
+
+long proc_self_status_kb(const char *field)
+{
+	return file_kb("/proc/self/status", field);
+}
+
+long proc_meminfo_kb(const char *field)
+{
+	return file_kb("/proc/meminfo", field);
 }
 
 bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit)

@@ -101,4 +101,16 @@ int dma_logging_start_fitted(int device_fd, uint64_t page_size,
 			     const struct vfio_device_feature_dma_logging_range *ranges,
 			     uint32_t n, uint32_t *used);
 
+/* The x() and test_err_x() forms, as in vfio_util.h. */
+#define dma_logging_start(...) \
+	__vfio_assert_ok(__dma_logging_start(__VA_ARGS__))
+#define dma_logging_stop(...) \
+	__vfio_assert_ok(__dma_logging_stop(__VA_ARGS__))
+#define dma_logging_report(...) \
+	__vfio_assert_ok(__dma_logging_report(__VA_ARGS__))
+#define test_err_dma_logging_start(_errno, ...) \
+	__vfio_expect_err(_errno, __dma_logging_start(__VA_ARGS__))
+#define test_err_dma_logging_report(_errno, ...) \
+	__vfio_expect_err(_errno, __dma_logging_report(__VA_ARGS__))
+
 #endif /* DMA_LOGGING_H */

@@ -40,9 +40,6 @@ struct qemu {
 	double started;
 };
 
-/** qemu_now() - seconds, monotonic */
-double qemu_now(void);
-
 /** str_read() - a file's contents, without a last newline; "" if unreadable */
 void str_read(const char *path, char *buf, size_t size);
 

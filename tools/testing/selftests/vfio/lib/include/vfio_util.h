@@ -8,8 +8,10 @@
  * VFIO_SELFTESTS_BDF environment variable, as the kernel's VFIO selftests
  * take it.
  *
- * Helpers come in pairs: __x() returns 0 or a negative errno and asserts
- * nothing, x() asserts success from inside a test.
+ * Helpers come in pairs or threes: __x() returns 0 or a negative errno and
+ * asserts nothing, x() asserts success from inside a test, and
+ * test_err_x(errno, ...) expects __x() to fail with errno (see the end of
+ * this file).
  */
 #ifndef VFIO_UTIL_H
 #define VFIO_UTIL_H
@@ -83,10 +85,12 @@ int __vfio_test_device_open(struct vfio_test_device *dev, const char *name,
  * enum vfio_test_backend - the IOMMU backends a container can get
  * @VFIO_BACKEND_TYPE1: the stock driver, vfio_iommu_type1
  * @VFIO_BACKEND_VFIO_DIRTY: vfio_dirty
+ * @VFIO_NR_BACKENDS: how many there are, for the tables of the benchmarks
  */
 enum vfio_test_backend {
 	VFIO_BACKEND_TYPE1,
 	VFIO_BACKEND_VFIO_DIRTY,
+	VFIO_NR_BACKENDS,
 };
 
 /**
@@ -176,6 +180,17 @@ int __module_param_write(const char *module, const char *param,
 			 const char *value);
 
 /**
+ * vfio_dirty_tracking_bytes() - /sys/module/vfio_dirty/stats/tracking_bytes
+ *
+ * The memory vfio_dirty holds for dirty tracking, in all containers: a
+ * fixture that uses vfio_dirty finds it back where it was once it closed
+ * what it opened.
+ *
+ * Return: the bytes, or -1 when vfio_dirty is not loaded.
+ */
+long vfio_dirty_tracking_bytes(void);
+
+/**
  * vfio_errname() - a negative errno as a table shows it
  * @ret: the errno, negative
  *
@@ -201,6 +216,13 @@ int __vfio_dirty_ceiling_set(const char *value, char *saved, size_t size);
  *         emptied
  */
 void vfio_dirty_ceiling_restore(char *saved);
+
+/**
+ * vfio_test_device_init() - mark @dev as not open, for a setup that can
+ *	stop before it opens it
+ * @dev: the device; vfio_test_device_close() of it then closes nothing
+ */
+void vfio_test_device_init(struct vfio_test_device *dev);
 
 /**
  * vfio_test_device_close() - close what __vfio_test_device_open() opened
@@ -521,6 +543,22 @@ long first_byte_not(const void *buf, size_t len, uint8_t val);
 double now_ms(void);
 
 /**
+ * median() - the median of @n values
+ * @v: the values, sorted in place
+ * @n: how many
+ *
+ * Return: the middle value, the mean of the middle two when @n is even,
+ * or -1 when @n is 0.
+ */
+double median(double *v, int n);
+
+/**
+ * dashes() - a rule of @n dashes, for a table in Markdown
+ * @n: 0 to 64
+ */
+const char *dashes(int n);
+
+/**
  * kernel_at_least() - is the running kernel @major.@minor or later?
  * @major: e.g. 6
  * @minor: e.g. 18
@@ -536,6 +574,14 @@ bool kernel_at_least(int major, int minor);
 long proc_self_status_kb(const char *field);
 
 /**
+ * proc_meminfo_kb() - a field of /proc/meminfo
+ * @field: e.g. "VmallocUsed"
+ *
+ * Return: its value in kB, or -1 when absent.
+ */
+long proc_meminfo_kb(const char *field);
+
+/**
  * bitmap_weight_bits() - number of set bits among the first @nbits
  * @bitmap: the bitmap, in 64-bit words as VFIO lays it out
  * @nbits: bits to look at
@@ -548,5 +594,193 @@ uint64_t bitmap_weight_bits(const uint64_t *bitmap, uint64_t nbits);
  * @bit: the bit
  */
 bool bitmap_test_bit(const uint64_t *bitmap, uint64_t bit);
+
+/*
+ * The x() and test_err_x() forms of the __x() helpers above.  Like the
+ * harness's ASSERT_*() and EXPECT_*(), they use its _metadata: call them
+ * from a TEST_F(), a FIXTURE_SETUP() or a function that takes
+ * struct __test_metadata *_metadata, in a file that includes
+ * kselftest_harness.h.  A failure names the call and its errno.
+ */
+#define __vfio_assert_ok(call) do {					\
+	int __vfio_ret = (call);					\
+									\
+	ASSERT_EQ(0, __vfio_ret)					\
+		TH_LOG("%s: %s", #call, strerror(-__vfio_ret));		\
+} while (0)
+
+#define __vfio_expect_err(_errno, call) do {				\
+	int __vfio_want = -(_errno), __vfio_ret = (call);		\
+									\
+	EXPECT_EQ(__vfio_want, __vfio_ret)				\
+		TH_LOG("%s: %s, not %s", #call, strerror(-__vfio_ret),	\
+		       strerror(-__vfio_want));				\
+} while (0)
+
+/*
+ * FIXTURE_VARIANT_ADD_ALL_BACKENDS(fixture) - one variant of @fixture per
+ * backend, "stock" (vfio_iommu_type1) and "vfio_dirty", so that each of its
+ * tests runs on both; its FIXTURE_VARIANT() has
+ * "enum vfio_test_backend backend".
+ */
+#define FIXTURE_VARIANT_ADD_ALL_BACKENDS(...)				\
+FIXTURE_VARIANT_ADD(__VA_ARGS__, stock) {				\
+	.backend = VFIO_BACKEND_TYPE1,					\
+};									\
+FIXTURE_VARIANT_ADD(__VA_ARGS__, vfio_dirty) {				\
+	.backend = VFIO_BACKEND_VFIO_DIRTY,				\
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+/**
+ * vfio_fixture_open() - a FIXTURE_SETUP()'s device, opened through a new
+ *	type1v2 container, or the test skipped
+ * @_metadata: the harness's
+ * @dev: the fixture's device; not open (vfio_test_device_init()) if skipped
+ * @name: the device the test was given, or NULL
+ * @sim_only: skip unless @name is an instance of vfio_dirty_sim
+ *
+ * Asserts that the device opens.
+ *
+ * Return: true once @dev is open; false when the test is skipped, and the
+ * setup returns.
+ */
+static inline bool vfio_fixture_open(struct __test_metadata *_metadata,
+				     struct vfio_test_device *dev,
+				     const char *name, bool sim_only)
+{
+	int ret;
+
+	vfio_test_device_init(dev);
+	if (!name)
+		SKIP(return false, "no device: " VFIO_SELFTESTS_HOWTO);
+	if (sim_only && !vfio_device_is_dirty_sim(name))
+		SKIP(return false, "%s is not a vfio_dirty_sim mdev instance",
+		     name);
+	ret = __vfio_test_device_open(dev, name, VFIO_TYPE1v2_IOMMU);
+	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", name, strerror(-ret));
+	return true;
+}
+
+/**
+ * vfio_fixture_open_on() - vfio_fixture_open() on a chosen backend
+ * @_metadata: the harness's
+ * @dev: the fixture's device; not open (vfio_test_device_init()) if skipped
+ * @name: the device the test was given, or NULL
+ * @backend: the backend the container must get; skip if it is not loaded
+ *
+ * Return: true once @dev is open; false when the test is skipped, and the
+ * setup returns.
+ */
+static inline bool vfio_fixture_open_on(struct __test_metadata *_metadata,
+					struct vfio_test_device *dev,
+					const char *name,
+					enum vfio_test_backend backend)
+{
+	const char *module = vfio_test_backend_module(backend);
+	int ret;
+
+	vfio_test_device_init(dev);
+	if (!name)
+		SKIP(return false, "no device: " VFIO_SELFTESTS_HOWTO);
+	ret = __vfio_test_device_open_on(dev, name, VFIO_TYPE1v2_IOMMU,
+					 backend);
+	if (ret == -ENOENT)
+		SKIP(return false, "%s is not loaded", module);
+	ASSERT_EQ(0, ret) TH_LOG("opening %s on %s: %s", name, module,
+				 strerror(-ret));
+	return true;
+}
+#endif
+
+#define vfio_test_device_open(...) \
+	__vfio_assert_ok(__vfio_test_device_open(__VA_ARGS__))
+#define vfio_test_device_open_on(...) \
+	__vfio_assert_ok(__vfio_test_device_open_on(__VA_ARGS__))
+#define sysfs_write_long(...) \
+	__vfio_assert_ok(__sysfs_write_long(__VA_ARGS__))
+#define sysfs_write_line(...) \
+	__vfio_assert_ok(__sysfs_write_line(__VA_ARGS__))
+#define module_param_read(...) \
+	__vfio_assert_ok(__module_param_read(__VA_ARGS__))
+#define module_param_write(...) \
+	__vfio_assert_ok(__module_param_write(__VA_ARGS__))
+#define vfio_dirty_ceiling_set(...) \
+	__vfio_assert_ok(__vfio_dirty_ceiling_set(__VA_ARGS__))
+#define vfio_ioctl(...) \
+	__vfio_assert_ok(__vfio_ioctl(__VA_ARGS__))
+#define vfio_map_prot(...) \
+	__vfio_assert_ok(__vfio_map_prot(__VA_ARGS__))
+#define vfio_map(...) \
+	__vfio_assert_ok(__vfio_map(__VA_ARGS__))
+#define vfio_unmap(...) \
+	__vfio_assert_ok(__vfio_unmap(__VA_ARGS__))
+#define vfio_unmap_vaddr(...) \
+	__vfio_assert_ok(__vfio_unmap_vaddr(__VA_ARGS__))
+#define vfio_map_vaddr(...) \
+	__vfio_assert_ok(__vfio_map_vaddr(__VA_ARGS__))
+#define vfio_unmap_all(...) \
+	__vfio_assert_ok(__vfio_unmap_all(__VA_ARGS__))
+#define vfio_unmap_bitmap(...) \
+	__vfio_assert_ok(__vfio_unmap_bitmap(__VA_ARGS__))
+#define vfio_dirty(...) \
+	__vfio_assert_ok(__vfio_dirty(__VA_ARGS__))
+#define vfio_get_bitmap(...) \
+	__vfio_assert_ok(__vfio_get_bitmap(__VA_ARGS__))
+#define vfio_dirty_test_set_dirty(...) \
+	__vfio_assert_ok(__vfio_dirty_test_set_dirty(__VA_ARGS__))
+#define vfio_dirty_test_fail_alloc(...) \
+	__vfio_assert_ok(__vfio_dirty_test_fail_alloc(__VA_ARGS__))
+#define sim_ioctl(...) \
+	__vfio_assert_ok(__sim_ioctl(__VA_ARGS__))
+#define sim_write(...) \
+	__vfio_assert_ok(__sim_write(__VA_ARGS__))
+#define sim_read(...) \
+	__vfio_assert_ok(__sim_read(__VA_ARGS__))
+#define sim_log_read(...) \
+	__vfio_assert_ok(__sim_log_read(__VA_ARGS__))
+#define sim_writer_start(...) \
+	__vfio_assert_ok(__sim_writer_start(__VA_ARGS__))
+#define sim_writer_stop(...) \
+	__vfio_assert_ok(__sim_writer_stop(__VA_ARGS__))
+#define sim_instance_create(...) \
+	__vfio_assert_ok(__sim_instance_create(__VA_ARGS__))
+#define sim_instance_remove(...) \
+	__vfio_assert_ok(__sim_instance_remove(__VA_ARGS__))
+#define sim_instance_knob_write(...) \
+	__vfio_assert_ok(__sim_instance_knob_write(__VA_ARGS__))
+
+#define test_err_module_param_write(_errno, ...) \
+	__vfio_expect_err(_errno, __module_param_write(__VA_ARGS__))
+#define test_err_vfio_ioctl(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_ioctl(__VA_ARGS__))
+#define test_err_vfio_map(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_map(__VA_ARGS__))
+#define test_err_vfio_unmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap(__VA_ARGS__))
+#define test_err_vfio_unmap_vaddr(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_vaddr(__VA_ARGS__))
+#define test_err_vfio_map_vaddr(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_map_vaddr(__VA_ARGS__))
+#define test_err_vfio_unmap_all(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_all(__VA_ARGS__))
+#define test_err_vfio_unmap_bitmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_unmap_bitmap(__VA_ARGS__))
+#define test_err_vfio_dirty(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_dirty(__VA_ARGS__))
+#define test_err_vfio_get_bitmap(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_get_bitmap(__VA_ARGS__))
+#define test_err_vfio_dirty_test_set_dirty(_errno, ...) \
+	__vfio_expect_err(_errno, __vfio_dirty_test_set_dirty(__VA_ARGS__))
+#define test_err_sim_ioctl(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_ioctl(__VA_ARGS__))
+#define test_err_sim_write(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_write(__VA_ARGS__))
+#define test_err_sim_read(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_read(__VA_ARGS__))
+#define test_err_sim_writer_start(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_writer_start(__VA_ARGS__))
+#define test_err_sim_writer_stop(_errno, ...) \
+	__vfio_expect_err(_errno, __sim_writer_stop(__VA_ARGS__))
 
 #endif /* VFIO_UTIL_H */
