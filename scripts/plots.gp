@@ -22,7 +22,7 @@ set xtics ("1 GiB" 2**30, "1 TiB" 2**40, "2 TiB" 2**41, "4 TiB" 2**42, \
 	   "8 TiB" 2**43, "16 TiB" 2**44, "64 TiB" 2**46)
 set xlabel "mapped size"
 set grid
-set key top left
+set key inside top left
 set pointsize 0.8
 
 track = data . "/vfio_dirty_track_bench.dat"
@@ -40,7 +40,7 @@ set style line 7 lc rgb "#555555" lw 1 dt 1 pt 6
 
 set logscale y 10
 set format y "%g"
-set ylabel "ms (median)"
+set ylabel "ms"
 
 # report(title, type1 column, vfio_dirty column)
 do for [p = 0:1] {
@@ -60,6 +60,7 @@ do for [p = 0:1] {
 set output out . "/qemu-sync.svg"
 set title "QEMU's dirty bitmap sync, nothing dirty (vfio_dirty_qemu_bench)"
 set xlabel "VM RAM"
+set key below
 plot qemu using 1:3 with linespoints ls 3 title "vfio_iommu_type1: QEMU's sync", \
      qemu using 1:4 with linespoints ls 2 title "vfio_iommu_type1: its vfio queries", \
      qemu using 1:2 with linespoints ls 1 title "vfio_iommu_type1: the kernel's GET_BITMAPs", \
@@ -70,6 +71,7 @@ plot qemu using 1:3 with linespoints ls 3 title "vfio_iommu_type1: QEMU's sync",
 # vfio_dirty's tracking memory is 0 where its dirty pages are runs: a
 # linear axis shows it.
 unset logscale y
+set key inside top left
 set output out . "/track-memory.svg"
 set title "Tracking memory (vfio_dirty_track_bench)"
 set xlabel "mapped size"
