@@ -25,6 +25,9 @@
 #   make bench-qemu        QEMU's dirty bitmap syncs for 1 to 16 TiB VMs,
 #                          vfio_dirty against the stock type1, QEMU 11.1
 #                          nested in a 6.1 guest (a table)
+#   make plots             draw the benchmarks' data files (gnuplot) into
+#                          $(OUT)/plots: those of the run the benchmark
+#                          document reports, or BENCH_DATA=$(OUT)/bench
 #   make selftests         build the kselftests (static)
 #   make vmtest            boot each kernel in QEMU and run the selftests
 #   make fuzz              the differential fuzzer (vfio_dirty against the stock
@@ -135,6 +138,17 @@ bench-qemu: provision
 	$(MAKE) selftests
 	$(SELFTESTS)/vmtest.sh -k 6.1 -m 6G -t 3600 -o $(OUT) $(VMTEST_FLAGS) \
 		-- ./vfio_dirty_qemu_bench
+
+# The data files of the run Documentation/driver-api/vfio-dirty-benchmarks.rst
+# reports; make bench-* writes a new run's to $(OUT)/bench.
+BENCH_DATA ?= $(CURDIR)/Documentation/driver-api/vfio-dirty-benchmarks
+PLOTS := track-get-bitmap track-unmap track-memory qemu-sync
+.PHONY: plots
+plots:
+	mkdir -p $(OUT)/plots
+	cd $(OUT)/plots && rm -f $(PLOTS:=.svg)
+	gnuplot -e "data='$(BENCH_DATA)'; out='$(OUT)/plots'" scripts/plots.gp
+	cd $(OUT)/plots && ls -l $(PLOTS:=.svg)
 
 check:
 	scripts/check.sh

@@ -11,6 +11,7 @@
 #   checkpatch  --strict on every source file
 #   coccinelle  the kernel's rules for drivers, one by one
 #   unit        userspace unit tests of the pure logic (tools/testing/vfio_dirty)
+#   plots       the committed benchmark data drawn (make plots)
 #   selftests   the kselftests build
 #   vmtest      each kernel booted in QEMU, the selftests run inside
 #
@@ -103,6 +104,7 @@ if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
 	stage checkpatch scripts/checkpatch.sh
 	stage coccinelle scripts/coccicheck.sh
 	stage unit make -s -C tools/testing/vfio_dirty run_tests
+	stage plots make -s plots
 	mkdir -p "$OUT/selftests"
 	stage selftests make -C tools/testing/selftests/vfio \
 		KSFT_SRC="$(scripts/provision.sh --path "$SRC_KERNEL" src)" \

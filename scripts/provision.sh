@@ -75,6 +75,8 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 HOST_PACKAGES="gcc make libc6-dev libelf-dev bc flex bison kmod cpio xz-utils \
 	busybox-static qemu-system-x86 sparse coccinelle ocaml-nox dwarves perl python3 rsync \
 	debian-archive-keyring dkms git debootstrap"
+# make plots draws the benchmarks' data files with gnuplot.
+HOST_PACKAGES="$HOST_PACKAGES gnuplot-nox"
 
 die() {
 	echo "provision: error: $*" >&2

@@ -23,6 +23,9 @@
  * Hugetlb pages are reserved through /proc/sys/vm/nr_hugepages when too
  * few are, and the old value is put back; without them those rows say why
  * they were skipped.
+ *
+ * After the table, the same medians as a data file (lib/bench_data.c),
+ * vfio_dirty_bench.dat: one row per case.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "bench_data.h"
 #include "vfio_util.h"
 
 #ifndef MAP_HUGE_SHIFT
@@ -68,6 +72,15 @@ static const char *const row_names[NR_ROWS] = {
 	[ROW_MAP_2M]	= "MAP_DMA 256 MiB, 2 MiB pages",
 	[ROW_UNMAP_2M]	= "UNMAP_DMA 256 MiB, 2 MiB pages",
 	[ROW_CYCLES]	= "10000 x MAP+UNMAP_DMA of 4 KiB",
+};
+
+/* The first column of the data file. */
+static const char *const row_keys[NR_ROWS] = {
+	[ROW_MAP_4K]	= "map_256M_4K",
+	[ROW_UNMAP_4K]	= "unmap_256M_4K",
+	[ROW_MAP_2M]	= "map_256M_2M",
+	[ROW_UNMAP_2M]	= "unmap_256M_2M",
+	[ROW_CYCLES]	= "map_unmap_4K_x10000",
 };
 
 /* ms[row][backend][rep] */
@@ -242,6 +255,28 @@ static void print_table(int reps, bool have_2m)
 	       TARGET_RATIO, met, rated);
 }
 
+/* The medians print_table() left sorted, as a data file. */
+static void print_data(int argc, char *argv[], int reps, bool have_2m)
+{
+	unsigned int b;
+	int r;
+
+	bench_data_begin("vfio_dirty_bench.dat", argc, argv,
+			 "case; median ms of vfio_iommu_type1, then of vfio_dirty");
+	for (r = 0; r < NR_ROWS; r++) {
+		if (!have_2m && (r == ROW_MAP_2M || r == ROW_UNMAP_2M))
+			continue;
+		printf("%s", row_keys[r]);
+		for (b = 0; b < VFIO_NR_BACKENDS; b++)
+			if (backend_missing[b])
+				printf(" -");
+			else
+				printf(" %.3f", median(ms[r][b], reps));
+		printf("\n");
+	}
+	bench_data_end();
+}
+
 int main(int argc, char *argv[])
 {
 	void *buf_4k, *buf_2m;
@@ -273,6 +308,7 @@ int main(int argc, char *argv[])
 	if (backend_missing[0] && backend_missing[1])
 		die("no backend", -ENOENT);
 	print_table(reps, buf_2m);
+	print_data(argc, argv, reps, buf_2m);
 
 	if (buf_2m)
 		munmap(buf_2m, BIG_SIZE);

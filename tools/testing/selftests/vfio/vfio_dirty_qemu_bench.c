@@ -22,6 +22,9 @@
  *
  * Usage: vfio_dirty_qemu_bench (vmtest.sh -m 6G: QEMU's bitmaps for 16 TiB
  * take about 3 GiB of the guest).
+ *
+ * After the table, the same medians as a data file (lib/bench_data.c),
+ * vfio_dirty_qemu_bench.dat: one row per size, each backend's columns.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "bench_data.h"
 #include "qemu.h"
 #include "vfio_util.h"
 
@@ -169,7 +173,16 @@ static int qemu_syncs(const char *uuid, enum vfio_test_backend backend,
 	return ret;
 }
 
-int main(void)
+/* A figure of the data file: @v, or "-" when it was not measured. */
+static void print_datum(double v)
+{
+	if (v < 0)
+		printf(" %9s", "-");
+	else
+		printf(" %9.2f", v);
+}
+
+int main(int argc, char *argv[])
 {
 	static const struct {
 		const char *size;
@@ -180,8 +193,10 @@ int main(void)
 	};
 	char qemu_uuid[64], own_uuid[64], ceiling[32] = "", why[128];
 	double kernel, sync_ms, vfio_ms;
+	/* [size][backend]: kernel, QEMU sync, vfio queries; -1: none */
+	double data[ARRAY_SIZE(sizes)][VFIO_NR_BACKENDS][3];
 	const char *missing = qemu_missing();
-	unsigned int i, b;
+	unsigned int i, b, c;
 
 	if (missing) {
 		printf("no QEMU: %s\n", missing);
@@ -206,6 +221,8 @@ int main(void)
 
 			printf("| %-3s | %-16s |", sizes[i].size, name);
 			fflush(stdout);
+			for (c = 0; c < 3; c++)
+				data[i][b][c] = -1;
 			kernel = kernel_sync(own_uuid, b, sizes[i].bytes);
 			if (kernel < 0) {
 				printf(" %6s | %9s | %12s | %11s |\n",
@@ -219,8 +236,21 @@ int main(void)
 			}
 			printf(" %6.2f | %9.1f | %12.1f | %11.1f |\n", kernel,
 			       sync_ms, vfio_ms, sync_ms - vfio_ms);
+			data[i][b][0] = kernel;
+			data[i][b][1] = sync_ms;
+			data[i][b][2] = vfio_ms;
 		}
 	}
+	bench_data_begin("vfio_dirty_qemu_bench.dat", argc, argv,
+			 "VM RAM bytes; per backend (vfio_iommu_type1, then vfio_dirty): kernel GET_BITMAPs of one sync, QEMU sync, its vfio queries, ms");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		printf("%llu", sizes[i].bytes);
+		for (b = 0; b < VFIO_NR_BACKENDS; b++)
+			for (c = 0; c < 3; c++)
+				print_datum(data[i][b][c]);
+		printf("\n");
+	}
+	bench_data_end();
 	vfio_dirty_ceiling_restore(ceiling);
 	sim_remove(qemu_uuid);
 	sim_remove(own_uuid);

@@ -59,6 +59,11 @@
  * the kernel floor is the one a driver can approach (preadv() also walks
  * its iovecs and the file's pages, so a report may come in a little under
  * it), and kernel floor / stock about the best ratio a driver can reach.
+ *
+ * After the tables, the same medians as a data file (lib/bench_data.c),
+ * vfio_dirty_track_bench.dat: one block per amount dirtied (none, 0.1%,
+ * all), one row per size, each backend's four operations and the two
+ * floors (of the 0.1% block only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -71,6 +76,7 @@
 #include <sys/mman.h>
 #include <sys/uio.h>
 
+#include "bench_data.h"
 #include "vfio_util.h"
 
 #define SZ_1T			(SZ_4T / 4)
@@ -592,6 +598,43 @@ static void print_table(int reps)
 	}
 }
 
+/* A median as a data file's column: @scale times it, or "-". */
+static void print_datum(struct cell *c, double scale)
+{
+	if (c->ret || c->mismatch || !c->n)
+		printf(" %12s", "-");
+	else
+		printf(" %12.3f", median(c) * scale);
+}
+
+static void print_data(int argc, char *argv[])
+{
+	unsigned int s, d, op, b, f;
+
+	bench_data_begin("vfio_dirty_track_bench.dat", argc, argv,
+			 "bytes mapped; per backend (vfio_iommu_type1, then vfio_dirty): START ms, GET_BITMAP ms, UNMAP with bitmap ms, tracking memory KiB; 0.1% report floors (user, kernel) ms; one block per amount dirtied");
+	for (d = 0; d < NR_DIRTY; d++) {
+		printf("%s# dirty: %s\n", d ? "\n\n" : "", dirty_names[d]);
+		for (s = 0; s < NR_SIZES; s++) {
+			if (!case_exists(s, d))
+				continue;
+			printf("%llu", (unsigned long long)sizes[s].bytes);
+			for (b = 0; b < VFIO_NR_BACKENDS; b++)
+				for (op = 0; op < NR_OPS; op++)
+					print_datum(&cells[s][d][op][b],
+						    op == OP_MEM ? 1.0 / 1024 : 1);
+			/* The floors are of a 0.1% report. */
+			for (f = 0; f < NR_FLOORS; f++)
+				if (d == DIRTY_SOME)
+					print_datum(&floors[s][f], 1);
+				else
+					printf(" %12s", "-");
+			printf("\n");
+		}
+	}
+	bench_data_end();
+}
+
 int main(int argc, char *argv[])
 {
 	int opt, reps = DEFAULT_REPS;
@@ -621,6 +664,7 @@ int main(int argc, char *argv[])
 	for (s = 0; s < NR_SIZES; s++)
 		run_size(s, reps);
 	print_table(reps);
+	print_data(argc, argv);
 
 	for (s = 0; s < NR_SIZES; s++)
 		for (d = 0; d < NR_DIRTY; d++)

@@ -80,6 +80,7 @@ log() {
 	echo "vmtest: $*" >&2
 }
 
+VMTEST_ARGS="$*"
 MODE=run
 while getopts "k:o:m:t:a:dbrh" opt; do
 	case $opt in
@@ -294,9 +295,25 @@ parse_console() {
 print_output() {
 	local series=$1 log=$2 tag=$3 what=$4
 
-	sed -n "/^VMTEST-$tag-BEGIN/,/^VMTEST-$tag-END/p" "$log" | sed '1d;$d'
+	sed -n "/^VMTEST-$tag-BEGIN/,/^VMTEST-$tag-END/p" "$log" | sed '1d;$d' |
+		sed '/^BENCH-DATA-BEGIN /,/^BENCH-DATA-END/d'
+	save_bench_data "$log"
 	grep -q '^VMTEST-DONE' "$log" ||
 		{ grep '^VMTEST-ERROR' "$log"; die "$series: $what did not finish; see $log"; }
+}
+
+# save_bench_data LOG: each data file a benchmark printed in LOG (between
+# BENCH-DATA-BEGIN NAME and BENCH-DATA-END, see lib/bench_data.c) to
+# OUT/bench/NAME, with a line that says where it ran
+save_bench_data() {
+	local log=$1 host
+
+	host="# host: $(nproc) CPUs, load average $LOAD_START at boot, $(cut -d' ' -f1-3 /proc/loadavg) at the end; guest: QEMU $ACCEL, $MEM, vmtest.sh ${VMTEST_ARGS//$OUT/OUT}"
+	mkdir -p "$OUT/bench"
+	awk -v dir="$OUT/bench" -v host="$host" '
+	/^BENCH-DATA-BEGIN / { file = dir "/" $2; print host >file; next }
+	/^BENCH-DATA-END/ { close(file); printf "vmtest: wrote %s\n", file >"/dev/stderr"; file = ""; next }
+	file { print >file }' "$log"
 }
 
 kvm_works() {
@@ -336,6 +353,7 @@ for series in $KERNELS; do
 	esac
 	log "$series: booting $kver ($accel, $MEM, timeout ${seconds}s)"
 	start=$(date +%s)
+	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	retried=
 	if ! boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$seconds"; then
 		retried="the first boot did not reach /init within ${INIT_TIMEOUT}s (console: $dir/console-first.log); booted once more"
