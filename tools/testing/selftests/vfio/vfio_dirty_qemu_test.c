@@ -440,9 +440,19 @@ TEST_F_TIMEOUT(migrate, page_by_page, 300)
 		ASSERT_LT(atol(drop), variant->drop);
 	}
 
-	r = qmp(&self->src, "{\"execute\": \"query-status\"}");
-	json_str(r, "status", status, sizeof(status));
-	free(r);
+	/*
+	 * QEMU's migration thread says "completed" before it moves the
+	 * source's run state from finish-migrate on: give it that moment.
+	 */
+	t = now_ms();
+	do {
+		r = qmp(&self->src, "{\"execute\": \"query-status\"}");
+		json_str(r, "status", status, sizeof(status));
+		free(r);
+		if (strcmp(status, "finish-migrate"))
+			break;
+		usleep(100 * 1000);
+	} while (now_ms() < t + 10 * 1e3);
 	EXPECT_STREQ("postmigrate", status);
 	r = qmp(&self->dst, "{\"execute\": \"query-status\"}");
 	json_str(r, "status", status, sizeof(status));

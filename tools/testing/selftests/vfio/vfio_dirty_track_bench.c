@@ -604,7 +604,7 @@ static void print_datum(struct cell *c, double scale)
 	if (c->ret || c->mismatch || !c->n)
 		printf(" %12s", "-");
 	else
-		printf(" %12.3f", median(c) * scale);
+		printf(" %12.3f", median(c->v, c->n) * scale);
 }
 
 static void print_data(int argc, char *argv[])
