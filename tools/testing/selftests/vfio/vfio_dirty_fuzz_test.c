@@ -171,7 +171,7 @@ struct call {
  * @vd_only: the vfio_dirty run, where its bitmap differs from the stock
  *	run's: the bits only it has
  * @stock_only: likewise, the bits only the stock run has
- * @mapped: of those, the pages inside a mapping
+ * @mapped: of those, the pages inside a mapping and inside the range asked
  */
 struct result {
 	int32_t ret;
@@ -752,7 +752,8 @@ static bool pgsize_allows(const struct call *c, const struct result *stock,
  * fit is not kept).  Where its own bitmap differs from a kept one, the
  * vfio_dirty run counts the bits each has alone and asks itself, by
  * mapping a page there, whether each page only the stock driver reported
- * is mapped.
+ * inside the range asked is mapped.  A stale bit past a mapping's end may
+ * be on a page of the next mapping, past that range.
  */
 #define ARENA_SIZE	(64ULL << 20)
 
@@ -797,7 +798,9 @@ static void look_at_report(struct run *r, const struct call *c,
 			if (!(only & 1 << b))
 				continue;
 			o->stock_only++;
-			o->mapped += page_mapped(r, c->iova + (k * 8 + b) * c->pgsize);
+			if (k * 8 + b < c->size / c->pgsize)
+				o->mapped += page_mapped(r, c->iova +
+							 (k * 8 + b) * c->pgsize);
 		}
 	}
 }
