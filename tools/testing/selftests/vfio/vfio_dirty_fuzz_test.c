@@ -28,7 +28,7 @@
  * "differential_edu", another device "differential" (no DMA).  edu's
  * engine moves at most EDU_DMA_MAX bytes below EDU_DMA_LIMIT, 100 ms of
  * QEMU's virtual time after it starts: its writes are about one call in
- * 300, each aimed below that limit, mostly into a mapping of the process
+ * 250, each aimed below that limit, mostly into a mapping of the process
  * memory made last (the RW_SIZE region, readable and writable; one in ten
  * of those is written into by the next call), from a place in its buffer,
  * which holds the same pattern in both runs (edu_fill()).  A write's
@@ -705,8 +705,11 @@ static uint64_t rw_hash(void)
 static int call_edu_write(struct run *r, const struct call *c,
 			  struct result *res)
 {
-	int ret = __edu_dma(&r->edu, true, c->iova, c->flags, c->size);
+	int ret;
 
+	if (!r->edu.bar)
+		return -ENODEV;	/* its BAR could not be mapped */
+	ret = __edu_dma(&r->edu, true, c->iova, c->flags, c->size);
 	res->hash = rw_hash();
 	res->out = res->hash != r->rw_hash;
 	r->rw_hash = res->hash;
