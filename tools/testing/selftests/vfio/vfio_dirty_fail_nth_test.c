@@ -34,8 +34,12 @@
  * device behind an IOMMU (the pci leg: mappings are pinned and
  * iommu_map()ped, every page is dirty); a scenario that needs the other
  * skips.  The group scenarios also need a PCI device, bound to vfio-pci,
- * in VFIO_SELFTESTS_PCI_BDF.  The negative controls break one error path
- * (the break_unwind parameter) and show that the sweep's checks catch it.
+ * in VFIO_SELFTESTS_PCI_BDF, and the one where a group leaves an IOMMU
+ * domain that another group stays in a second, in VFIO_SELFTESTS_PCI_BDF2.
+ * The fault points no scenario can reach in the test VM are printed at the
+ * end with the reason (unreachable[]).  The negative controls break one
+ * error path (the break_unwind parameter) and show that the sweep's checks
+ * catch it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -115,7 +119,7 @@ struct run {
 	struct __test_metadata *meta;
 	const struct scenario *s;
 	struct vfio_test_device dev;
-	int pci_group;
+	int pci_group, pci_group2;
 	bool sim;
 	void *buf[NR_MAPS];
 	uint64_t seq0;
@@ -130,6 +134,8 @@ struct run {
  * @needs_sim: the device must be vfio_dirty_sim
  * @needs_iommu: the device must be behind an IOMMU (no emulated group)
  * @needs_pci: a PCI device in VFIO_SELFTESTS_PCI_BDF joins the container
+ * @needs_pci2: another, in VFIO_SELFTESTS_PCI_BDF2, is in the container
+ *	before the call, and stays
  * @nmaps: mappings made before the call
  * @track: start dirty tracking before the call
  * @write_before_track: the device writes before tracking starts
@@ -146,7 +152,7 @@ struct run {
  */
 struct scenario {
 	const char *name;
-	bool needs_sim, needs_iommu, needs_pci;
+	bool needs_sim, needs_iommu, needs_pci, needs_pci2;
 	int nmaps;
 	bool track, write_before_track, attach_pci, invalid, unset, in_child;
 	int (*call)(struct run *r);
@@ -375,6 +381,11 @@ static const struct scenario scenarios[] = {
 	  .nmaps = 2, .track = true, .attach_pci = true, .call = call_detach,
 	  .fallbacks = "refresh_resv_regions iova_alloc",
 	  .no_proc = NO_PROC_DETACH },
+	{ .name = "group_detach_shared", .needs_sim = true, .needs_pci = true,
+	  .needs_pci2 = true, .nmaps = 2, .track = true, .attach_pci = true,
+	  .call = call_detach,
+	  .fallbacks = "refresh_resv_regions iova_alloc",
+	  .no_proc = NO_PROC_DETACH },
 	{ .name = "set_iommu", .unset = true, .call = call_set_iommu },
 };
 
@@ -399,6 +410,8 @@ static const char *scenario_skip(const struct scenario *s)
 		return "an emulated group's container refuses VFIO_UPDATE_VADDR";
 	if (s->needs_pci && !getenv("VFIO_SELFTESTS_PCI_BDF"))
 		return "no PCI device: set VFIO_SELFTESTS_PCI_BDF";
+	if (s->needs_pci2 && !getenv("VFIO_SELFTESTS_PCI_BDF2"))
+		return "no second PCI device: set VFIO_SELFTESTS_PCI_BDF2";
 	return NULL;
 }
 
@@ -520,10 +533,12 @@ static void run_setup(struct run *r)
 	struct __test_metadata *_metadata = r->meta;
 	const struct scenario *s = r->s;
 	const char *bdf = getenv("VFIO_SELFTESTS_PCI_BDF");
+	const char *bdf2 = getenv("VFIO_SELFTESTS_PCI_BDF2");
 	uint64_t seq;
 	int i, ret;
 
 	r->pci_group = -1;
+	r->pci_group2 = -1;
 	r->sim = vfio_device_is_dirty_sim(device_name);
 	if (s->unset) {
 		memset(&r->dev, 0, sizeof(r->dev));
@@ -559,6 +574,13 @@ static void run_setup(struct run *r)
 		device_writes(r);
 	if (s->attach_pci)
 		ASSERT_EQ(0, call_attach(r));
+	if (s->needs_pci2) {
+		r->pci_group2 = __vfio_group_open(bdf2);
+		ASSERT_LE(0, r->pci_group2) TH_LOG("%s: %s", bdf2,
+						   strerror(-r->pci_group2));
+		ASSERT_EQ(0, __vfio_ioctl(r->pci_group2, VFIO_GROUP_SET_CONTAINER,
+					  &r->dev.container_fd));
+	}
 	if (s->invalid)
 		ASSERT_EQ(0, __vfio_unmap_vaddr(r->dev.container_fd, 0,
 						map_iova(1), BUF_SIZE, NULL));
@@ -568,7 +590,10 @@ static void run_close(struct run *r)
 {
 	if (r->pci_group >= 0)
 		close(r->pci_group);
+	if (r->pci_group2 >= 0)
+		close(r->pci_group2);
 	r->pci_group = -1;
+	r->pci_group2 = -1;
 	vfio_test_device_close(&r->dev);
 }
 
@@ -819,6 +844,7 @@ FIXTURE_VARIANT_ADD(fail_nth, write_dma_rw) { .scenario = "write_dma_rw" };
 FIXTURE_VARIANT_ADD(fail_nth, write_pin) { .scenario = "write_pin" };
 FIXTURE_VARIANT_ADD(fail_nth, group_attach) { .scenario = "group_attach" };
 FIXTURE_VARIANT_ADD(fail_nth, group_detach) { .scenario = "group_detach" };
+FIXTURE_VARIANT_ADD(fail_nth, group_detach_shared) { .scenario = "group_detach_shared" };
 FIXTURE_VARIANT_ADD(fail_nth, set_iommu) { .scenario = "set_iommu" };
 
 FIXTURE_SETUP(fail_nth)
@@ -969,10 +995,27 @@ TEST_F(broken, pin_stays_counted)
 			self->buf, &reached, &runs) & BROKE_LOCKED_VM);
 }
 
+/*
+ * The fault points a run may not reach in the test VM, and why (see
+ * "Fault injection" in Documentation/driver-api/vfio-dirty.rst): the
+ * first and last never, refresh_resv_regions without a second PCI device.
+ */
+static const struct {
+	const char *point;
+	const char *why;
+} unreachable[] = {
+	{ "iommu_map_copy",
+	  "needs a second IOMMU domain; behind one intel-iommu, groups share one" },
+	{ "refresh_resv_regions",
+	  "needs an IOMMU group to stay as another leaves: VFIO_SELFTESTS_PCI_BDF2" },
+	{ "msi_cookie",
+	  "needs an IOMMU with a software MSI window; intel-iommu's is in hardware" },
+};
+
 static void print_totals(void)
 {
 	char list[MAX_POINTS * 32] = "";
-	unsigned int i;
+	unsigned int i, j;
 
 	for (i = 0; i < all_points->n; i++) {
 		strcat(list, " ");
@@ -980,6 +1023,14 @@ static void print_totals(void)
 	}
 	ksft_print_msg("total: %u distinct fault points reached over %u sweeps, %.0f ms:%s\n",
 		       all_points->n, all_points->sweeps, all_points->ms, list);
+	for (i = 0; i < ARRAY_SIZE(unreachable); i++) {
+		for (j = 0; j < all_points->n; j++)
+			if (!strcmp(all_points->name[j], unreachable[i].point))
+				break;
+		if (j == all_points->n)
+			ksft_print_msg("not reachable here: %s: %s\n",
+				       unreachable[i].point, unreachable[i].why);
+	}
 }
 
 int main(int argc, char *argv[])

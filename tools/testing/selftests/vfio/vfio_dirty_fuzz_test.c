@@ -6,11 +6,13 @@
  * A sequence is a list of calls drawn from one PRNG seeded with the seed:
  * container calls (MAP_DMA, UNMAP_DMA in all its forms, DIRTY_PAGES,
  * GET_INFO, CHECK_EXTENSION), closing and opening the container again
- * (the group leaves it and joins a new one), and, on a simulated device,
- * device DMA (writes and reads, through dma_rw or pins) so that dirty
- * bitmaps carry content.  Every argument is drawn up front from fixed
- * pools, so that a sequence does not depend on any result: the same seed
- * gives the same calls, and any subset of them can be run again.
+ * (the group leaves it and joins a new one), and device DMA: on a
+ * simulated device writes and reads, through dma_rw or pins, so that
+ * dirty bitmaps carry content; on edu (a PCI device behind the IOMMU,
+ * lib/edu.c) writes from its buffer through the IOMMU mappings into
+ * process memory.  Every argument is drawn up front from fixed pools, so
+ * that a sequence does not depend on any result: the same seed and device
+ * give the same calls, and any subset of them can be run again.
  *
  * The sequence runs twice on the same device, once per backend, each run
  * in a process of its own forked from one parent, so that both see the
@@ -20,6 +22,20 @@
  * value or errno, unmap.size, what GET_INFO wrote, the dirty bitmap, the
  * device's transfer counts and data, and VmLck after the call.  The
  * records are compared call by call.
+ *
+ * The DMA engine follows the device, and names the test cases: an
+ * instance of vfio_dirty_sim runs "differential_sim", an edu
+ * "differential_edu", another device "differential" (no DMA).  edu's
+ * engine moves at most EDU_DMA_MAX bytes below EDU_DMA_LIMIT, 100 ms of
+ * QEMU's virtual time after it starts: its writes are about one call in
+ * 250, each aimed below that limit, mostly into a mapping of the process
+ * memory made last (the RW_SIZE region, readable and writable; one in ten
+ * of those is written into by the next call), from a place in its buffer,
+ * which holds the same pattern in both runs (edu_fill()).  A write's
+ * record is a hash of that region, so that a write that lands elsewhere,
+ * or not at all, on one backend is a difference.  A write never reaches a
+ * mapping of edu's own BAR: a MAP_DMA of the BAR is made above
+ * EDU_DMA_LIMIT.
  *
  * A difference is allowed only by a rule named after an entry of
  * "Deliberate differences from the stock driver" in
@@ -41,7 +57,7 @@
  * calls in sequences of FUZZ_SEQUENCE_CALLS, or --seconds of them) and
  * "negative_control" (vfio_dirty's test hook break_unmap_size makes it
  * report one page too many in unmap.size: the fuzzer must find it, name it
- * and minimise it).
+ * and minimise it), each named after the engine as above.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +77,7 @@
 
 #include "kselftest.h"
 #include "vfio_util.h"
+#include "edu.h"
 
 /* Calls of the differential test case, per device, and per sequence. */
 #define FUZZ_DEFAULT_CALLS	50000
@@ -96,8 +113,9 @@ struct layout {
 };
 
 static struct layout mem;
+static uint64_t rw_initial;	/* rw_hash() of what every run starts with */
 static const char *device_name;
-static bool is_mdev, is_sim;
+static bool is_mdev;
 static bool old_kernel;	/* before 6.18: the stock driver misses 2^64 */
 
 enum op {
@@ -111,6 +129,19 @@ enum op {
 	OP_READ,
 	NR_OPS,
 };
+
+/* The device's DMA engine, if it has one that the fuzzer drives. */
+enum engine {
+	ENGINE_NONE,
+	ENGINE_SIM,	/* vfio_dirty_sim: writes and reads */
+	ENGINE_EDU,	/* edu: writes from its buffer */
+	NR_ENGINES,
+};
+
+static enum engine engine;
+
+/* The suffix of the test cases' names. */
+static const char *const engine_names[NR_ENGINES] = { "", "_sim", "_edu" };
 
 static const char *const op_names[NR_OPS] = {
 	"MAP_DMA", "UNMAP_DMA", "DIRTY_PAGES", "GET_INFO", "CHECK_EXTENSION",
@@ -136,7 +167,8 @@ static const char *const ptr_names[NR_PTRS] = {
  * struct call - one call of a sequence, every argument drawn up front
  * @op: enum op
  * @ptr: enum bitmap_ptr, for calls with a dirty bitmap
- * @flags: the call's flags, or CHECK_EXTENSION's argument, or REOPEN's type
+ * @flags: the call's flags, or CHECK_EXTENSION's argument, or REOPEN's type,
+ *	or where in its buffer edu's write starts
  * @argsz: the argsz passed
  * @iova: IOVA, or GET_BITMAP's range
  * @size: bytes, likewise; a device transfer's length
@@ -160,9 +192,10 @@ struct call {
  * struct result - what one call did, as compared
  * @ret: 0, a positive return value, or a negative errno
  * @reset: the reset that followed the call (index in rules[] + 1), or 0
- * @out: unmap.size; done and failed pages of a transfer (32 bits each)
+ * @out: unmap.size; done and failed pages of a transfer (32 bits each);
+ *	whether an edu write changed the process memory
  * @hash: FNV-1a of what the call wrote: GET_INFO's buffer, the dirty
- *	bitmap, the data the device read
+ *	bitmap, the data the device read, the process memory edu wrote to
  * @weight: set bits of the dirty bitmap
  * @vmlck: VmLck after the call (and its reset), in kB
  * @us: microseconds the call took, not compared
@@ -171,7 +204,7 @@ struct call {
  * @vd_only: the vfio_dirty run, where its bitmap differs from the stock
  *	run's: the bits only it has
  * @stock_only: likewise, the bits only the stock run has
- * @mapped: of those, the pages inside a mapping
+ * @mapped: of those, the pages inside a mapping and inside the range asked
  */
 struct result {
 	int32_t ret;
@@ -218,6 +251,8 @@ static uint64_t pick(uint64_t *s, const uint64_t *v, size_t n)
 struct gen {
 	uint64_t rng;
 	uint64_t iova[RECENT], size[RECENT];
+	bool edu_target[RECENT];
+	bool edu_write_next;
 	unsigned int n;
 };
 
@@ -306,25 +341,60 @@ static void gen_bitmap(struct gen *g, struct call *c)
 	}
 }
 
+/*
+ * edu's writes, all below its DMA mask: into the mapping just made (@next),
+ * or half of the time into one of the mappings made last that would take
+ * them, else near where mappings below that mask are made.
+ */
+static void gen_edu_write(struct gen *g, struct call *c, bool next)
+{
+	uint64_t *s = &g->rng, targets[RECENT];
+	unsigned int i, n = 0;
+
+	/* Oldest first. */
+	for (i = g->n > RECENT ? g->n - RECENT : 0; i < g->n; i++)
+		if (g->edu_target[i % RECENT])
+			targets[n++] = g->iova[i % RECENT];
+	c->op = OP_WRITE;
+	c->size = 1 + rnd(s, EDU_DMA_MAX);
+	c->flags = rnd(s, EDU_DMA_MAX - c->size + 1);
+	c->iova = rnd(s, 32) * 0x10000 + rnd(s, 16) * SZ_4K;
+	if (n && (next || rnd(s, 2)))
+		c->iova = targets[next ? n - 1 : rnd(s, n)] +
+			  rnd(s, 4) * SZ_4K + (rnd(s, 4) ? 0 : rnd(s, SZ_4K));
+}
+
 static void gen_call(struct gen *g, struct call *c)
 {
-	static const uint8_t weights[NR_OPS] = {
-		[OP_MAP] = 24, [OP_UNMAP] = 22, [OP_DIRTY] = 18, [OP_INFO] = 4,
-		[OP_EXTENSION] = 4, [OP_REOPEN] = 1, [OP_WRITE] = 20,
-		[OP_READ] = 7,
+	static const uint8_t weights[NR_ENGINES][NR_OPS] = {
+		[ENGINE_NONE] = { [OP_MAP] = 24, [OP_UNMAP] = 22,
+				  [OP_DIRTY] = 18, [OP_INFO] = 4,
+				  [OP_EXTENSION] = 4, [OP_REOPEN] = 1 },
+		[ENGINE_SIM] = { [OP_MAP] = 24, [OP_UNMAP] = 22,
+				 [OP_DIRTY] = 18, [OP_INFO] = 4,
+				 [OP_EXTENSION] = 4, [OP_REOPEN] = 1,
+				 [OP_WRITE] = 20, [OP_READ] = 7 },
+		/* Ten times the others: a write takes 100 ms. */
+		[ENGINE_EDU] = { [OP_MAP] = 240, [OP_UNMAP] = 220,
+				 [OP_DIRTY] = 180, [OP_INFO] = 40,
+				 [OP_EXTENSION] = 40, [OP_REOPEN] = 10,
+				 [OP_WRITE] = 1 },
 	};
+	const uint8_t *weight = weights[engine];
 	uint64_t *s = &g->rng;
 	unsigned int total = 0, w, op;
 
-	/* Device DMA only where a simulated device can make it. */
-	const unsigned int ops = is_sim ? NR_OPS : OP_WRITE;
-
 	memset(c, 0, sizeof(*c));
-	for (op = 0; op < ops; op++)
-		total += weights[op];
+	if (g->edu_write_next) {
+		g->edu_write_next = false;
+		gen_edu_write(g, c, true);
+		return;
+	}
+	for (op = 0; op < NR_OPS; op++)
+		total += weight[op];
 	w = rnd(s, total);
-	for (op = 0; w >= weights[op]; op++)
-		w -= weights[op];
+	for (op = 0; w >= weight[op]; op++)
+		w -= weight[op];
 	c->op = op;
 
 	switch (op) {
@@ -339,8 +409,20 @@ static void gen_call(struct gen *g, struct call *c)
 			c->iova = g->iova[(g->n - 1) % RECENT];
 			c->size = g->size[(g->n - 1) % RECENT];
 		}
+		/* edu writing into its own registers is not a test of memory. */
+		if (engine == ENGINE_EDU && c->iova < EDU_DMA_LIMIT &&
+		    c->vaddr - (uint64_t)mem.bar < BAR_SIZE)
+			c->iova += EDU_DMA_LIMIT;
 		g->iova[g->n % RECENT] = c->iova;
 		g->size[g->n % RECENT] = c->size;
+		/* Made, it would take edu's writes where rw_hash() sees them. */
+		g->edu_target[g->n % RECENT] = c->iova < EDU_DMA_LIMIT / 2 &&
+			c->argsz >= sizeof(struct vfio_iommu_type1_dma_map) &&
+			c->flags == (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE) &&
+			c->vaddr - (uint64_t)mem.rw < RW_SIZE;
+		/* One in ten of those is written into at once. */
+		if (engine == ENGINE_EDU && g->edu_target[g->n % RECENT])
+			g->edu_write_next = !rnd(s, 10);
 		g->n++;
 		break;
 	case OP_UNMAP:
@@ -388,6 +470,10 @@ static void gen_call(struct gen *g, struct call *c)
 		break;
 	case OP_WRITE:
 	case OP_READ:
+		if (engine == ENGINE_EDU) {
+			gen_edu_write(g, c, false);
+			break;
+		}
 		c->flags = rnd(s, 3) ? 0 : VFIO_DIRTY_SIM_DMA_PIN;
 		c->iova = gen_iova(g);
 		c->size = (1 + rnd(s, DMA_MAX_PAGES)) * SZ_4K;
@@ -408,7 +494,9 @@ static void gen_call(struct gen *g, struct call *c)
  * struct run - the state of one run
  * @backend: the backend its containers get
  * @dev: the device, its container and group
+ * @edu: its BAR0 and DMA engine, when it is an edu
  * @type: the container's type, for a reset that opens a new one
+ * @rw_hash: rw_hash() after the last edu write
  * @open: whether @dev is open (a REOPEN may fail)
  * @tracking: whether this run started dirty tracking, by its own results
  * @status_fd: /proc/self/status, for VmLck
@@ -416,6 +504,8 @@ static void gen_call(struct gen *g, struct call *c)
 struct run {
 	enum vfio_test_backend backend;
 	struct vfio_test_device dev;
+	struct edu edu;
+	uint64_t rw_hash;
 	unsigned long type;
 	bool open, tracking;
 	int status_fd;
@@ -472,12 +562,16 @@ static int run_open(struct run *r, unsigned long type)
 	r->open = !ret;
 	r->tracking = false;
 	bar_map(r);
+	if (!ret && engine == ENGINE_EDU)
+		ret = __edu_open(&r->edu, r->dev.device_fd);
 	return ret;
 }
 
 static void run_close(struct run *r)
 {
 	bar_unmap();
+	if (engine == ENGINE_EDU)
+		edu_close(&r->edu);
 	if (r->open)
 		vfio_test_device_close(&r->dev);
 	r->open = false;
@@ -593,13 +687,42 @@ static int call_info(struct run *r, const struct call *c, struct result *res)
 	return ret;
 }
 
+/*
+ * The process memory an edu write may reach, hashed by 64-bit words: 8M
+ * multiplications, cheaper than the transfer's 100 ms.
+ */
+static uint64_t rw_hash(void)
+{
+	const uint64_t *p = (const uint64_t *)mem.rw;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < RW_SIZE / sizeof(*p); i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int call_edu_write(struct run *r, const struct call *c,
+			  struct result *res)
+{
+	int ret;
+
+	if (!r->edu.bar)
+		return -ENODEV;	/* its BAR could not be mapped */
+	ret = __edu_dma(&r->edu, true, c->iova, c->flags, c->size);
+	res->hash = rw_hash();
+	res->out = res->hash != r->rw_hash;
+	r->rw_hash = res->hash;
+	return ret;
+}
+
 static int call_dma(struct run *r, const struct call *c, struct result *res)
 {
 	uint64_t done = 0, failed = 0;
 	int ret;
 
-	if (!is_sim)
-		return -ENODEV;
+	if (engine == ENGINE_EDU)
+		return call_edu_write(r, c, res);
 	if (c->op == OP_WRITE) {
 		ret = __sim_write(r->dev.device_fd, c->flags, c->iova, c->size,
 				  c->iova ^ 0x5a5a, &done, &failed);
@@ -752,7 +875,8 @@ static bool pgsize_allows(const struct call *c, const struct result *stock,
  * fit is not kept).  Where its own bitmap differs from a kept one, the
  * vfio_dirty run counts the bits each has alone and asks itself, by
  * mapping a page there, whether each page only the stock driver reported
- * is mapped.
+ * inside the range asked is mapped.  A stale bit past a mapping's end may
+ * be on a page of the next mapping, past that range.
  */
 #define ARENA_SIZE	(64ULL << 20)
 
@@ -797,7 +921,9 @@ static void look_at_report(struct run *r, const struct call *c,
 			if (!(only & 1 << b))
 				continue;
 			o->stock_only++;
-			o->mapped += page_mapped(r, c->iova + (k * 8 + b) * c->pgsize);
+			if (k * 8 + b < c->size / c->pgsize)
+				o->mapped += page_mapped(r, c->iova +
+							 (k * 8 + b) * c->pgsize);
 		}
 	}
 }
@@ -939,7 +1065,7 @@ static int run_backend(enum vfio_test_backend backend, const struct call *calls,
 		       const uint32_t *idx, uint32_t n, struct result *res,
 		       const struct result *stock)
 {
-	struct run r = { .backend = backend };
+	struct run r = { .backend = backend, .rw_hash = rw_initial };
 	size_t used = 0;
 	int status, ret;
 	uint32_t i;
@@ -992,7 +1118,8 @@ static void differs(const struct call *c, const struct result *a,
 			size - strlen(buf) - 1);
 	if (a->hash != b->hash || a->weight != b->weight)
 		strncat(buf, c->op == OP_INFO ? " info" :
-			c->op == OP_READ ? " data" : " bitmap",
+			c->op == OP_READ ? " data" :
+			c->op == OP_WRITE ? " memory" : " bitmap",
 			size - strlen(buf) - 1);
 	if (a->reset != b->reset)
 		strncat(buf, " reset", size - strlen(buf) - 1);
@@ -1036,6 +1163,7 @@ struct tally {
 	uint64_t op_ok[NR_OPS];
 	uint64_t op_us[NR_OPS];
 	uint64_t dirty_bits;
+	uint64_t edu_landed;
 };
 
 /* The results of both runs: big enough for the longest sequence. */
@@ -1080,6 +1208,8 @@ static long compare(const struct call *calls, const uint32_t *idx, uint32_t n,
 			tally->op_us[c->op] += a[i].us + b[i].us;
 			if (has_bitmap(c) && !a[i].ret)
 				tally->dirty_bits += a[i].weight;
+			if (engine == ENGINE_EDU && c->op == OP_WRITE)
+				tally->edu_landed += a[i].out;
 		}
 		if (!what[0])
 			continue;
@@ -1273,6 +1403,7 @@ static int layout_make(void)
 	    map_at(mem.data, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_FIXED) == MAP_FAILED)
 		return -errno;
 	memset(mem.rw, 0x3c, RW_SIZE);
+	rw_initial = rw_hash();
 	mem.noreserve = map_at(NULL, NORESERVE_SIZE, PROT_READ | PROT_WRITE,
 			       MAP_NORESERVE);
 	if (mem.noreserve == MAP_FAILED)
@@ -1280,6 +1411,36 @@ static int layout_make(void)
 	arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return arena == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * Fills edu's buffer with a pattern, through a container of its own: no
+ * call of a sequence changes the buffer, so both runs write the same
+ * bytes, and bytes that differ from one place of it to the next.
+ */
+static int edu_fill(void)
+{
+	struct vfio_test_device dev;
+	struct edu edu = {};
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < SZ_4K; i++)
+		mem.data[i] = i * 131 + (i >> 8) * 7 + 1;
+	ret = __vfio_test_device_open_on(&dev, device_name, VFIO_TYPE1v2_IOMMU,
+					 VFIO_BACKEND_TYPE1);
+	if (ret)
+		return ret;
+	ret = __edu_open(&edu, dev.device_fd);
+	if (!ret)
+		ret = __vfio_map(dev.container_fd, mem.data, 0, SZ_4K);
+	if (!ret) {
+		ret = __edu_dma(&edu, false, 0, 0, EDU_DMA_MAX);
+		__vfio_unmap(dev.container_fd, 0, SZ_4K, NULL);
+	}
+	edu_close(&edu);
+	vfio_test_device_close(&dev);
+	return ret;
 }
 
 static void print_tally(const struct tally *t, double ms)
@@ -1291,6 +1452,9 @@ static void print_tally(const struct tally *t, double ms)
 	printf("# %llu resets, %llu dirty bits reported\n",
 	       (unsigned long long)t->resets,
 	       (unsigned long long)t->dirty_bits);
+	if (engine == ENGINE_EDU)
+		printf("# %llu edu writes changed the process memory\n",
+		       (unsigned long long)t->edu_landed);
 	for (i = 0; i < NR_OPS; i++)
 		printf("#   %-16s %8llu calls, %8llu succeeded, %6.1f s\n",
 		       op_names[i], (unsigned long long)t->op_calls[i],
@@ -1329,13 +1493,16 @@ static void test_negative_control(void)
 	char report[256] = "";
 	int ret;
 
+	const char *name = engine_names[engine];
+
 	if (access(MISREPORT, W_OK)) {
-		ksft_test_result_skip("negative_control: %s\n",
+		ksft_test_result_skip("negative_control%s: %s\n", name,
 				      "vfio_dirty has no test hooks (CONFIG_VFIO_DIRTY_TEST)");
 		return;
 	}
 	if (__sysfs_write_long(MISREPORT, 1)) {
-		ksft_test_result_fail("negative_control: cannot set %s\n", MISREPORT);
+		ksft_test_result_fail("negative_control%s: cannot set %s\n",
+				      name, MISREPORT);
 		return;
 	}
 	ret = fuzz_seed(1, FUZZ_SEQUENCE_CALLS, NULL, 0, NULL, report,
@@ -1344,7 +1511,7 @@ static void test_negative_control(void)
 	printf("# %s\n", report);
 	ksft_test_result(ret == 1 && strstr(report, "UNMAP_DMA differs: unmap.size,") &&
 			 strstr(report, "minimised to 2 calls"),
-			 "negative_control\n");
+			 "negative_control%s\n", name);
 }
 
 static void print_usage(const char *prog)
@@ -1424,13 +1591,22 @@ int main(int argc, char *argv[])
 	if (!device_name)
 		ksft_exit_skip("no device: " VFIO_SELFTESTS_HOWTO "\n");
 	is_mdev = !strchr(device_name, ':');
-	is_sim = vfio_device_is_dirty_sim(device_name);
+	if (vfio_device_is_dirty_sim(device_name))
+		engine = ENGINE_SIM;
+	else if (!edu_unsupported(device_name))
+		engine = ENGINE_EDU;
 	old_kernel = !kernel_at_least(6, 18);
 	if (module_refcnt("vfio_iommu_type1") < 0 || module_refcnt("vfio_dirty") < 0)
 		ksft_exit_skip("both vfio_iommu_type1 and vfio_dirty must be loaded\n");
 	ret = layout_make();
 	if (ret)
 		ksft_exit_fail_msg("process memory: %s\n", strerror(-ret));
+	if (engine == ENGINE_EDU) {
+		ret = edu_fill();
+		if (ret)
+			ksft_exit_fail_msg("filling edu's buffer: %s\n",
+					   strerror(-ret));
+	}
 
 	if (seeded) {
 		struct tally tally = {};
@@ -1457,11 +1633,11 @@ int main(int argc, char *argv[])
 	ret = fuzz_many(1, FUZZ_SEQUENCE_CALLS, FUZZ_DEFAULT_CALLS, 0, report,
 			sizeof(report));
 	if (ret < 0)
-		ksft_test_result_fail("differential: a run failed: %s\n",
-				      strerror(-ret));
+		ksft_test_result_fail("differential%s: a run failed: %s\n",
+				      engine_names[engine], strerror(-ret));
 	else
-		ksft_test_result(!ret, "differential%s%s\n", ret ? ": " : "",
-				 report);
+		ksft_test_result(!ret, "differential%s%s%s\n",
+				 engine_names[engine], ret ? ": " : "", report);
 	test_negative_control();
 	ksft_finished();
 }

@@ -67,7 +67,8 @@ With a COMMAND, the guest runs it in the selftests' directory instead of the
 tests, with EDU set to edu's BDF (bound to vfio-pci) and MDEV to the UUID of
 a vfio_dirty_sim instance, then kernel_health.sh; its output is printed and
 the exit status is the command's, 1 when it succeeded but kernel_health.sh
-failed, 255 when the guest did not finish.
+failed, 255 when the guest did not finish.  EDU2 names a second edu, bound
+to vfio-pci as well.
 EOF
 }
 
@@ -213,10 +214,12 @@ boot() {
 	   [ -x "$root/usr/bin/qemu-system-x86_64" ]; then
 		share=(-virtfs "local,path=$root,mount_tag=trixie,security_model=none,readonly=on")
 	fi
+	# Two edus: the second is a second IOMMU group (see vmtest-init.sh).
 	timeout --kill-after=10 "$seconds" qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel "$accel" "${cpu[@]}" \
 		-smp 2 -m "$MEM" \
 		-device intel-iommu,intremap=on,caching-mode=on -device edu \
+		-device edu \
 		"${share[@]}" \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 oops=panic intel_iommu=on quiet vmtest.mode=$mode$extra" \

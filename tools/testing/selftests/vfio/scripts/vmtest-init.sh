@@ -22,7 +22,7 @@
 # "vmtest.mode=bench" runs vfio_dirty_bench against edu instead of them;
 # "vmtest.mode=dirtybench" runs vfio_dirty_track_bench against an mdev;
 # "vmtest.mode=cmd" runs the command in /etc/vmtest/command (vmtest.sh --
-# COMMAND) with EDU and MDEV set, then kernel_health.sh.
+# COMMAND) with EDU, EDU2 and MDEV set, then kernel_health.sh.
 
 # Tests that need no device, and tests that take one as their argument.
 HOST_TESTS="vfio_dirty_module_test"
@@ -150,13 +150,20 @@ demo) run_on_mdev DEMO vfio_dirty_demo demo_qemu ;;
 dirtybench) run_on_mdev DIRTYBENCH vfio_dirty_track_bench ;;
 esac
 
-edu=
-for dev in /sys/bus/pci/devices/*; do
-	if [ "$(cat "$dev/vendor")" = 0x1234 ] && [ "$(cat "$dev/device")" = 0x11e8 ]; then
-		edu=${dev##*/}
-		break
-	fi
-done
+# find_edu [BDF]: the first edu (1234:11e8) other than BDF
+find_edu() {
+	for dev in /sys/bus/pci/devices/*; do
+		if [ "${dev##*/}" != "${1:-}" ] && [ "$(cat "$dev/vendor")" = 0x1234 ] &&
+		   [ "$(cat "$dev/device")" = 0x11e8 ]; then
+			echo "${dev##*/}"
+			return
+		fi
+	done
+}
+edu=$(find_edu)
+# A second edu: a second IOMMU group, for a group that leaves an IOMMU
+# domain which another group stays in (vfio_dirty_fail_nth_test).
+edu2=$(find_edu "$edu")
 
 if [ "$mode" = bench ]; then
 	[ -n "$edu" ] || fail "no edu device"
@@ -172,8 +179,11 @@ fi
 if [ "$mode" = cmd ]; then
 	[ -n "$edu" ] || fail "no edu device"
 	./scripts/setup.sh "$edu" >/dev/null || fail "cannot bind $edu to vfio-pci"
-	EDU=$edu MDEV=$(mdev_create)
-	export EDU MDEV
+	EDU=$edu MDEV=$(mdev_create) EDU2=
+	if [ -n "$edu2" ] && ./scripts/setup.sh "$edu2" >/dev/null; then
+		EDU2=$edu2
+	fi
+	export EDU MDEV EDU2
 	echo "VMTEST-COMMAND-BEGIN"
 	sh -c "$(cat /etc/vmtest/command)"
 	status=$?
@@ -182,6 +192,7 @@ if [ "$mode" = cmd ]; then
 		mdev_remove "$MDEV"
 	fi
 	./scripts/cleanup.sh "$edu" >/dev/null
+	[ -z "$EDU2" ] || ./scripts/cleanup.sh "$edu2" >/dev/null
 	run_many kernel_health.sh >/tmp/health
 	cat /tmp/health
 	if [ "$status" = 0 ] && grep -q '^not ok' /tmp/health; then
@@ -215,11 +226,18 @@ else
 	if [ -n "$edu" ] && ./scripts/setup.sh "$edu" >/dev/null; then
 		export VFIO_SELFTESTS_PCI_BDF=$edu
 	fi
+	if [ -n "$edu2" ] && ./scripts/setup.sh "$edu2" >/dev/null; then
+		export VFIO_SELFTESTS_PCI_BDF2=$edu2
+	fi
 	# shellcheck disable=SC2086
 	run_many $DEVICE_TESTS
 	if [ -n "${VFIO_SELFTESTS_PCI_BDF:-}" ]; then
 		./scripts/cleanup.sh "$edu" >/dev/null
 		unset VFIO_SELFTESTS_PCI_BDF
+	fi
+	if [ -n "${VFIO_SELFTESTS_PCI_BDF2:-}" ]; then
+		./scripts/cleanup.sh "$edu2" >/dev/null
+		unset VFIO_SELFTESTS_PCI_BDF2
 	fi
 	mdev_remove "$uuid"
 fi
