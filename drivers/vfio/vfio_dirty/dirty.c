@@ -79,6 +79,8 @@
  * write before is reported, a write after finds no mapping.
  */
 #include <linux/gfp.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -183,10 +185,12 @@ static bool entry_stale(struct vfio_dirty_dma *dma, void *entry)
 }
 
 /*
- * Memory for dirty bits is charged to the memory cgroup of whoever dirties
- * them, and may be refused: the mapping is then reported whole (see "What
- * is dirty").  So running short of it never wakes the OOM killer, which
- * would kill a process of that cgroup where reporting more loses nothing.
+ * Memory for dirty bits is charged to the memory cgroup of the mapping's
+ * owner, whoever dirties them: a device's kernel thread, another process
+ * (see set_bits()).  It may be refused: the mapping is then reported whole
+ * (see "What is dirty").  So running short of it never wakes the OOM
+ * killer, which would kill a process of that cgroup where reporting more
+ * loses nothing.
  */
 #define VFIO_DIRTY_GFP_BITS \
 	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
@@ -353,20 +357,28 @@ static int entry_set(struct vfio_dirty_dma *dma, unsigned long index,
 	return chunk_set(chunk, first, n);
 }
 
-/* Set bits [@bit, @last] of @dma. */
+/*
+ * Set bits [@bit, @last] of @dma.  What they take is charged to the memory
+ * cgroup of @dma's owner (the one it is in now, the root cgroup once it
+ * has exited), not to the caller's: a kernel thread has none.
+ */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(dma->mm), *old;
+	int ret = 0;
 	u64 n;
-	int ret;
 
+	old = set_active_memcg(memcg);
 	while (bit <= last) {
 		n = min(last - bit + 1, SPAN_BITS - bit % SPAN_BITS);
 		ret = entry_set(dma, bit / SPAN_BITS, bit % SPAN_BITS, n);
 		if (ret)
-			return ret;
+			break;
 		bit += n;
 	}
-	return 0;
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return ret;
 }
 
 /* The bit of the page at index @index (in PAGE_SIZE pages) of a mapping. */
