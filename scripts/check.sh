@@ -14,16 +14,17 @@
 #   selftests   the kselftests build
 #   vmtest      each kernel booted in QEMU, the selftests run inside
 #
-# A sanitizer kernel (7.3-sanitizer: 7.3 built here with KASAN, UBSAN,
+# The sanitizer kernel (7.3-sanitizer: 7.3 built here with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection, tools/testing/selftests/vfio/
-# config.sanitizer) takes most of an hour to build on an empty cache, on
-# one core's worth of what the stages above leave idle: its provisioning
-# (provision-sanitizer) starts in the background once Debian's kernels are
-# provisioned, at nice 10 (scripts/sanitizer-kernel.sh), and is waited for
-# after their VM tests; then the modules are built against it and it is
-# booted.  It takes no lock the other stages wait for: root-trixie.lock only
-# while it installs kbuild's tools in the build root, where the 7.3 stages
-# build beside it and whose QEMU the guests only read.
+# config.sanitizer) takes most of an hour to build on an empty cache, and
+# the stages above leave much of the machine idle (the guests mostly wait).
+# So its provisioning (provision-sanitizer) starts in the background once
+# Debian's kernels are provisioned, at nice 10 (scripts/sanitizer-kernel.sh),
+# and is waited for after their VM tests; then the modules are built against
+# it (build-7.3-sanitizer) and it is booted (vmtest-7.3-sanitizer).  Nothing
+# waits for its locks: it holds root-trixie.lock only while it installs
+# kbuild's tools in the build root, where the 7.3 stages build beside it, in
+# directories of their own, and whose QEMU the guests only read.
 #
 # Each stage leaves flat TAP in $OUT/results/STAGE.tap and its log in
 # $OUT/logs/STAGE.log.  A stage that fails without saying which test counts as
