@@ -628,6 +628,28 @@ static void memcg_counts(struct memcg_counts *c)
 	c->tracking = sysfs_read_long(STATS "tracking_bytes");
 }
 
+/*
+ * Between @before and @after, @who made the kernel keep dirty bits of at
+ * least @maps mappings, a block each, and they are charged to the user's
+ * cgroup (3/4 of them at least), or not (less than 1/4).
+ */
+static void memcg_expect(struct __test_metadata *_metadata, const char *who,
+			 const struct memcg_counts *before,
+			 const struct memcg_counts *after, long maps,
+			 bool charged)
+{
+	long current = after->current - before->current;
+	long tracking = after->tracking - before->tracking;
+
+	TH_LOG("%s: memory.current of the user's cgroup +%ld, tracking_bytes +%ld",
+	       who, current, tracking);
+	EXPECT_LE(maps * (long)getpagesize(), tracking);
+	if (charged)
+		EXPECT_LE(3 * tracking / 4, current);
+	if (!charged)
+		EXPECT_GT(tracking / 4, labs(current));
+}
+
 /* What the user's process saw; a step number it has reached, or failed at. */
 struct memcg_user {
 	int step, err;
@@ -770,36 +792,23 @@ TEST_F(backend, tracking_memory_charged)
 	/* The user's writes are charged to its cgroup... */
 	ASSERT_TRUE(memcg_wait(to_parent[0]));
 	charged = u->written.tracking - u->before.tracking;
-	TH_LOG("user: memory.current +%ld, tracking_bytes +%ld",
-	       u->written.current - u->before.current, charged);
 	EXPECT_EQ(2 * MEMCG_MAPS, u->written_set0);
-	EXPECT_LE(MEMCG_MAPS * (long)getpagesize(), charged);
-	EXPECT_LE(3 * charged / 4, u->written.current - u->before.current);
+	memcg_expect(_metadata, "user", &u->before, &u->written, MEMCG_MAPS,
+		     true);
 
 	/* ...and so are another process's into its mappings... */
 	memcg_counts(&root[0]);
 	EXPECT_EQ(2 * MEMCG_MAPS, memcg_write_set(self->dev.device_fd, 1,
 						  VFIO_DIRTY_SIM_DMA_PIN));
 	memcg_counts(&root[1]);
-	TH_LOG("root: memory.current of the user's cgroup +%ld, tracking_bytes +%ld",
-	       root[1].current - root[0].current,
-	       root[1].tracking - root[0].tracking);
-	EXPECT_LE(MEMCG_MAPS * (long)getpagesize(),
-		  root[1].tracking - root[0].tracking);
-	EXPECT_LE(3 * (root[1].tracking - root[0].tracking) / 4,
-		  root[1].current - root[0].current);
+	memcg_expect(_metadata, "root", &root[0], &root[1], MEMCG_MAPS, true);
 
 	/* ...and the device's own thread's... */
 	memcg_counts(&root[0]);
 	EXPECT_EQ(0, memcg_writer_set(self->dev.device_fd, 3));
 	memcg_counts(&root[1]);
-	TH_LOG("writer thread: memory.current +%ld, tracking_bytes +%ld",
-	       root[1].current - root[0].current,
-	       root[1].tracking - root[0].tracking);
-	EXPECT_LE(MEMCG_WRITER_MAPS * (long)getpagesize(),
-		  root[1].tracking - root[0].tracking);
-	EXPECT_LE(3 * (root[1].tracking - root[0].tracking) / 4,
-		  root[1].current - root[0].current);
+	memcg_expect(_metadata, "writer thread", &root[0], &root[1],
+		     MEMCG_WRITER_MAPS, true);
 
 	/* ...but not root's into mappings of its own (the negative control). */
 	for (m = 0; m < MEMCG_MAPS; m++)
@@ -809,13 +818,8 @@ TEST_F(backend, tracking_memory_charged)
 	memcg_counts(&root[0]);
 	EXPECT_EQ(2 * MEMCG_MAPS, memcg_write_set(self->dev.device_fd, 4, 0));
 	memcg_counts(&root[1]);
-	TH_LOG("root's own: memory.current of the user's cgroup +%ld, tracking_bytes +%ld",
-	       root[1].current - root[0].current,
-	       root[1].tracking - root[0].tracking);
-	EXPECT_LE(MEMCG_MAPS * (long)getpagesize(),
-		  root[1].tracking - root[0].tracking);
-	EXPECT_GT((root[1].tracking - root[0].tracking) / 4,
-		  labs(root[1].current - root[0].current));
+	memcg_expect(_metadata, "root's own", &root[0], &root[1], MEMCG_MAPS,
+		     false);
 
 	/* Set 2 under a limit with room for about 64 blocks of dirty bits. */
 	snprintf(max, sizeof(max), "%ld",
