@@ -17,11 +17,12 @@
 # The sanitizer kernel (7.3-sanitizer: 7.3 built here with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection, tools/testing/selftests/vfio/
 # config.sanitizer) takes most of an hour to build on an empty cache, and
-# the stages above leave much of the machine idle (the guests mostly wait).
-# So its provisioning (provision-sanitizer) starts in the background once
-# Debian's kernels are provisioned, at nice 10 (scripts/sanitizer-kernel.sh),
-# and is waited for after their VM tests; then the modules are built against
-# it (build-7.3-sanitizer) and it is booted (vmtest-7.3-sanitizer).  Nothing
+# the stages above leave part of the two cores idle (Documentation/
+# driver-api/vfio-dirty.rst, "What it costs make check").  So its
+# provisioning (provision-sanitizer) starts in the background once Debian's
+# kernels are provisioned, at nice 10 (scripts/sanitizer-kernel.sh), and is
+# waited for after their VM tests; then the modules are built against it
+# (build-7.3-sanitizer) and it is booted (vmtest-7.3-sanitizer).  Nothing
 # waits for its locks: it holds root-trixie.lock only while it installs
 # kbuild's tools in the build root, where the 7.3 stages build beside it, in
 # directories of their own, and whose QEMU the guests only read.
@@ -102,15 +103,20 @@ summarize() {
 }
 
 # vmtest NAME SERIES...: the VM tests of SERIES, logged in $logs/NAME.log;
-# vmtest.sh writes its own TAP, one file per kernel.
+# vmtest.sh writes its own TAP, one file per kernel.  The accelerator the
+# first call chose is given to the next: no second KVM trial boot.
+accel=
 vmtest() {
 	local name=$1 k rc
 
 	shift
 	echo "=== $name: $*"
-	tools/testing/selftests/vfio/vmtest.sh -k "$*" -o "$OUT" >"$logs/$name.log" 2>&1
+	tools/testing/selftests/vfio/vmtest.sh -k "$*" -o "$OUT" ${accel:+-a "$accel"} \
+		>"$logs/$name.log" 2>&1
 	rc=$?
 	grep -E '^vmtest: ' "$logs/$name.log"
+	accel=$(sed -n 's/^vmtest: .*: booting .* (\(kvm\|tcg\), .*/\1/p' "$logs/$name.log" |
+		head -1)
 	for k; do
 		stages=$((stages + 1))
 		if [ ! -s "$results/vmtest-$k.tap" ]; then
