@@ -15,6 +15,19 @@
 #   selftests   the kselftests build
 #   vmtest      each kernel booted in QEMU, the selftests run inside
 #
+# The sanitizer kernel (7.3-sanitizer: 7.3 built here with KASAN, UBSAN,
+# lockdep, kmemleak and fault injection, tools/testing/selftests/vfio/
+# config.sanitizer) takes most of an hour to build on an empty cache, and
+# the stages above leave part of the two cores idle (Documentation/
+# driver-api/vfio-dirty.rst, "What it costs make check").  So its
+# provisioning (provision-sanitizer) starts in the background once Debian's
+# kernels are provisioned, at nice 10 (scripts/sanitizer-kernel.sh), and is
+# waited for after their VM tests; then the modules are built against it
+# (build-7.3-sanitizer) and it is booted (vmtest-7.3-sanitizer).  Nothing
+# waits for its locks: it holds root-trixie.lock only while it installs
+# kbuild's tools in the build root, where the 7.3 stages build beside it, in
+# directories of their own, and whose QEMU the guests only read.
+#
 # Each stage leaves flat TAP in $OUT/results/STAGE.tap and its log in
 # $OUT/logs/STAGE.log.  A stage that fails without saying which test counts as
 # one failure.  The last line is "N passed, N failed, N skipped", summed over
@@ -24,12 +37,15 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$top/out}
-# 7.3-sanitizer (7.3 built here with KASAN, UBSAN, lockdep, kmemleak and
-# fault injection, tools/testing/selftests/vfio/config.sanitizer) is not in
-# the default yet: lockdep reports the stock type1's own lock order there
-# (see "The sanitizer kernel" in Documentation/driver-api/vfio-dirty.rst).
-# KERNELS="6.1 6.12 7.3 7.3-sanitizer" adds it.
-KERNELS=${KERNELS:-6.1 6.12 7.3}
+KERNELS=${KERNELS:-6.1 6.12 7.3 7.3-sanitizer}
+debian_kernels=
+sanitizer_kernels=
+for k in $KERNELS; do
+	case $k in
+	*-sanitizer) sanitizer_kernels="$sanitizer_kernels $k" ;;
+	*) debian_kernels="$debian_kernels $k" ;;
+	esac
+done
 # The kselftest harness comes from this kernel's source, whatever KERNELS
 # says: 6.1's runs a test's body after its FIXTURE_SETUP skipped.
 SRC_KERNEL=6.12
@@ -87,17 +103,53 @@ summarize() {
 		END { printf "%s: %d passed, %d failed, %d skipped\n", label, pass, fail, skip }'
 }
 
+# vmtest NAME SERIES...: the VM tests of SERIES, logged in $logs/NAME.log;
+# vmtest.sh writes its own TAP, one file per kernel.  The accelerator the
+# first call chose is given to the next: no second KVM trial boot.
+accel=
+vmtest() {
+	local name=$1 k rc
+
+	shift
+	echo "=== $name: $*"
+	tools/testing/selftests/vfio/vmtest.sh -k "$*" -o "$OUT" ${accel:+-a "$accel"} \
+		>"$logs/$name.log" 2>&1
+	rc=$?
+	grep -E '^vmtest: ' "$logs/$name.log"
+	accel=$(sed -n 's/^vmtest: .*: booting .* (\(kvm\|tcg\), .*/\1/p' "$logs/$name.log" |
+		head -1)
+	for k; do
+		stages=$((stages + 1))
+		if [ ! -s "$results/vmtest-$k.tap" ]; then
+			echo "not ok 1 vmtest $k: exit status $rc, no results" >"$results/vmtest-$k.tap"
+			tail -40 "$logs/$name.log"
+		fi
+		failures "$results/vmtest-$k.tap"
+	done
+}
+
 cd "$top" || exit 1
 start=$(date +%s)
-if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
-	for k in $KERNELS; do
+sanitizer_job=
+# An interrupted check stops the background build too: it runs in its own
+# process group.
+trap '[ -z "$sanitizer_job" ] || kill -- -"$sanitizer_job" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
+# shellcheck disable=SC2086
+if stage provision scripts/provision.sh $debian_kernels "$SRC_KERNEL"; then
+	if [ -n "$sanitizer_kernels" ]; then
+		# A stage of its own, whose lines are printed when it is waited for.
+		stages=$((stages + 1))
+		set -m
+		# shellcheck disable=SC2086
+		stage provision-sanitizer scripts/provision.sh --no-host-tools \
+			$sanitizer_kernels >"$logs/provision-sanitizer.out" &
+		sanitizer_job=$!
+		set +m
+		echo "=== provision-sanitizer:$sanitizer_kernels (in the background)"
+	fi
+	for k in $debian_kernels; do
 		stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1 CONFIG_VFIO_DIRTY_TEST=y
-		# The sanitizer kernel is a test guest, built here: no host
-		# builds against it from a headers package, and sparse would
-		# check the same source with the same compiler as on 7.3.
-		case $k in
-		*-sanitizer) continue ;;
-		esac
 		stage "sparse-$k" scripts/kbuild.sh "$k" "$OUT/sparse-$k" C=2
 		stage "headers-$k" scripts/headers-only.sh "$k"
 	done
@@ -109,20 +161,26 @@ if stage provision scripts/provision.sh $KERNELS "$SRC_KERNEL"; then
 	stage selftests make -C tools/testing/selftests/vfio \
 		KSFT_SRC="$(scripts/provision.sh --path "$SRC_KERNEL" src)" \
 		OUTPUT="$OUT/selftests"
-	# vmtest.sh writes its own TAP, one file per kernel.
-	echo "=== vmtest: $KERNELS"
-	tools/testing/selftests/vfio/vmtest.sh -k "$KERNELS" -o "$OUT" \
-		>"$logs/vmtest.log" 2>&1
-	rc=$?
-	grep -E '^vmtest: ' "$logs/vmtest.log"
-	for k in $KERNELS; do
-		stages=$((stages + 1))
-		if [ ! -s "$results/vmtest-$k.tap" ]; then
-			echo "not ok 1 vmtest $k: exit status $rc, no results" >"$results/vmtest-$k.tap"
-			tail -40 "$logs/vmtest.log"
+	# shellcheck disable=SC2086
+	[ -z "$debian_kernels" ] || vmtest vmtest $debian_kernels
+	if [ -n "$sanitizer_kernels" ]; then
+		waited=$(date +%s)
+		wait "$sanitizer_job"
+		rc=$?
+		sanitizer_job=
+		cat "$logs/provision-sanitizer.out"
+		echo "=== provision-sanitizer: waited $(( $(date +%s) - waited ))s"
+		if [ $rc -eq 0 ]; then
+			# A test guest, built here: no host builds against a
+			# headers package of it, and sparse would check the
+			# same source with the same compiler as on 7.3.
+			for k in $sanitizer_kernels; do
+				stage "build-$k" scripts/kbuild.sh "$k" "$OUT/$k" W=1 CONFIG_VFIO_DIRTY_TEST=y
+			done
+			# shellcheck disable=SC2086
+			vmtest vmtest-sanitizer $sanitizer_kernels
 		fi
-		failures "$results/vmtest-$k.tap"
-	done
+	fi
 fi
 
 echo "=== total ($(( $(date +%s) - start ))s), results in $results"

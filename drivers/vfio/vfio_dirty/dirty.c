@@ -43,6 +43,8 @@
  * write before is reported, a write after finds no mapping.
  */
 #include <linux/gfp.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -67,10 +69,21 @@ struct vfio_dirty_report {
 	struct vfio_dirty_writer writer;
 };
 
-/* Set bits [@bit, @last] of @dma. */
+/*
+ * Set bits [@bit, @last] of @dma.  What they take is charged to the memory
+ * cgroup of @dma's owner (the one it is in now, the root cgroup once it
+ * has exited), not to the caller's: a kernel thread has none.
+ */
 static int set_bits(struct vfio_dirty_dma *dma, u64 bit, u64 last)
 {
-	return vfio_dirty_spans_set(&dma->dirty, bit, last);
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(dma->mm), *old;
+	int ret;
+
+	old = set_active_memcg(memcg);
+	ret = vfio_dirty_spans_set(&dma->dirty, bit, last);
+	set_active_memcg(old);
+	mem_cgroup_put(memcg);
+	return ret;
 }
 
 /* The bit of the page at index @index (in PAGE_SIZE pages) of a mapping. */

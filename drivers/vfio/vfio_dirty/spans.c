@@ -164,10 +164,12 @@ static bool entry_stale(struct vfio_dirty_spans *spans, void *entry)
 }
 
 /*
- * Memory for dirty bits is charged to the memory cgroup of whoever dirties
- * them, and may be refused: the mapping is then reported whole (see "What
- * is dirty" in dirty.c).  So running short of it never wakes the OOM killer, which
- * would kill a process of that cgroup where reporting more loses nothing.
+ * Memory for dirty bits is charged to the memory cgroup of the mapping's
+ * owner, whoever dirties them (dirty.c sets it active around the calls that
+ * set bits).  It may be refused: the mapping is then reported whole (see
+ * "What is dirty" in dirty.c).  So running short of it never wakes the OOM
+ * killer, which would kill a process of that cgroup where reporting more
+ * loses nothing.
  */
 #define VFIO_DIRTY_GFP_BITS \
 	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN)

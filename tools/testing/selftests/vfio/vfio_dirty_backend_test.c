@@ -550,6 +550,43 @@ static uint64_t memcg_write_set(int device_fd, int set, uint32_t flags)
 	return written;
 }
 
+/* Mappings whose pages 0 and 2 the device's writer thread writes: a range each. */
+#define MEMCG_WRITER_MAPS	(VFIO_DIRTY_SIM_WRITER_MAX_RANGES / 2)
+
+/*
+ * Pages 0 and 2 of the first MEMCG_WRITER_MAPS mappings of @set, written
+ * by the device's own kernel thread, each at least once.
+ * Return: 0 or a negative errno.
+ */
+static int memcg_writer_set(int device_fd, int set)
+{
+	struct vfio_dirty_sim_range ranges[2 * MEMCG_WRITER_MAPS];
+	uint64_t seq0, seq, unused;
+	int i, ret, waited = 0;
+
+	for (i = 0; i < 2 * MEMCG_WRITER_MAPS; i++) {
+		ranges[i].iova = memcg_iova(set, i / 2, i % 2 * 2);
+		ranges[i].length = getpagesize();
+	}
+	ret = __sim_log_read(device_fd, 0, ranges[0].iova, 1, &unused, &seq0,
+			     NULL);
+	if (!ret)
+		ret = __sim_writer_start(device_fd, 0, 7, ranges,
+					 2 * MEMCG_WRITER_MAPS);
+	if (ret)
+		return ret;
+	/* Its writes take sequence numbers in turn: twice round is enough. */
+	do {
+		usleep(100000);
+		ret = __sim_log_read(device_fd, 0, ranges[0].iova, 1, &unused,
+				     &seq, NULL);
+	} while (!ret && seq - seq0 < 4 * MEMCG_WRITER_MAPS && ++waited < 600);
+	i = __sim_writer_stop(device_fd);
+	if (!ret && waited == 600)
+		ret = -ETIMEDOUT;
+	return ret ? ret : i;
+}
+
 /* A report of @set: MEMCG_MAPS * (MEMCG_MAP_PAGES + 1) bits in @bits. */
 static int memcg_report(int container_fd, int set, uint64_t *bits)
 {
@@ -587,6 +624,28 @@ static void memcg_counts(struct memcg_counts *c)
 	c->tracking = sysfs_read_long(STATS "tracking_bytes");
 }
 
+/*
+ * Between @before and @after, @who made the kernel keep dirty bits of at
+ * least @maps mappings, a block each, and they are charged to the user's
+ * cgroup (3/4 of them at least), or not (less than 1/4).
+ */
+static void memcg_expect(struct __test_metadata *_metadata, const char *who,
+			 const struct memcg_counts *before,
+			 const struct memcg_counts *after, long maps,
+			 bool charged)
+{
+	long current = after->current - before->current;
+	long tracking = after->tracking - before->tracking;
+
+	TH_LOG("%s: memory.current of the user's cgroup +%ld, tracking_bytes +%ld",
+	       who, current, tracking);
+	EXPECT_LE(maps * (long)getpagesize(), tracking);
+	if (charged)
+		EXPECT_LE(3 * tracking / 4, current);
+	if (!charged)
+		EXPECT_GT(tracking / 4, labs(current));
+}
+
 /* What the user's process saw; a step number it has reached, or failed at. */
 struct memcg_user {
 	int step, err;
@@ -615,9 +674,10 @@ static bool memcg_wait(int fd)
 }
 
 /*
- * The user's process: joins CGROUP, drops its privileges, maps the three
- * sets (so it owns them) and starts tracking; writes set 0; lets the
- * parent write set 1 and set memory.max; writes set 2 under it; once the
+ * The user's process: joins CGROUP, drops its privileges, maps sets 0 to 3
+ * (so it owns them) and starts tracking; writes set 0; lets the parent
+ * write set 1, have the device's thread write set 3, write set 4 (its own)
+ * and set memory.max; writes set 2 under it; once the
  * limit is lifted, reports set 2, writes one page and reports it alone,
  * and stops tracking.
  */
@@ -635,7 +695,7 @@ static void memcg_user(int cfd, int device_fd, void *buf, int to_parent,
 	if (!bits || write_str(CGROUP "/cgroup.procs", pid) ||
 	    drop_to_user(RLIM_INFINITY))
 		_exit(1);
-	for (set = 0; set < 3; set++)
+	for (set = 0; set < 4; set++)
 		for (m = 0; m < MEMCG_MAPS; m++)
 			if (__vfio_map(cfd, buf, memcg_iova(set, m, 0),
 				       MEMCG_MAP_PAGES * pg))
@@ -682,10 +742,12 @@ static void memcg_user(int cfd, int device_fd, void *buf, int to_parent,
 
 /*
  * The dirty bits a user's device makes the kernel keep are charged to the
- * memory cgroup of the process that makes the device write: memory.current
- * of the user's cgroup rises by about tracking_bytes while the user's
- * process writes, not while another process (root, in the root cgroup)
- * has the device write through pins into the user's mappings, and falls
+ * memory cgroup of the mappings' owner, whoever makes the device write:
+ * memory.current of the user's cgroup rises by about tracking_bytes while
+ * the user's process writes into its mappings, while another process (root,
+ * in the root cgroup) has the device write through pins into them, and
+ * while the device's own kernel thread writes into them; not while root
+ * writes into mappings of its own (the negative control); and it falls
  * back once tracking stops.  Under a memory.max the writes leave no room
  * for, every write succeeds, the next report holds every page written and
  * more (whole mappings, the documented fallback; some must be), and once
@@ -694,7 +756,7 @@ static void memcg_user(int cfd, int device_fd, void *buf, int to_parent,
 TEST_F(backend, tracking_memory_charged)
 {
 	long tracking0 = sysfs_read_long(STATS "tracking_bytes"), charged;
-	int to_parent[2], from_parent[2], status;
+	int to_parent[2], from_parent[2], status, m;
 	struct memcg_counts root[2];
 	bool ret;
 	struct memcg_user *u;
@@ -726,24 +788,34 @@ TEST_F(backend, tracking_memory_charged)
 	/* The user's writes are charged to its cgroup... */
 	ASSERT_TRUE(memcg_wait(to_parent[0]));
 	charged = u->written.tracking - u->before.tracking;
-	TH_LOG("user: memory.current +%ld, tracking_bytes +%ld",
-	       u->written.current - u->before.current, charged);
 	EXPECT_EQ(2 * MEMCG_MAPS, u->written_set0);
-	EXPECT_LE(MEMCG_MAPS * (long)getpagesize(), charged);
-	EXPECT_LE(3 * charged / 4, u->written.current - u->before.current);
+	memcg_expect(_metadata, "user", &u->before, &u->written, MEMCG_MAPS,
+		     true);
 
-	/* ...another process's are not (the negative control). */
+	/* ...and so are another process's into its mappings... */
 	memcg_counts(&root[0]);
 	EXPECT_EQ(2 * MEMCG_MAPS, memcg_write_set(self->dev.device_fd, 1,
 						  VFIO_DIRTY_SIM_DMA_PIN));
 	memcg_counts(&root[1]);
-	TH_LOG("root: memory.current of the user's cgroup +%ld, tracking_bytes +%ld",
-	       root[1].current - root[0].current,
-	       root[1].tracking - root[0].tracking);
-	EXPECT_LE(MEMCG_MAPS * (long)getpagesize(),
-		  root[1].tracking - root[0].tracking);
-	EXPECT_GT((root[1].tracking - root[0].tracking) / 4,
-		  labs(root[1].current - root[0].current));
+	memcg_expect(_metadata, "root", &root[0], &root[1], MEMCG_MAPS, true);
+
+	/* ...and the device's own thread's... */
+	memcg_counts(&root[0]);
+	EXPECT_EQ(0, memcg_writer_set(self->dev.device_fd, 3));
+	memcg_counts(&root[1]);
+	memcg_expect(_metadata, "writer thread", &root[0], &root[1],
+		     MEMCG_WRITER_MAPS, true);
+
+	/* ...but not root's into mappings of its own (the negative control). */
+	for (m = 0; m < MEMCG_MAPS; m++)
+		ASSERT_EQ(0, __vfio_map(self->dev.container_fd, self->buf,
+					memcg_iova(4, m, 0),
+					MEMCG_MAP_PAGES * getpagesize()));
+	memcg_counts(&root[0]);
+	EXPECT_EQ(2 * MEMCG_MAPS, memcg_write_set(self->dev.device_fd, 4, 0));
+	memcg_counts(&root[1]);
+	memcg_expect(_metadata, "root's own", &root[0], &root[1], MEMCG_MAPS,
+		     false);
 
 	/* Set 2 under a limit with room for about 64 blocks of dirty bits. */
 	snprintf(max, sizeof(max), "%ld",
