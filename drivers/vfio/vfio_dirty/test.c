@@ -416,8 +416,12 @@ static DEFINE_MUTEX(provoke_inner);
 static DEFINE_SPINLOCK(provoke_spinlock);
 static int __rcu *provoke_rcu_ptr;
 
-/* Twice the RCU stall timeout the test sets (3 s, the least). */
-#define PROVOKE_STALL_MS	6000
+/*
+ * Twice the time the RCU stall detector waits with the timeout the test
+ * sets: rcu_cpu_stall_timeout (3 s, the least) plus the 5 s that
+ * PROVE_RCU adds to it.
+ */
+#define PROVOKE_STALL_MS	16000
 
 static int provoke_leak(void)
 {

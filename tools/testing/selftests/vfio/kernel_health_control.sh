@@ -37,7 +37,7 @@ set -- \
 echo "TAP version 13"
 echo "1..$(($# / 2))"
 # A stall is reported after rcu_cpu_stall_timeout seconds (3 at the
-# least); the hook holds its CPU longer than that.
+# least), 5 s more with PROVE_RCU; the hook holds its CPU twice that.
 timeout=$(cat "$stall_timeout")
 echo 3 >"$stall_timeout"
 n=0 failed=0
