@@ -189,16 +189,22 @@ build_initramfs() {
 }
 
 # boot SERIES DIR ACCEL MODE LOG SECONDS: the guest's console in LOG; returns
-# 2 when it did not reach /init within INIT_TIMEOUT seconds (it was killed)
+# 2 when it did not reach /init: killed after INIT_TIMEOUT seconds (twice
+# that for a sanitizer kernel), or died before
 boot() {
 	local series=$1 dir=$2 accel=$3 mode=$4 log=$5 seconds=$6 cpu=() vmlinuz
-	local extra= qemu waited=0 root share
+	local extra= qemu waited=0 root share init_timeout=$INIT_TIMEOUT
 
 	# The tests' one 1 GiB hugetlb page: reserved at boot, as a running
 	# kernel seldom finds 1 GiB free in one piece.
 	if [ "$mode" = run ] || [ "$mode" = cmd ]; then
 		extra=" hugepagesz=1G hugepages=1"
 	fi
+	# The sanitizer kernel reached /init after 110 s under TCG with the
+	# load average at 13 (2026-12-06).
+	case $series in
+	*-sanitizer) init_timeout=$((INIT_TIMEOUT * 2)) ;;
+	esac
 
 	vmlinuz=$("$REPO/scripts/provision.sh" --path "$series" vmlinuz)
 	# TCG's default CPU lacks 1 GiB pages, which hugetlb needs for them.
@@ -225,7 +231,7 @@ boot() {
 	while kill -0 "$qemu" 2>/dev/null; do
 		if [ "$waited" -ge 0 ] && grep -q '^VMTEST: kernel' "$log.raw"; then
 			waited=-1
-		elif [ "$waited" -ge "$INIT_TIMEOUT" ]; then
+		elif [ "$waited" -ge "$init_timeout" ]; then
 			kill "$qemu" 2>/dev/null || true
 			wait "$qemu" || true
 			tr -d '\r' <"$log.raw" >"$log"
@@ -237,6 +243,9 @@ boot() {
 	done
 	wait "$qemu" || true
 	tr -d '\r' <"$log.raw" >"$log"
+	# A kernel that panicked before /init (under load, TCG's timer can
+	# fail the IO-APIC check) is booted once more, as one that stalled.
+	[ "$waited" -lt 0 ] || return 2
 }
 
 # One pass over the console log, printing flat TAP: one line per test case
@@ -338,7 +347,7 @@ for series in $KERNELS; do
 	start=$(date +%s)
 	retried=
 	if ! boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$seconds"; then
-		retried="the first boot did not reach /init within ${INIT_TIMEOUT}s (console: $dir/console-first.log); booted once more"
+		retried="the first boot did not reach /init (console: $dir/console-first.log); booted once more"
 		log "$series: $retried"
 		mv "$dir/console.log" "$dir/console-first.log"
 		boot "$series" "$dir" "$accel" "$MODE" "$dir/console.log" "$seconds" || true
