@@ -40,7 +40,7 @@
 # checks the rule above with it.
 
 ksft_skip=4
-stock= logfile=
+stock='' logfile=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--stock) stock=1 ;;
