@@ -436,16 +436,29 @@ static DEFINE_MUTEX(provoke_inner);
 static DEFINE_SPINLOCK(provoke_spinlock);
 static int __rcu *provoke_rcu_ptr;
 
-/* Twice the RCU stall timeout the test sets (3 s, the least). */
-#define PROVOKE_STALL_MS	6000
+/*
+ * Twice the time the RCU stall detector waits with the timeout the test
+ * sets: rcu_cpu_stall_timeout (3 s, the least) plus the 5 s that
+ * PROVE_RCU adds to it.
+ */
+#define PROVOKE_STALL_MS	16000
+
+/*
+ * Past the largest kmalloc cache, so that it comes from the page allocator:
+ * an object of a slab cache is handed out of a per-CPU array whose slot
+ * keeps its address (SLUB's sheaves, 7.3), and kmemleak, which scans that
+ * array, takes the stale address for a reference and never reports it.
+ */
+#define PROVOKE_LEAK_SIZE	(2 * KMALLOC_MAX_CACHE_SIZE)
 
 static int provoke_leak(void)
 {
-	void *p = kmalloc(64, GFP_KERNEL);
+	void *p = kmalloc(PROVOKE_LEAK_SIZE, GFP_KERNEL);
 
 	if (!p)
 		return -ENOMEM;
-	pr_info("vfio_dirty: provoke: leaked 64 bytes\n");
+	pr_info("vfio_dirty: provoke: leaked %lu bytes\n",
+		(unsigned long)PROVOKE_LEAK_SIZE);
 	return 0;
 }
 

@@ -36,6 +36,18 @@
  * across a transfer through a pinned page, so dma_unmap waits for it and
  * the engine never touches a page it no longer holds.
  *
+ * No lock of the device is held across a call into the backend
+ * (vfio_pin_pages(), vfio_unpin_pages(), vfio_dma_rw()): the backend calls
+ * dma_unmap, which takes @pin_lock, with a lock of its own held (vfio_dirty's
+ * devices_lock, type1's device_list_lock), and the stock type1 driver takes
+ * that lock under the lock of its pin path (iommu->lock) when a device
+ * registers, so @pin_lock held across a pin would close a cycle through
+ * them.  While a page is being pinned or unpinned with
+ * @pin_lock dropped, its slot in @pinned holds SIM_BUSY: a transfer of
+ * that page and dma_unmap wait until the slot settles, so dma_unmap still
+ * returns only once nothing is pinned in its range.  That wait is a wait
+ * for the backend's lock, which dma_unmap's own unpin takes anyway.
+ *
  * Fences.  The backend calls dma_unmap with its lock dropped, then checks
  * that nothing is pinned in the range any more and retries if something is
  * (the stock type1 driver gives up with BUG() after ten tries).  A device
@@ -69,6 +81,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio_dirty_sim.h>
+#include <linux/wait.h>
 
 #include "sim.h"
 
@@ -110,41 +123,68 @@ static void sim_fill(void *buf, u64 pattern)
 
 /* Marks pages of @pinned that were pinned for reading only. */
 #define SIM_PINNED_RO	XA_MARK_1
+/* The slot of a page in @pinned while the backend pins or unpins it. */
+#define SIM_BUSY	xa_mk_value(0)
+
+/* Wait, @pin_lock dropped, until page @index is no longer SIM_BUSY. */
+static void sim_wait_settled(struct vfio_dirty_sim *sim, unsigned long index)
+{
+	mutex_unlock(&sim->pin_lock);
+	wait_event(sim->pin_wait, xa_load(&sim->pinned, index) != SIM_BUSY);
+	mutex_lock(&sim->pin_lock);
+}
 
 /*
  * The page at @index pinned for @prot (IOMMU_READ, or with IOMMU_WRITE),
  * pinning it if it is not: a page pinned for reading only is pinned again
- * for a write.  Called with @pin_lock held, which keeps the page pinned.
+ * for a write.  On success it returns with @pin_lock held, which keeps the
+ * page pinned until the caller drops it.
  */
-static int sim_pin(struct vfio_dirty_sim *sim, unsigned long index, int prot,
-		   struct page **page)
+static int sim_pin_lock(struct vfio_dirty_sim *sim, unsigned long index,
+			int prot, struct page **page)
 {
 	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
+	void *entry;
 	int ret;
 
-	lockdep_assert_held(&sim->pin_lock);
-	*page = xa_load(&sim->pinned, index);
-	if (*page && (prot & IOMMU_WRITE) &&
-	    xa_get_mark(&sim->pinned, index, SIM_PINNED_RO)) {
-		vfio_unpin_pages(&sim->vdev, iova, 1);
-		xa_erase(&sim->pinned, index);
-		*page = NULL;
-	}
-	if (*page)
+	mutex_lock(&sim->pin_lock);
+	while ((entry = xa_load(&sim->pinned, index)) == SIM_BUSY)
+		sim_wait_settled(sim, index);
+	if (entry && !((prot & IOMMU_WRITE) &&
+		       xa_get_mark(&sim->pinned, index, SIM_PINNED_RO))) {
+		*page = entry;
 		return 0;
-	if (mtree_load(&sim->fenced, index))
-		return -EFAULT;
-	ret = vfio_pin_pages(&sim->vdev, iova, 1, prot, page);
-	if (ret != 1)
-		return ret < 0 ? ret : -EFAULT;
-	ret = xa_err(xa_store(&sim->pinned, index, *page, GFP_KERNEL_ACCOUNT));
-	if (ret) {
-		vfio_unpin_pages(&sim->vdev, iova, 1);
-		return ret;
 	}
-	if (!(prot & IOMMU_WRITE))
-		xa_set_mark(&sim->pinned, index, SIM_PINNED_RO);
-	return 0;
+	if (mtree_load(&sim->fenced, index)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	ret = xa_err(xa_store(&sim->pinned, index, SIM_BUSY, GFP_KERNEL_ACCOUNT));
+	if (ret)
+		goto out_unlock;
+	mutex_unlock(&sim->pin_lock);
+
+	if (entry)
+		vfio_unpin_pages(&sim->vdev, iova, 1);
+	ret = vfio_pin_pages(&sim->vdev, iova, 1, prot, page);
+
+	mutex_lock(&sim->pin_lock);
+	if (ret == 1) {
+		/* The slot exists: storing into it allocates nothing. */
+		xa_store(&sim->pinned, index, *page, GFP_KERNEL_ACCOUNT);
+		if (prot & IOMMU_WRITE)
+			xa_clear_mark(&sim->pinned, index, SIM_PINNED_RO);
+		else
+			xa_set_mark(&sim->pinned, index, SIM_PINNED_RO);
+		wake_up_all(&sim->pin_wait);
+		return 0;
+	}
+	xa_erase(&sim->pinned, index);
+	wake_up_all(&sim->pin_wait);
+	ret = ret < 0 ? ret : -EFAULT;
+out_unlock:
+	mutex_unlock(&sim->pin_lock);
+	return ret;
 }
 
 static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
@@ -154,17 +194,16 @@ static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 	void *va;
 	int ret;
 
-	mutex_lock(&sim->pin_lock);
-	ret = sim_pin(sim, index, IOMMU_READ | IOMMU_WRITE, &page);
-	if (!ret) {
-		va = kmap_local_page(page);
-		sim_fill(va, pattern);
-		if (stamp)
-			*(u64 *)va = *stamp;
-		kunmap_local(va);
-	}
+	ret = sim_pin_lock(sim, index, IOMMU_READ | IOMMU_WRITE, &page);
+	if (ret)
+		return ret;
+	va = kmap_local_page(page);
+	sim_fill(va, pattern);
+	if (stamp)
+		*(u64 *)va = *stamp;
+	kunmap_local(va);
 	mutex_unlock(&sim->pin_lock);
-	return ret;
+	return 0;
 }
 
 static int sim_read_pinned(struct vfio_dirty_sim *sim, unsigned long index,
@@ -173,12 +212,12 @@ static int sim_read_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 	struct page *page;
 	int ret;
 
-	mutex_lock(&sim->pin_lock);
-	ret = sim_pin(sim, index, IOMMU_READ, &page);
-	if (!ret)
-		memcpy_from_page(buf, page, 0, PAGE_SIZE);
+	ret = sim_pin_lock(sim, index, IOMMU_READ, &page);
+	if (ret)
+		return ret;
+	memcpy_from_page(buf, page, 0, PAGE_SIZE);
 	mutex_unlock(&sim->pin_lock);
-	return ret;
+	return 0;
 }
 
 /* Userspace programs pinned transfers to pages @first to @last: lift fences. */
@@ -687,19 +726,32 @@ long vfio_dirty_sim_ioctl_log_read(struct vfio_dirty_sim *sim,
 	return copy_to_user(arg, &log, minsz) ? -EFAULT : 0;
 }
 
-/* Unpin every page the engine holds between page indexes @first and @last. */
-static void sim_unpin_locked(struct vfio_dirty_sim *sim, unsigned long first,
-			     unsigned long last)
+/*
+ * Unpin every page the engine holds between page indexes @first and @last,
+ * once the pins and unpins in flight there are done.
+ */
+static void sim_unpin(struct vfio_dirty_sim *sim, unsigned long first,
+		      unsigned long last)
 {
-	unsigned long index;
-	struct page *page;
+	unsigned long index = first;
+	void *entry;
 
-	lockdep_assert_held(&sim->pin_lock);
-
-	xa_for_each_range(&sim->pinned, index, page, first, last) {
+	mutex_lock(&sim->pin_lock);
+	while ((entry = xa_find(&sim->pinned, &index, last, XA_PRESENT))) {
+		if (entry == SIM_BUSY) {
+			sim_wait_settled(sim, index);
+			continue;
+		}
+		xa_store(&sim->pinned, index, SIM_BUSY, GFP_KERNEL_ACCOUNT);
+		mutex_unlock(&sim->pin_lock);
 		vfio_unpin_pages(&sim->vdev, (dma_addr_t)index << PAGE_SHIFT, 1);
+		mutex_lock(&sim->pin_lock);
 		xa_erase(&sim->pinned, index);
+		wake_up_all(&sim->pin_wait);
+		if (index++ == last)
+			break;
 	}
+	mutex_unlock(&sim->pin_lock);
 }
 
 /**
@@ -733,8 +785,8 @@ void vfio_dirty_sim_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	 */
 	mtree_store_range(&sim->fenced, p.first, p.last, xa_mk_value(1),
 			  GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
-	sim_unpin_locked(sim, p.first, p.last);
 	mutex_unlock(&sim->pin_lock);
+	sim_unpin(sim, p.first, p.last);
 }
 
 /**
@@ -751,8 +803,8 @@ void vfio_dirty_sim_dma_close(struct vfio_dirty_sim *sim)
 	sim->regs.ctrl &= ~VFIO_DIRTY_SIM_CTRL_RUN;
 	vfio_dirty_sim_writer_sync(sim);
 	mutex_unlock(&sim->state_lock);
+	sim_unpin(sim, 0, ULONG_MAX);
 	mutex_lock(&sim->pin_lock);
-	sim_unpin_locked(sim, 0, ULONG_MAX);
 	mtree_destroy(&sim->fenced);
 	mutex_unlock(&sim->pin_lock);
 	xa_destroy(&sim->wlog);
@@ -770,6 +822,7 @@ void vfio_dirty_sim_dma_init(struct vfio_dirty_sim *sim)
 	xa_init(&sim->wlog);
 	mutex_init(&sim->pin_lock);
 	xa_init(&sim->pinned);
+	init_waitqueue_head(&sim->pin_wait);
 	mt_init(&sim->fenced);
 	atomic64_set(&sim->unmap_calls, 0);
 	mutex_init(&sim->state_lock);

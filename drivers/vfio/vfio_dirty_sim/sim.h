@@ -21,6 +21,7 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 #include <linux/vfio_dirty_sim.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include "ranges.h"
@@ -68,9 +69,12 @@ struct vfio_dirty_sim_regs {
  * @wlog: page index (IOVA >> PAGE_SHIFT) -> xa_mk_value(sequence number of
  *        the last successful write of that page)
  * @pin_lock: protects @pinned and @fenced; held across a transfer through
- *            a pinned page, so that dma_unmap never unpins a page in use
- * @pinned: page index -> the struct page pinned there by vfio_pin_pages();
- *          marked when pinned for reading only
+ *            a pinned page, so that dma_unmap never unpins a page in use,
+ *            and never across a call into the IOMMU backend
+ * @pinned: page index -> the struct page pinned there by vfio_pin_pages(),
+ *          marked when pinned for reading only; or SIM_BUSY while the
+ *          page is being pinned or unpinned
+ * @pin_wait: woken when a SIM_BUSY slot of @pinned settles
  * @fenced: page index ranges the container unmapped, where the engine does
  *          not pin again until userspace programs a pinned transfer there
  * @unmap_delay_ms: dma_unmap sleeps this long before it unpins (sysfs)
@@ -99,8 +103,12 @@ struct vfio_dirty_sim_regs {
  * @log_pages_reported: pages reported dirty since the last log_start
  *
  * Lock order: @state_lock, then @pin_lock, then @log_lock; a migration
- * file's lock nests inside @state_lock.  The VFIO container's own lock
- * nests inside @pin_lock (vfio_pin_pages()).
+ * file's lock nests inside @state_lock.  None of them is held across a
+ * call into the IOMMU backend (vfio_pin_pages(), vfio_unpin_pages(),
+ * vfio_dma_rw()), which calls dma_unmap, and so takes @pin_lock, with
+ * locks of its own held.  Stopping the writer under @state_lock waits for
+ * its write in flight, which may be in the backend: the backend never
+ * waits for @state_lock.
  */
 struct vfio_dirty_sim {
 	struct vfio_device vdev;
@@ -111,6 +119,7 @@ struct vfio_dirty_sim {
 
 	struct mutex pin_lock;		/* protects @pinned and @fenced */
 	struct xarray pinned;
+	wait_queue_head_t pin_wait;
 	struct maple_tree fenced;
 	unsigned int unmap_delay_ms;
 	bool unmap_ignore;

@@ -10,10 +10,73 @@
 # first is checked in one boot, and after a report of the run itself
 # neither is (they SKIP, saying so: the run failed then).
 # SKIPs on a kernel without the sanitizers, or a module without the hooks.
+#
+# --stock: the control of the sanitizer kernel's "stock" boot instead,
+# where kernel_health.sh --stock accepts the stock type1 driver's own lock
+# order report: this boot's report, taken from its log, must pass that
+# rule and fail without --stock, and every variant of it that is not that
+# defect must fail it: a lock of the simulated device in the chain, the
+# same chain taken in vfio_dirty, another lock, another report besides,
+# another kind of lockdep report, the report twice.
 
 ksft_skip=4
 provoke=/sys/module/vfio_dirty/parameters/provoke
 stall_timeout=/sys/module/rcupdate/parameters/rcu_cpu_stall_timeout
+
+# check N WHAT WANT FILE [--stock]: "ok N" when kernel_health.sh on the log
+# FILE exits WANT (0: accepted, 1: fails)
+check() {
+	local n=$1 what=$2 want=$3 file=$4 out status
+
+	shift 4
+	out=$(./kernel_health.sh --log "$file" "$@" 2>&1)
+	status=$?
+	if [ $status -eq "$want" ]; then
+		echo "ok $n $what"
+		return 0
+	fi
+	echo "$out" | sed 's/^/# /'
+	echo "not ok $n $what: kernel_health.sh $* exited $status"
+	return 1
+}
+
+stock_control() {
+	local dir=/tmp/kernel_health_control failed=0
+
+	mkdir -p $dir
+	# The report, from its first line to the end of its backtrace.
+	dmesg | awk '/WARNING: possible circular locking dependency detected$/ { on = 1 }
+		on { print } on && /<\/TASK>$/ { exit }' >$dir/known
+	echo "TAP version 13"
+	if ! grep -q 'iommu->device_list_lock' $dir/known; then
+		echo "1..1"
+		echo "ok 1 stock_report # SKIP no report of the stock type1 driver's lock order in this boot"
+		return 0
+	fi
+	echo "1..8"
+	sed 's/^\(.*\)\(-> #0 .*\)$/\1-> #2 (\&sim->pin_lock){+.+.}-{4:4}:\n\1       __mutex_lock+0x0\/0x0\n\1       sim_pin_lock+0x0\/0x0 [vfio_dirty_sim]\n\1\n\1\2/' \
+		$dir/known >$dir/sim_lock
+	sed '/-> #/,/other info/s/\[vfio_iommu_type1\]/[vfio_dirty]/' $dir/known >$dir/vfio_dirty
+	sed 's/device_list_lock/devices_lock/' $dir/known >$dir/other_lock
+	{ cat $dir/known; echo "BUG: KASAN: slab-out-of-bounds in sim_pin_lock+0x0/0x0 [vfio_dirty_sim]"; } >$dir/kasan
+	sed 's/possible circular locking dependency detected/possible recursive locking detected/' \
+		$dir/known >$dir/recursive
+	cat $dir/known $dir/known >$dir/twice
+	check 1 "stock_report: accepted as the stock driver's" 0 $dir/known --stock || failed=1
+	check 2 "stock_report: fails without --stock" 1 $dir/known || failed=1
+	check 3 "sim_lock: a lock of the simulated device in the chain fails" 1 $dir/sim_lock --stock || failed=1
+	check 4 "vfio_dirty: the chain's locks taken in vfio_dirty fail" 1 $dir/vfio_dirty --stock || failed=1
+	check 5 "other_lock: another lock in the chain fails" 1 $dir/other_lock --stock || failed=1
+	check 6 "kasan: a KASAN report besides fails" 1 $dir/kasan --stock || failed=1
+	check 7 "recursive: another kind of lockdep report fails" 1 $dir/recursive --stock || failed=1
+	check 8 "twice: a second report fails" 1 $dir/twice --stock || failed=1
+	return $failed
+}
+
+if [ "${1:-}" = --stock ]; then
+	stock_control
+	exit
+fi
 
 if [ ! -e /proc/lockdep ] || [ ! -w "$stall_timeout" ]; then
 	echo "# SKIP: no lockdep in this kernel: not the sanitizer kernel"
@@ -37,7 +100,7 @@ set -- \
 echo "TAP version 13"
 echo "1..$(($# / 2))"
 # A stall is reported after rcu_cpu_stall_timeout seconds (3 at the
-# least); the hook holds its CPU longer than that.
+# least), 5 s more with PROVE_RCU; the hook holds its CPU twice that.
 timeout=$(cat "$stall_timeout")
 echo 3 >"$stall_timeout"
 n=0 failed=0
