@@ -225,6 +225,9 @@ boot() {
 		share=(-virtfs "local,path=$root,mount_tag=trixie,security_model=none,readonly=on")
 	fi
 	# Two edus: the second is a second IOMMU group (see vmtest-init.sh).
+	# no_timer_check: under load, TCG's timer can miss the kernel's
+	# IO-APIC timer check, which then panics the boot ("timer doesn't
+	# work through Interrupt-remapped IO-APIC").
 	timeout --kill-after=10 "$seconds" qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel "$accel" "${cpu[@]}" \
 		-smp 2 -m "$MEM" \
@@ -232,7 +235,7 @@ boot() {
 		-device edu \
 		"${share[@]}" \
 		-kernel "$vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
-		-append "console=ttyS0 panic=-1 oops=panic intel_iommu=on quiet vmtest.mode=$mode$extra" \
+		-append "console=ttyS0 panic=-1 oops=panic intel_iommu=on no_timer_check quiet vmtest.mode=$mode$extra" \
 		-display none -serial stdio -monitor none -no-reboot \
 		</dev/null >"$log.raw" 2>&1 &
 	qemu=$!
