@@ -137,17 +137,18 @@ static void sim_wait_settled(struct vfio_dirty_sim *sim, unsigned long index)
 /*
  * The page at @index pinned for @prot (IOMMU_READ, or with IOMMU_WRITE),
  * pinning it if it is not: a page pinned for reading only is pinned again
- * for a write.  On success it returns with @pin_lock held, which keeps the
- * page pinned until the caller drops it.
+ * for a write.  Called with @pin_lock held, which it drops around the
+ * backend's calls; it returns with it held, which keeps the page pinned
+ * until the caller drops it.
  */
-static int sim_pin_lock(struct vfio_dirty_sim *sim, unsigned long index,
-			int prot, struct page **page)
+static int sim_pin_locked(struct vfio_dirty_sim *sim, unsigned long index,
+			  int prot, struct page **page)
 {
 	dma_addr_t iova = (dma_addr_t)index << PAGE_SHIFT;
 	void *entry;
 	int ret;
 
-	mutex_lock(&sim->pin_lock);
+	lockdep_assert_held(&sim->pin_lock);
 	while ((entry = xa_load(&sim->pinned, index)) == SIM_BUSY)
 		sim_wait_settled(sim, index);
 	if (entry && !((prot & IOMMU_WRITE) &&
@@ -155,13 +156,11 @@ static int sim_pin_lock(struct vfio_dirty_sim *sim, unsigned long index,
 		*page = entry;
 		return 0;
 	}
-	if (mtree_load(&sim->fenced, index)) {
-		ret = -EFAULT;
-		goto out_unlock;
-	}
+	if (mtree_load(&sim->fenced, index))
+		return -EFAULT;
 	ret = xa_err(xa_store(&sim->pinned, index, SIM_BUSY, GFP_KERNEL_ACCOUNT));
 	if (ret)
-		goto out_unlock;
+		return ret;
 	mutex_unlock(&sim->pin_lock);
 
 	if (entry)
@@ -169,22 +168,19 @@ static int sim_pin_lock(struct vfio_dirty_sim *sim, unsigned long index,
 	ret = vfio_pin_pages(&sim->vdev, iova, 1, prot, page);
 
 	mutex_lock(&sim->pin_lock);
-	if (ret == 1) {
-		/* The slot exists: storing into it allocates nothing. */
-		xa_store(&sim->pinned, index, *page, GFP_KERNEL_ACCOUNT);
-		if (prot & IOMMU_WRITE)
-			xa_clear_mark(&sim->pinned, index, SIM_PINNED_RO);
-		else
-			xa_set_mark(&sim->pinned, index, SIM_PINNED_RO);
+	if (ret != 1) {
+		xa_erase(&sim->pinned, index);
 		wake_up_all(&sim->pin_wait);
-		return 0;
+		return ret < 0 ? ret : -EFAULT;
 	}
-	xa_erase(&sim->pinned, index);
+	/* The slot exists: storing into it allocates nothing. */
+	xa_store(&sim->pinned, index, *page, GFP_KERNEL_ACCOUNT);
+	if (prot & IOMMU_WRITE)
+		xa_clear_mark(&sim->pinned, index, SIM_PINNED_RO);
+	else
+		xa_set_mark(&sim->pinned, index, SIM_PINNED_RO);
 	wake_up_all(&sim->pin_wait);
-	ret = ret < 0 ? ret : -EFAULT;
-out_unlock:
-	mutex_unlock(&sim->pin_lock);
-	return ret;
+	return 0;
 }
 
 static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
@@ -194,16 +190,17 @@ static int sim_write_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 	void *va;
 	int ret;
 
-	ret = sim_pin_lock(sim, index, IOMMU_READ | IOMMU_WRITE, &page);
-	if (ret)
-		return ret;
-	va = kmap_local_page(page);
-	sim_fill(va, pattern);
-	if (stamp)
-		*(u64 *)va = *stamp;
-	kunmap_local(va);
+	mutex_lock(&sim->pin_lock);
+	ret = sim_pin_locked(sim, index, IOMMU_READ | IOMMU_WRITE, &page);
+	if (!ret) {
+		va = kmap_local_page(page);
+		sim_fill(va, pattern);
+		if (stamp)
+			*(u64 *)va = *stamp;
+		kunmap_local(va);
+	}
 	mutex_unlock(&sim->pin_lock);
-	return 0;
+	return ret;
 }
 
 static int sim_read_pinned(struct vfio_dirty_sim *sim, unsigned long index,
@@ -212,12 +209,12 @@ static int sim_read_pinned(struct vfio_dirty_sim *sim, unsigned long index,
 	struct page *page;
 	int ret;
 
-	ret = sim_pin_lock(sim, index, IOMMU_READ, &page);
-	if (ret)
-		return ret;
-	memcpy_from_page(buf, page, 0, PAGE_SIZE);
+	mutex_lock(&sim->pin_lock);
+	ret = sim_pin_locked(sim, index, IOMMU_READ, &page);
+	if (!ret)
+		memcpy_from_page(buf, page, 0, PAGE_SIZE);
 	mutex_unlock(&sim->pin_lock);
-	return 0;
+	return ret;
 }
 
 /* Userspace programs pinned transfers to pages @first to @last: lift fences. */
