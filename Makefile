@@ -34,9 +34,9 @@
 #                          type1) in each kernel, on the simulated device and
 #                          on edu, FUZZ_SECONDS each (default 300), from seed
 #                          FUZZ_SEED on (default: the time)
-#   make check             all of the above, and the sanitizer kernel (default
-#                          KERNELS "6.1 6.12 7.3 7.3-sanitizer"); ends with
-#                          "N passed, N failed, N skipped"
+#   make check             all of the above (KERNELS="6.1 6.12 7.3
+#                          7.3-sanitizer" adds the sanitizer kernel); ends
+#                          with "N passed, N failed, N skipped"
 #
 # KERNELS selects the provisioned kernels (default "6.1 6.12 7.3"); VFIO_DIRTY_CACHE
 # moves the cache (default ~/.cache/vfio-dirty); OUT moves the build output

@@ -37,7 +37,11 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$top/out}
-KERNELS=${KERNELS:-6.1 6.12 7.3 7.3-sanitizer}
+# The sanitizer kernel is not in the default: its leg took 1115 s for the
+# differential fuzzer's edu sequences alone (2026-12-06), which with its
+# build puts a fresh machine's make check past CI's 90 minutes (see "What
+# it costs make check").  KERNELS="6.1 6.12 7.3 7.3-sanitizer" adds it.
+KERNELS=${KERNELS:-6.1 6.12 7.3}
 debian_kernels=
 sanitizer_kernels=
 for k in $KERNELS; do
