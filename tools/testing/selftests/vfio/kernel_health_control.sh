@@ -127,7 +127,7 @@ while [ $# -gt 0 ]; do
 	status=$?
 	after=$(echo "$out" | grep -cE "$report")
 	if [ $status -ne 0 ] && [ "$after" -gt "$before" ]; then
-		echo "ok $n $kind: kernel_health.sh fails and reports it"
+		echo "ok $n $kind: kernel_health.sh fails and reports it ($((after - before)) new)"
 	else
 		echo "$out" | sed 's/^/# /'
 		echo "not ok $n $kind: kernel_health.sh exited $status, \"$report\" $before then $after times"
