@@ -34,11 +34,13 @@
 #                          type1) in each kernel, on the simulated device and
 #                          on edu, FUZZ_SECONDS each (default 300), from seed
 #                          FUZZ_SEED on (default: the time)
-#   make check             all of the above (KERNELS="6.1 6.12 7.3
-#                          7.3-sanitizer" adds the sanitizer kernel); ends
-#                          with "N passed, N failed, N skipped"
+#   make check             all of the above, on Debian's kernels and the
+#                          sanitizer kernel (KERNELS default "6.1 6.12 7.3
+#                          7.3-sanitizer"); ends with "N passed, N failed,
+#                          N skipped"
 #
-# KERNELS selects the provisioned kernels (default "6.1 6.12 7.3"); VFIO_DIRTY_CACHE
+# KERNELS selects the provisioned kernels (default "6.1 6.12 7.3"; add
+# 7.3-sanitizer for the sanitizer kernel, built here); VFIO_DIRTY_CACHE
 # moves the cache (default ~/.cache/vfio-dirty); OUT moves the build output
 # (default ./out; not O, which kbuild would take for its own).
 

@@ -17,8 +17,8 @@
 #
 # The sanitizer kernel (7.3-sanitizer: 7.3 built here with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection, tools/testing/selftests/vfio/
-# config.sanitizer) takes most of an hour to build on an empty cache, and
-# the stages above leave part of the two cores idle (Documentation/
+# config.sanitizer) takes minutes to build on an empty cache, and the
+# stages above leave part of the two cores idle (Documentation/
 # driver-api/vfio-dirty.rst, "What it costs make check").  So its
 # provisioning (provision-sanitizer) starts in the background once Debian's
 # kernels are provisioned, at nice 10 (scripts/sanitizer-kernel.sh), and is
@@ -37,11 +37,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$top/out}
-# The sanitizer kernel is not in the default: its leg took 1115 s for the
-# differential fuzzer's edu sequences alone (2026-12-06), which with its
-# build puts a fresh machine's make check past CI's 90 minutes (see "What
-# it costs make check").  KERNELS="6.1 6.12 7.3 7.3-sanitizer" adds it.
-KERNELS=${KERNELS:-6.1 6.12 7.3}
+KERNELS=${KERNELS:-6.1 6.12 7.3 7.3-sanitizer}
 debian_kernels=
 sanitizer_kernels=
 for k in $KERNELS; do
