@@ -170,8 +170,10 @@ static void vfio_dirty_sim_close(struct vfio_device *vdev)
 }
 
 /*
- * No iommufd callbacks: neither supported kernel builds iommufd, and the
- * VFIO core asks for them only when it does.
+ * The iommufd callbacks are the VFIO core's own for emulated devices: a
+ * kernel that builds iommufd (the sanitizer kernel, most distributions')
+ * refuses to register a device without them, and one that does not has
+ * them as NULL.  6.1's core has no such callbacks.
  */
 static const struct vfio_device_ops vfio_dirty_sim_dev_ops = {
 	.init = vfio_dirty_sim_init_dev,
@@ -185,6 +187,12 @@ static const struct vfio_device_ops vfio_dirty_sim_dev_ops = {
 	.get_region_info_caps = vfio_dirty_sim_get_region_info_caps,
 #endif
 	.dma_unmap = vfio_dirty_sim_dma_unmap,
+#ifdef VFIO_DIRTY_SIM_IOMMUFD_OPS
+	.bind_iommufd = vfio_iommufd_emulated_bind,
+	.unbind_iommufd = vfio_iommufd_emulated_unbind,
+	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+#endif
 };
 
 static int vfio_dirty_sim_probe(struct mdev_device *mdev)
@@ -287,3 +295,13 @@ module_exit(vfio_dirty_sim_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Simulated mdev device for VFIO dirty page tracking tests");
+/*
+ * log.c's iova_bitmap_set() is iommufd's where the kernel has its driver
+ * library (CONFIG_IOMMUFD_DRIVER, which 6.12 knows and 6.1 does not),
+ * exported in the IOMMUFD namespace; in 6.1, the VFIO core's, in none.
+ * MODULE_IMPORT_NS() took the name as a token before 6.13 and as a string
+ * since; both expand to this line.
+ */
+#if IS_ENABLED(CONFIG_IOMMUFD_DRIVER)
+MODULE_INFO(import_ns, "IOMMUFD");
+#endif
